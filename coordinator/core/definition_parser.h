@@ -1,0 +1,27 @@
+#pragma once
+
+#include <string_view>
+
+#include "absl/status/statusor.h"
+#include "coordinator/core/definition.h"
+
+namespace skald::core {
+
+// Limits on a definition document, checked while parsing.
+struct DefinitionLimits {
+  size_t max_document_bytes = 1 << 20;
+  size_t max_steps = 100;
+  size_t max_name_length = 128;
+};
+
+// Returns the definition described by `json_text` (format: docs/definitions.md), or
+// INVALID_ARGUMENT with a message naming the offending place, e.g.
+// `steps[1].action: required string field is missing`.
+absl::StatusOr<SagaDefinition> ParseDefinition(std::string_view json_text,
+                                               const DefinitionLimits& limits = {});
+
+// Returns OK when `name` may name a definition or a step: 1 to max_length characters of
+// [A-Za-z0-9._-], starting with a letter or digit.
+absl::Status ValidateName(std::string_view name, size_t max_length);
+
+}  // namespace skald::core

@@ -1,0 +1,82 @@
+#pragma once
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "nlohmann/json.hpp"
+
+namespace skald::core {
+
+using Clock = std::chrono::system_clock;
+using TimePoint = Clock::time_point;
+
+enum class SagaStatus { kRunning, kCompensating, kCompleted, kCompensated, kFailed };
+
+enum class StepStatus {
+  kPending,
+  kRunning,
+  kSucceeded,
+  kFailed,
+  kCompensating,
+  kCompensated,
+  kCompensationFailed,
+};
+
+// Which of a step's two operations an attempt runs.
+enum class Phase { kAction, kCompensation };
+
+// Names as stored in PostgreSQL and shown to people: "RUNNING", "COMPENSATION_FAILED", ...
+std::string_view ToString(SagaStatus status);
+std::string_view ToString(StepStatus status);
+// "action" or "compensation".
+std::string_view ToString(Phase phase);
+std::optional<SagaStatus> ParseSagaStatus(std::string_view text);
+std::optional<StepStatus> ParseStepStatus(std::string_view text);
+
+// COMPLETED, COMPENSATED and FAILED: nothing more happens without an operator.
+bool IsTerminal(SagaStatus status);
+
+struct StepState {
+  StepStatus status = StepStatus::kPending;
+  // Attempts made of the action and of the compensation; the one in flight included.
+  int attempts = 0;
+  int compensation_attempts = 0;
+  // Set while the step waits to retry: when the next attempt is due. Unset while an
+  // attempt is in flight (kRunning / kCompensating).
+  std::optional<TimePoint> retry_at;
+  // The action's output (a JSON object) once it succeeded; null before.
+  nlohmann::json output;
+  // The last error, for people: "card_declined: amount over limit".
+  std::string error;
+  // The action failed without a clear answer (its attempts ran out on timeouts or transient
+  // errors), so it may have taken effect and is compensated like a succeeded step.
+  bool outcome_unknown = false;
+
+  bool operator==(const StepState&) const = default;
+};
+
+// Everything the state machine needs to decide a saga's next move.
+struct SagaState {
+  std::string id;
+  SagaStatus status = SagaStatus::kRunning;
+  nlohmann::json input = nlohmann::json::object();
+  // One entry per step of the definition, in the definition's order.
+  std::vector<StepState> steps;
+  // Why the saga is compensating or failed; empty otherwise.
+  std::string error;
+
+  bool operator==(const SagaState&) const = default;
+};
+
+// Returns the state of a saga that has just been created for a definition of `step_count`
+// steps: RUNNING, every step PENDING.
+SagaState NewSagaState(std::string id, nlohmann::json input, size_t step_count);
+
+// Returns the key every attempt of one step phase carries, so that participants can apply
+// its effect once: "<saga id>/<step>/<phase>".
+std::string IdempotencyKey(std::string_view saga_id, std::string_view step, Phase phase);
+
+}  // namespace skald::core

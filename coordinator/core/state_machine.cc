@@ -1,0 +1,288 @@
+#include "coordinator/core/state_machine.h"
+
+#include <algorithm>
+#include <chrono>
+
+#include "coordinator/core/retry_policy.h"
+
+namespace skald::core {
+namespace {
+
+// Applies one event to a copy of the saga's state, collecting commands and history.
+class Decider {
+ public:
+  Decider(const SagaDefinition& definition, const SagaState& state, TimePoint now)
+      : definition_(definition), now_(now) {
+    out_.state = state;
+  }
+
+  Transition Run(const Event& event) {
+    if (!IsTerminal(saga().status)) {
+      std::visit([this](const auto& e) { On(e); }, event);
+    }
+    return std::move(out_);
+  }
+
+ private:
+  SagaState& saga() { return out_.state; }
+  StepState& step(int index) { return saga().steps[index]; }
+  const StepDefinition& step_def(int index) const { return definition_.steps[index]; }
+  int step_count() const { return static_cast<int>(definition_.steps.size()); }
+
+  void On(const SagaResumed&) {
+    for (int i = 0; i < step_count(); ++i) {
+      const StepState& s = step(i);
+      if (s.status != StepStatus::kRunning && s.status != StepStatus::kCompensating) continue;
+      const Phase phase =
+          s.status == StepStatus::kRunning ? Phase::kAction : Phase::kCompensation;
+      if (s.retry_at) {
+        Emit(ScheduleRetry{i, phase, *s.retry_at});
+      } else {
+        // The intent was committed but no outcome was: the participant may or may not have
+        // seen it, so the same attempt goes out again with the same idempotency key.
+        const int attempt = phase == Phase::kAction ? s.attempts : s.compensation_attempts;
+        Emit(CallParticipant{i, phase, attempt});
+        Record("attempt_resent", i, phase, attempt);
+      }
+    }
+    Advance();
+  }
+
+  void On(const AttemptFinished& e) {
+    if (!IsCurrentAttempt(e.step, e.phase, e.attempt)) return;
+    StepState& s = step(e.step);
+    switch (e.outcome) {
+      case AttemptOutcome::kSuccess:
+        Record("attempt_succeeded", e.step, e.phase, e.attempt);
+        if (e.phase == Phase::kAction) {
+          s.status = StepStatus::kSucceeded;
+          s.output = e.output;
+          s.error.clear();
+        } else {
+          s.status = StepStatus::kCompensated;
+        }
+        break;
+      case AttemptOutcome::kRetryableError:
+        Record("attempt_failed", e.step, e.phase, e.attempt,
+               {{"error", e.error}, {"retryable", true}});
+        s.error = e.error;
+        if (MayRetry(e.step, e.phase, e.attempt)) {
+          ScheduleNextAttempt(e.step, e.phase, e.attempt);
+        } else if (e.phase == Phase::kAction) {
+          FailStep(e.step, Exhausted(e.attempt, e.error), /*outcome_unknown=*/true);
+        } else {
+          FailCompensation(e.step, Exhausted(e.attempt, e.error));
+        }
+        break;
+      case AttemptOutcome::kFailure:
+        Record("attempt_failed", e.step, e.phase, e.attempt,
+               {{"error", e.error}, {"retryable", false}});
+        if (e.phase == Phase::kAction) {
+          FailStep(e.step, e.error, /*outcome_unknown=*/false);
+        } else {
+          FailCompensation(e.step, e.error);
+        }
+        break;
+    }
+    Advance();
+  }
+
+  void On(const RetryDue& e) {
+    if (e.step < 0 || e.step >= step_count()) return;
+    StepState& s = step(e.step);
+    const StepStatus waiting =
+        e.phase == Phase::kAction ? StepStatus::kRunning : StepStatus::kCompensating;
+    if (s.status != waiting || !s.retry_at) return;
+    if (now_ < *s.retry_at) {
+      // Woken early (clocks differ between coordinators): wait out the rest.
+      Emit(ScheduleRetry{e.step, e.phase, *s.retry_at});
+      return;
+    }
+    if (e.phase == Phase::kAction && saga().status == SagaStatus::kCompensating) {
+      Advance();  // Abandons the retry: see AbandonWaitingActions.
+      return;
+    }
+    StartAttempt(e.step, e.phase);
+    Advance();
+  }
+
+  bool IsCurrentAttempt(int index, Phase phase, int attempt) {
+    if (index < 0 || index >= step_count()) return false;
+    const StepState& s = step(index);
+    if (s.retry_at) return false;
+    if (phase == Phase::kAction) return s.status == StepStatus::kRunning && s.attempts == attempt;
+    return s.status == StepStatus::kCompensating && s.compensation_attempts == attempt;
+  }
+
+  const RetryPolicy& PolicyFor(int index, Phase phase) const {
+    return phase == Phase::kAction ? step_def(index).retry : step_def(index).compensation_retry;
+  }
+
+  bool MayRetry(int index, Phase phase, int attempt) {
+    // Once the saga is compensating, its forward steps are no longer pushed on.
+    if (phase == Phase::kAction && saga().status != SagaStatus::kRunning) return false;
+    return attempt < PolicyFor(index, phase).max_attempts;
+  }
+
+  static std::string Exhausted(int attempts, const std::string& error) {
+    return "gave up after " + std::to_string(attempts) +
+           (attempts == 1 ? " attempt: " : " attempts: ") + error;
+  }
+
+  void ScheduleNextAttempt(int index, Phase phase, int attempt) {
+    const auto delay = BackoffBefore(PolicyFor(index, phase), attempt + 1);
+    const TimePoint at = now_ + delay;
+    step(index).retry_at = at;
+    Emit(ScheduleRetry{index, phase, at});
+    Record("retry_scheduled", index, phase, attempt + 1, {{"delay_ms", delay.count()}});
+  }
+
+  void StartAttempt(int index, Phase phase) {
+    StepState& s = step(index);
+    s.retry_at.reset();
+    int attempt;
+    if (phase == Phase::kAction) {
+      s.status = StepStatus::kRunning;
+      attempt = ++s.attempts;
+    } else {
+      s.status = StepStatus::kCompensating;
+      attempt = ++s.compensation_attempts;
+    }
+    Emit(CallParticipant{index, phase, attempt});
+    Record("attempt_started", index, phase, attempt);
+  }
+
+  void FailStep(int index, const std::string& error, bool outcome_unknown) {
+    StepState& s = step(index);
+    s.status = StepStatus::kFailed;
+    s.retry_at.reset();
+    s.error = error;
+    s.outcome_unknown = outcome_unknown;
+    Record("step_failed", index, Phase::kAction, s.attempts,
+           {{"error", error}, {"outcome_unknown", outcome_unknown}});
+    if (saga().status == SagaStatus::kRunning) {
+      saga().status = SagaStatus::kCompensating;
+      saga().error = "step " + step_def(index).name + " failed: " + error;
+      Record("saga_compensating", {}, {}, 0, {{"error", saga().error}});
+    }
+  }
+
+  void FailCompensation(int index, const std::string& error) {
+    StepState& s = step(index);
+    s.status = StepStatus::kCompensationFailed;
+    s.retry_at.reset();
+    s.error = error;
+    Record("compensation_failed", index, Phase::kCompensation, s.compensation_attempts,
+           {{"error", error}});
+  }
+
+  // A step whose action may have taken effect and is not yet undone.
+  bool NeedsCompensation(int index) {
+    const StepState& s = step(index);
+    return s.status == StepStatus::kSucceeded ||
+           (s.status == StepStatus::kFailed && s.outcome_unknown);
+  }
+
+  // A dependent that no longer stands in the way of compensating what it depends on.
+  bool IsSettled(int index) {
+    const StepState& s = step(index);
+    return s.status == StepStatus::kPending || s.status == StepStatus::kCompensated ||
+           (s.status == StepStatus::kFailed && !s.outcome_unknown);
+  }
+
+  bool IsInFlight(int index) {
+    const StepStatus status = step(index).status;
+    return status == StepStatus::kRunning || status == StepStatus::kCompensating;
+  }
+
+  void Advance() {
+    if (saga().status == SagaStatus::kRunning) AdvanceForward();
+    if (saga().status == SagaStatus::kCompensating) AdvanceCompensation();
+  }
+
+  void AdvanceForward() {
+    bool all_succeeded = true;
+    for (int i = 0; i < step_count(); ++i) {
+      if (step(i).status == StepStatus::kPending &&
+          std::ranges::all_of(step_def(i).after, [this](int dependency) {
+            return step(dependency).status == StepStatus::kSucceeded;
+          })) {
+        StartAttempt(i, Phase::kAction);
+      }
+      all_succeeded = all_succeeded && step(i).status == StepStatus::kSucceeded;
+    }
+    if (all_succeeded) {
+      saga().status = SagaStatus::kCompleted;
+      Record("saga_completed");
+    }
+  }
+
+  // Forward steps waiting to retry are not retried once the saga compensates; their earlier
+  // attempts may have taken effect, so they are compensated too.
+  void AbandonWaitingActions() {
+    for (int i = 0; i < step_count(); ++i) {
+      StepState& s = step(i);
+      if (s.status == StepStatus::kRunning && s.retry_at) {
+        FailStep(i, "abandoned while the saga compensates; last error: " + s.error,
+                 /*outcome_unknown=*/true);
+      }
+    }
+  }
+
+  void AdvanceCompensation() {
+    AbandonWaitingActions();
+    // Steps without a compensation are settled at once, which may free the steps they
+    // depend on: repeat until nothing more can start.
+    for (bool progressed = true; progressed;) {
+      progressed = false;
+      for (int i = step_count() - 1; i >= 0; --i) {
+        if (!NeedsCompensation(i)) continue;
+        const auto dependents = definition_.Dependents(i);
+        if (!std::ranges::all_of(dependents, [this](int d) { return IsSettled(d); })) continue;
+        if (step_def(i).has_compensation()) {
+          StartAttempt(i, Phase::kCompensation);
+        } else {
+          step(i).status = StepStatus::kCompensated;
+          Record("compensation_not_defined", i, Phase::kCompensation, 0);
+          progressed = true;
+        }
+      }
+    }
+    for (int i = 0; i < step_count(); ++i) {
+      if (IsInFlight(i)) return;
+    }
+    // Nothing is in flight: either everything is undone, or a compensation that failed for
+    // good blocks the rest, and an operator must step in.
+    for (int i = 0; i < step_count(); ++i) {
+      if (step(i).status != StepStatus::kCompensationFailed) continue;
+      saga().status = SagaStatus::kFailed;
+      saga().error = "compensation of step " + step_def(i).name + " failed: " + step(i).error +
+                     " (compensating because " + saga().error + ")";
+      Record("saga_failed", {}, {}, 0, {{"error", saga().error}});
+      return;
+    }
+    saga().status = SagaStatus::kCompensated;
+    Record("saga_compensated");
+  }
+
+  void Emit(Command command) { out_.commands.push_back(std::move(command)); }
+
+  void Record(std::string type, std::optional<int> index = {}, std::optional<Phase> phase = {},
+              int attempt = 0, nlohmann::json detail = nlohmann::json::object()) {
+    out_.history.push_back(HistoryEntry{std::move(type), index, phase, attempt,
+                                        std::move(detail)});
+  }
+
+  const SagaDefinition& definition_;
+  const TimePoint now_;
+  Transition out_;
+};
+
+}  // namespace
+
+Transition Decide(const SagaDefinition& definition, const SagaState& state, const Event& event,
+                  TimePoint now) {
+  return Decider(definition, state, now).Run(event);
+}
+
+}  // namespace skald::core

@@ -1,0 +1,94 @@
+#pragma once
+
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "coordinator/core/definition.h"
+#include "coordinator/core/saga_state.h"
+#include "nlohmann/json.hpp"
+
+// The saga state machine: given a saga's state and something that happened, it decides the
+// next state and what the shell must do. It performs no I/O and reads no clock; the shell
+// commits the new state, then carries out the commands.
+namespace skald::core {
+
+// --- Events: what happened to a saga -------------------------------------------------------
+
+// This coordinator has taken up the saga from its stored state: just created, or after a
+// restart. Work that was in flight when the previous owner stopped is issued again, and
+// whatever can start, starts.
+struct SagaResumed {};
+
+enum class AttemptOutcome {
+  kSuccess,
+  // Transient: the participant may succeed if asked again.
+  kRetryableError,
+  // Definite: the participant refused and had no effect; asking again will not help.
+  kFailure,
+};
+
+// A participant answered an attempt (or the call failed without an answer).
+struct AttemptFinished {
+  int step = 0;
+  Phase phase = Phase::kAction;
+  int attempt = 0;
+  AttemptOutcome outcome = AttemptOutcome::kSuccess;
+  // For kSuccess of an action: a JSON object.
+  nlohmann::json output;
+  // For errors: "code: message", for people.
+  std::string error;
+};
+
+// The time a step waited for before its next attempt has come.
+struct RetryDue {
+  int step = 0;
+  Phase phase = Phase::kAction;
+};
+
+using Event = std::variant<SagaResumed, AttemptFinished, RetryDue>;
+
+// --- Commands: what the shell must do once the new state is committed ---------------------
+
+// Send attempt `attempt` of the step's phase to its participant.
+struct CallParticipant {
+  int step = 0;
+  Phase phase = Phase::kAction;
+  int attempt = 0;
+};
+
+// Deliver RetryDue{step, phase} to the saga at `at`.
+struct ScheduleRetry {
+  int step = 0;
+  Phase phase = Phase::kAction;
+  TimePoint at;
+};
+
+using Command = std::variant<CallParticipant, ScheduleRetry>;
+
+// One line of the saga's append-only history.
+struct HistoryEntry {
+  // e.g. "attempt_started", "step_failed", "saga_completed".
+  std::string type;
+  std::optional<int> step;
+  std::optional<Phase> phase;
+  int attempt = 0;
+  // Extra facts: {"error": "..."}, {"retry_at_ms": ...}; never payloads.
+  nlohmann::json detail = nlohmann::json::object();
+};
+
+struct Transition {
+  SagaState state;
+  std::vector<Command> commands;
+  std::vector<HistoryEntry> history;
+};
+
+// Returns the saga's next state, the commands that carry it out and the history it adds.
+// Events that no longer apply (a late reply for a superseded attempt, anything for a
+// terminal saga) leave the state unchanged and produce nothing.
+// REQUIRES: state.steps.size() == definition.steps.size().
+Transition Decide(const SagaDefinition& definition, const SagaState& state, const Event& event,
+                  TimePoint now);
+
+}  // namespace skald::core
