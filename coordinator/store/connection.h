@@ -1,0 +1,53 @@
+#pragma once
+
+#include <condition_variable>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include <pqxx/connection>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+
+namespace skald::store {
+
+// Connections to the coordinator's PostgreSQL database, shared by the engine and the API.
+// libpqxx connections are not thread-safe, so each is lent to one caller at a time.
+class ConnectionPool {
+ public:
+  // `uri` is a libpq connection string or URI. Connections open lazily, up to `size`.
+  ConnectionPool(std::string uri, size_t size);
+  ~ConnectionPool();
+  ConnectionPool(const ConnectionPool&) = delete;
+  ConnectionPool& operator=(const ConnectionPool&) = delete;
+
+  // Runs `work` on a borrowed connection and returns its status. libpqxx exceptions are
+  // caught here and mapped: a lost connection becomes UNAVAILABLE (and the connection is
+  // discarded, never reused), an unique violation ALREADY_EXISTS, anything else INTERNAL.
+  // `what` names the operation in error messages, e.g. "start saga order-17".
+  absl::Status Run(std::string_view what, const std::function<void(pqxx::connection&)>& work);
+
+  // Opens one connection now; returns why it could not.
+  absl::Status CheckConnectivity();
+
+  const std::string& uri() const { return uri_; }
+
+ private:
+  absl::StatusOr<std::unique_ptr<pqxx::connection>> Borrow();
+  void Return(std::unique_ptr<pqxx::connection> connection);
+
+  const std::string uri_;
+  const size_t size_;
+  std::mutex mutex_;
+  std::condition_variable available_;
+  std::vector<std::unique_ptr<pqxx::connection>> idle_;
+  size_t open_ = 0;
+};
+
+// Registers every prepared statement the store uses on `connection`.
+void PrepareStatements(pqxx::connection& connection);
+
+}  // namespace skald::store

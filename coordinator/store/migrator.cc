@@ -1,0 +1,53 @@
+#include "coordinator/store/migrator.h"
+
+#include <pqxx/pqxx>
+#include <set>
+
+namespace skald::store {
+namespace {
+
+// An arbitrary constant naming Skald's migration lock among the database's advisory locks.
+constexpr long long kMigrationLockKey = 0x736b616c64;  // "skald"
+
+}  // namespace
+
+absl::StatusOr<std::vector<int>> ApplyMigrations(ConnectionPool& pool,
+                                                 const std::vector<Migration>& migrations) {
+  std::vector<int> applied;
+  absl::Status precondition;
+  absl::Status status = pool.Run("apply migrations", [&](pqxx::connection& c) {
+    applied.clear();
+    pqxx::work tx(c);
+    tx.exec_params("SELECT pg_advisory_xact_lock($1)", kMigrationLockKey);
+    tx.exec(
+        "CREATE TABLE IF NOT EXISTS schema_migrations ("
+        " version integer PRIMARY KEY,"
+        " name text NOT NULL,"
+        " applied_at timestamptz NOT NULL DEFAULT now())");
+    std::set<int> done;
+    for (const auto& row : tx.exec("SELECT version FROM schema_migrations")) {
+      done.insert(row[0].as<int>());
+    }
+    const int newest_known = migrations.empty() ? 0 : migrations.back().version;
+    if (!done.empty() && *done.rbegin() > newest_known) {
+      precondition = absl::FailedPreconditionError(
+          "database schema is at version " + std::to_string(*done.rbegin()) +
+          ", newer than this coordinator knows (" + std::to_string(newest_known) +
+          "): upgrade the coordinator");
+      return;
+    }
+    for (const Migration& migration : migrations) {
+      if (done.contains(migration.version)) continue;
+      tx.exec(std::string(migration.sql));
+      tx.exec_params("INSERT INTO schema_migrations (version, name) VALUES ($1, $2)",
+                     migration.version, std::string(migration.name));
+      applied.push_back(migration.version);
+    }
+    tx.commit();
+  });
+  if (!status.ok()) return status;
+  if (!precondition.ok()) return precondition;
+  return applied;
+}
+
+}  // namespace skald::store

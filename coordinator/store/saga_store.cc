@@ -1,0 +1,264 @@
+#include "coordinator/store/saga_store.h"
+
+#include <pqxx/pqxx>
+
+#include "coordinator/core/definition_parser.h"
+#include "coordinator/store/statements.h"
+
+namespace skald::store {
+namespace {
+
+using core::SagaStatus;
+using core::StepStatus;
+using nlohmann::json;
+
+const std::string Name(std::string_view statement) { return std::string(statement); }
+
+template <typename T>
+std::optional<T> Optional(const pqxx::field& field) {
+  if (field.is_null()) return std::nullopt;
+  return field.as<T>();
+}
+
+// Converts a stored step row into the state machine's view of it.
+core::StepState ReadStep(const pqxx::row& row) {
+  core::StepState step;
+  step.status = core::ParseStepStatus(row[1].as<std::string>()).value_or(StepStatus::kPending);
+  step.attempts = row[2].as<int>();
+  step.compensation_attempts = row[3].as<int>();
+  if (auto ms = Optional<long long>(row[4])) {
+    step.retry_at = core::TimePoint(std::chrono::milliseconds(*ms));
+  }
+  if (!row[5].is_null()) step.output = json::parse(row[5].as<std::string>());
+  step.error = row[6].as<std::string>();
+  step.outcome_unknown = row[7].as<bool>();
+  return step;
+}
+
+void InsertHistory(pqxx::work& tx, const std::string& saga_id,
+                   const core::SagaDefinition& definition, const core::HistoryEntry& entry) {
+  std::optional<std::string> step;
+  if (entry.step) step = definition.steps[*entry.step].name;
+  std::optional<std::string> phase;
+  if (entry.phase) phase = std::string(core::ToString(*entry.phase));
+  tx.exec_prepared(Name(stmt::kInsertEvent), saga_id, entry.type, step, phase, entry.attempt,
+                   entry.detail.dump());
+}
+
+void WriteStep(pqxx::work& tx, const std::string& saga_id, int position,
+               const core::StepState& step) {
+  std::optional<long long> retry_at_ms;
+  if (step.retry_at) {
+    retry_at_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                      step.retry_at->time_since_epoch())
+                      .count();
+  }
+  std::optional<std::string> output;
+  if (!step.output.is_null()) output = step.output.dump();
+  tx.exec_prepared(Name(stmt::kUpdateStep), saga_id, position,
+                   std::string(core::ToString(step.status)), step.attempts,
+                   step.compensation_attempts, retry_at_ms, output, step.error,
+                   step.outcome_unknown);
+}
+
+}  // namespace
+
+absl::StatusOr<bool> SagaStore::PutDefinition(const core::SagaDefinition& definition) {
+  bool created = false;
+  std::optional<json> existing;
+  absl::Status status = pool_.Run(
+      "store definition " + definition.name + " v" + std::to_string(definition.version),
+      [&](pqxx::connection& c) {
+        pqxx::work tx(c);
+        auto inserted = tx.exec_prepared(Name(stmt::kInsertDefinition), definition.name,
+                                         definition.version, definition.document.dump());
+        created = inserted.affected_rows() == 1;
+        if (!created) {
+          auto row = tx.exec_prepared1(Name(stmt::kSelectDefinition), definition.name,
+                                       definition.version);
+          existing = json::parse(row[1].as<std::string>());
+        }
+        tx.commit();
+      });
+  if (!status.ok()) return status;
+  if (!created && *existing != definition.document) {
+    return absl::AlreadyExistsError("definition " + definition.name + " version " +
+                                    std::to_string(definition.version) +
+                                    " is already applied with a different document; "
+                                    "apply the change as a new version");
+  }
+  return created;
+}
+
+absl::StatusOr<core::SagaDefinition> SagaStore::GetDefinition(const std::string& name,
+                                                              int version) {
+  std::optional<std::string> document;
+  absl::Status status = pool_.Run("load definition " + name, [&](pqxx::connection& c) {
+    pqxx::read_transaction tx(c);
+    auto rows = version == 0 ? tx.exec_prepared(Name(stmt::kSelectLatestDefinition), name)
+                             : tx.exec_prepared(Name(stmt::kSelectDefinition), name, version);
+    if (!rows.empty()) document = rows[0][1].as<std::string>();
+  });
+  if (!status.ok()) return status;
+  if (!document) {
+    return absl::NotFoundError(
+        version == 0 ? "no definition named \"" + name + "\" has been applied"
+                     : "definition \"" + name + "\" has no version " + std::to_string(version));
+  }
+  auto definition = core::ParseDefinition(*document);
+  if (!definition.ok()) {
+    return absl::InternalError("stored definition " + name + " no longer parses: " +
+                               std::string(definition.status().message()));
+  }
+  return definition;
+}
+
+absl::StatusOr<CreatedSaga> SagaStore::CreateSaga(const core::SagaDefinition& definition,
+                                                  const std::string& saga_id,
+                                                  const json& input) {
+  CreatedSaga result;
+  std::string existing_definition;
+  absl::Status status = pool_.Run("create saga", [&](pqxx::connection& c) {
+    pqxx::work tx(c);
+    std::optional<std::string> requested_id;
+    if (!saga_id.empty()) requested_id = saga_id;
+    auto inserted = tx.exec_prepared(Name(stmt::kInsertSaga), requested_id, definition.name,
+                                     definition.version, input.dump());
+    if (inserted.empty()) {
+      // The id is taken: an idempotent repeat of an earlier start, or a clash.
+      auto row = tx.exec_prepared1(Name(stmt::kSelectSaga), saga_id);
+      existing_definition = row[0].as<std::string>();
+      result = CreatedSaga{saga_id, false};
+      tx.commit();
+      return;
+    }
+    result = CreatedSaga{inserted[0][0].as<std::string>(), true};
+    for (size_t i = 0; i < definition.steps.size(); ++i) {
+      tx.exec_prepared(Name(stmt::kInsertStep), result.saga_id, static_cast<int>(i),
+                       definition.steps[i].name);
+    }
+    const json detail = {{"definition", definition.name}, {"version", definition.version}};
+    tx.exec_prepared(Name(stmt::kInsertEvent), result.saga_id, std::string("saga_created"),
+                     std::optional<std::string>(), std::optional<std::string>(), 0,
+                     detail.dump());
+    tx.commit();
+  });
+  if (!status.ok()) return status;
+  if (!result.created && existing_definition != definition.name) {
+    return absl::AlreadyExistsError("saga id \"" + saga_id +
+                                    "\" is already used by a saga of definition \"" +
+                                    existing_definition + "\"");
+  }
+  return result;
+}
+
+absl::StatusOr<SagaRecord> SagaStore::GetSaga(const std::string& saga_id) {
+  std::optional<SagaRecord> record;
+  absl::Status status = pool_.Run("load saga " + saga_id, [&](pqxx::connection& c) {
+    pqxx::read_transaction tx(c);
+    auto rows = tx.exec_prepared(Name(stmt::kSelectSaga), saga_id);
+    if (rows.empty()) return;
+    const auto& row = rows[0];
+    SagaRecord r;
+    r.definition_name = row[0].as<std::string>();
+    r.definition_version = row[1].as<int>();
+    r.state.id = saga_id;
+    r.state.status = core::ParseSagaStatus(row[2].as<std::string>()).value_or(SagaStatus::kRunning);
+    r.state.input = json::parse(row[3].as<std::string>());
+    r.state.error = row[4].as<std::string>();
+    r.created_at = row[5].as<std::string>();
+    r.updated_at = row[6].as<std::string>();
+    for (const auto& step_row : tx.exec_prepared(Name(stmt::kSelectSteps), saga_id)) {
+      r.step_names.push_back(step_row[0].as<std::string>());
+      r.state.steps.push_back(ReadStep(step_row));
+    }
+    record = std::move(r);
+  });
+  if (!status.ok()) return status;
+  if (!record) return absl::NotFoundError("no saga with id \"" + saga_id + "\"");
+  return *std::move(record);
+}
+
+absl::StatusOr<SagaPage> SagaStore::ListSagas(const SagaFilter& filter) {
+  std::optional<std::string> cursor_time, cursor_id;
+  if (!filter.page_token.empty()) {
+    const size_t bar = filter.page_token.find('|');
+    if (bar == std::string::npos || bar == 0) {
+      return absl::InvalidArgumentError("page_token: not a token from a previous listing");
+    }
+    cursor_time = filter.page_token.substr(0, bar);
+    cursor_id = filter.page_token.substr(bar + 1);
+  }
+  std::optional<std::string> status_filter;
+  if (filter.status) status_filter = std::string(core::ToString(*filter.status));
+  SagaPage page;
+  std::string last_cursor;
+  absl::Status status = pool_.Run("list sagas", [&](pqxx::connection& c) {
+    page.sagas.clear();
+    pqxx::read_transaction tx(c);
+    auto rows = tx.exec_prepared(Name(stmt::kListSagas), status_filter, filter.definition_name,
+                                 cursor_time, cursor_id, filter.page_size + 1);
+    for (const auto& row : rows) {
+      if (static_cast<int>(page.sagas.size()) == filter.page_size) {
+        page.next_page_token = last_cursor;
+        break;
+      }
+      SagaRecord r;
+      r.state.id = row[0].as<std::string>();
+      r.definition_name = row[1].as<std::string>();
+      r.definition_version = row[2].as<int>();
+      r.state.status =
+          core::ParseSagaStatus(row[3].as<std::string>()).value_or(SagaStatus::kRunning);
+      r.state.error = row[4].as<std::string>();
+      r.created_at = row[5].as<std::string>();
+      r.updated_at = row[6].as<std::string>();
+      last_cursor = row[7].as<std::string>() + "|" + r.state.id;
+      page.sagas.push_back(std::move(r));
+    }
+  });
+  if (!status.ok()) {
+    if (status.code() == absl::StatusCode::kInternal && cursor_time) {
+      return absl::InvalidArgumentError("page_token: not a token from a previous listing");
+    }
+    return status;
+  }
+  return page;
+}
+
+absl::StatusOr<std::vector<std::string>> SagaStore::ActiveSagaIds() {
+  std::vector<std::string> ids;
+  absl::Status status = pool_.Run("list active sagas", [&](pqxx::connection& c) {
+    ids.clear();
+    pqxx::read_transaction tx(c);
+    for (const auto& row : tx.exec_prepared(Name(stmt::kSelectActiveSagas))) {
+      ids.push_back(row[0].as<std::string>());
+    }
+  });
+  if (!status.ok()) return status;
+  return ids;
+}
+
+absl::Status SagaStore::CommitTransitions(const std::vector<TransitionWrite>& writes) {
+  return pool_.Run("commit saga transitions", [&](pqxx::connection& c) {
+    pqxx::work tx(c);
+    for (const TransitionWrite& write : writes) {
+      const core::SagaState& before = *write.before;
+      const core::SagaState& after = write.transition->state;
+      if (before.status != after.status || before.error != after.error) {
+        tx.exec_prepared(Name(stmt::kUpdateSaga), after.id,
+                         std::string(core::ToString(after.status)), after.error);
+      }
+      for (size_t i = 0; i < after.steps.size(); ++i) {
+        if (after.steps[i] != before.steps[i]) {
+          WriteStep(tx, after.id, static_cast<int>(i), after.steps[i]);
+        }
+      }
+      for (const core::HistoryEntry& entry : write.transition->history) {
+        InsertHistory(tx, after.id, *write.definition, entry);
+      }
+    }
+    tx.commit();
+  });
+}
+
+}  // namespace skald::store

@@ -1,0 +1,60 @@
+#include "coordinator/store/statements.h"
+
+namespace skald::store {
+
+// Timestamps travel as milliseconds since the epoch, so that C++ never parses dates.
+#define SKALD_MS(column) "(extract(epoch FROM " column ") * 1000)::bigint"
+#define SKALD_RFC3339(column) \
+  "to_char(" column " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
+
+const std::vector<Statement>& AllStatements() {
+  static const std::vector<Statement> statements = {
+      {stmt::kInsertDefinition,
+       "INSERT INTO definitions (name, version, document) VALUES ($1, $2, $3::jsonb) "
+       "ON CONFLICT (name, version) DO NOTHING"},
+      {stmt::kSelectDefinition,
+       "SELECT version, document::text FROM definitions WHERE name = $1 AND version = $2"},
+      {stmt::kSelectLatestDefinition,
+       "SELECT version, document::text FROM definitions WHERE name = $1 "
+       "ORDER BY version DESC LIMIT 1"},
+      {stmt::kInsertSaga,
+       "INSERT INTO sagas (id, definition_name, definition_version, state, input) "
+       "VALUES (COALESCE($1, gen_random_uuid()::text), $2, $3, 'RUNNING', $4::jsonb) "
+       "ON CONFLICT (id) DO NOTHING RETURNING id"},
+      {stmt::kInsertStep,
+       "INSERT INTO saga_steps (saga_id, position, name, state) VALUES ($1, $2, $3, 'PENDING')"},
+      {stmt::kInsertEvent,
+       "INSERT INTO saga_events (saga_id, type, step, phase, attempt, detail) "
+       "VALUES ($1, $2, $3, $4, $5, $6::jsonb)"},
+      {stmt::kSelectSaga,
+       "SELECT definition_name, definition_version, state, input::text, error, " SKALD_RFC3339(
+           "created_at") ", " SKALD_RFC3339("updated_at") " FROM sagas WHERE id = $1"},
+      {stmt::kSelectSteps,
+       "SELECT name, state, attempts, compensation_attempts, " SKALD_MS(
+           "retry_at") ", output::text, error, outcome_unknown "
+                       "FROM saga_steps WHERE saga_id = $1 ORDER BY position"},
+      {stmt::kUpdateSaga, "UPDATE sagas SET state = $2, error = $3, updated_at = now() WHERE id = $1"},
+      {stmt::kUpdateStep,
+       "UPDATE saga_steps SET state = $3, attempts = $4, compensation_attempts = $5, "
+       "retry_at = to_timestamp($6::double precision / 1000), output = $7::jsonb, error = $8, "
+       "outcome_unknown = $9, updated_at = now() WHERE saga_id = $1 AND position = $2"},
+      {stmt::kSelectActiveSagas,
+       "SELECT id FROM sagas WHERE state IN ('RUNNING', 'COMPENSATING') ORDER BY created_at"},
+      // Paging is by keyset on (created_at, id); the cursor is created_at as text, which
+      // PostgreSQL reads back to the exact microsecond.
+      {stmt::kListSagas,
+       "SELECT id, definition_name, definition_version, state, error, "
+       SKALD_RFC3339("created_at") ", " SKALD_RFC3339("updated_at") ", created_at::text "
+       "FROM sagas "
+       "WHERE ($1::text IS NULL OR state = $1) "
+       "AND ($2::text IS NULL OR definition_name = $2) "
+       "AND ($3::timestamptz IS NULL OR (created_at, id) < ($3::timestamptz, $4::text)) "
+       "ORDER BY created_at DESC, id DESC LIMIT $5"},
+  };
+  return statements;
+}
+
+#undef SKALD_MS
+#undef SKALD_RFC3339
+
+}  // namespace skald::store

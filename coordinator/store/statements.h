@@ -1,0 +1,32 @@
+#pragma once
+
+#include <string_view>
+#include <vector>
+
+namespace skald::store {
+
+// A prepared statement: every query the store sends is one of these, with $n parameters,
+// so that no SQL is ever built from values.
+struct Statement {
+  std::string_view name;
+  std::string_view sql;
+};
+
+const std::vector<Statement>& AllStatements();
+
+namespace stmt {
+inline constexpr std::string_view kInsertDefinition = "insert_definition";
+inline constexpr std::string_view kSelectDefinition = "select_definition";
+inline constexpr std::string_view kSelectLatestDefinition = "select_latest_definition";
+inline constexpr std::string_view kInsertSaga = "insert_saga";
+inline constexpr std::string_view kInsertStep = "insert_step";
+inline constexpr std::string_view kInsertEvent = "insert_event";
+inline constexpr std::string_view kSelectSaga = "select_saga";
+inline constexpr std::string_view kSelectSteps = "select_steps";
+inline constexpr std::string_view kUpdateSaga = "update_saga";
+inline constexpr std::string_view kUpdateStep = "update_step";
+inline constexpr std::string_view kSelectActiveSagas = "select_active_sagas";
+inline constexpr std::string_view kListSagas = "list_sagas";
+}  // namespace stmt
+
+}  // namespace skald::store
