@@ -1,0 +1,71 @@
+#include "coordinator/api/proto_mapping.h"
+
+namespace skald::api {
+
+using core::SagaStatus;
+using core::StepStatus;
+
+grpc::Status ToGrpc(const absl::Status& status) {
+  if (status.ok()) return grpc::Status::OK;
+  return grpc::Status(static_cast<grpc::StatusCode>(status.code()),
+                      std::string(status.message()));
+}
+
+v1::SagaState ToWire(SagaStatus status) {
+  switch (status) {
+    case SagaStatus::kRunning: return v1::SAGA_STATE_RUNNING;
+    case SagaStatus::kCompensating: return v1::SAGA_STATE_COMPENSATING;
+    case SagaStatus::kCompleted: return v1::SAGA_STATE_COMPLETED;
+    case SagaStatus::kCompensated: return v1::SAGA_STATE_COMPENSATED;
+    case SagaStatus::kFailed: return v1::SAGA_STATE_FAILED;
+  }
+  return v1::SAGA_STATE_UNSPECIFIED;
+}
+
+v1::StepState ToWire(StepStatus status) {
+  switch (status) {
+    case StepStatus::kPending: return v1::STEP_STATE_PENDING;
+    case StepStatus::kRunning: return v1::STEP_STATE_RUNNING;
+    case StepStatus::kSucceeded: return v1::STEP_STATE_SUCCEEDED;
+    case StepStatus::kFailed: return v1::STEP_STATE_FAILED;
+    case StepStatus::kCompensating: return v1::STEP_STATE_COMPENSATING;
+    case StepStatus::kCompensated: return v1::STEP_STATE_COMPENSATED;
+    case StepStatus::kCompensationFailed: return v1::STEP_STATE_COMPENSATION_FAILED;
+  }
+  return v1::STEP_STATE_UNSPECIFIED;
+}
+
+std::optional<SagaStatus> FromWire(v1::SagaState state) {
+  switch (state) {
+    case v1::SAGA_STATE_RUNNING: return SagaStatus::kRunning;
+    case v1::SAGA_STATE_COMPENSATING: return SagaStatus::kCompensating;
+    case v1::SAGA_STATE_COMPLETED: return SagaStatus::kCompleted;
+    case v1::SAGA_STATE_COMPENSATED: return SagaStatus::kCompensated;
+    case v1::SAGA_STATE_FAILED: return SagaStatus::kFailed;
+    default: return std::nullopt;
+  }
+}
+
+void ToWire(const store::SagaRecord& record, bool with_steps, v1::Saga& out) {
+  out.set_id(record.state.id);
+  out.set_definition(record.definition_name);
+  out.set_definition_version(record.definition_version);
+  out.set_state(ToWire(record.state.status));
+  out.set_input_json(record.state.input.dump());
+  out.set_error(record.state.error);
+  out.set_created_at(record.created_at);
+  out.set_updated_at(record.updated_at);
+  if (!with_steps) return;
+  for (size_t i = 0; i < record.state.steps.size(); ++i) {
+    const core::StepState& step = record.state.steps[i];
+    v1::Step* wire = out.add_steps();
+    wire->set_name(record.step_names[i]);
+    wire->set_state(ToWire(step.status));
+    wire->set_attempts(step.attempts);
+    wire->set_compensation_attempts(step.compensation_attempts);
+    if (!step.output.is_null()) wire->set_output_json(step.output.dump());
+    wire->set_error(step.error);
+  }
+}
+
+}  // namespace skald::api

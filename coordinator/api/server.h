@@ -1,0 +1,51 @@
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "coordinator/api/saga_service.h"
+#include "coordinator/engine/engine.h"
+#include "coordinator/engine/participant_client.h"
+#include "coordinator/store/connection.h"
+#include "coordinator/store/saga_store.h"
+#include "grpcpp/grpcpp.h"
+
+namespace skald::api {
+
+struct ServerOptions {
+  // libpq URI of the coordinator's database.
+  std::string database_uri;
+  // host:port; port 0 picks a free port (see CoordinatorServer::address()).
+  std::string listen_address = "127.0.0.1:7700";
+  size_t database_connections = 8;
+};
+
+// A running coordinator: schema migrated, engine driving sagas, client API listening.
+class CoordinatorServer {
+ public:
+  // Connects to the database, applies pending migrations, takes up unfinished sagas and
+  // starts listening. Fails with a message naming what could not be done.
+  static absl::StatusOr<std::unique_ptr<CoordinatorServer>> Start(const ServerOptions& options);
+  ~CoordinatorServer();
+
+  // The address clients reach the API on, with the port actually bound.
+  const std::string& address() const { return address_; }
+
+  // Stops accepting requests, finishes those in progress, then stops the engine.
+  void Shutdown();
+
+ private:
+  CoordinatorServer() = default;
+
+  std::string address_;
+  std::unique_ptr<store::ConnectionPool> pool_;
+  std::unique_ptr<store::SagaStore> store_;
+  std::unique_ptr<engine::ParticipantClient> participants_;
+  std::unique_ptr<engine::Engine> engine_;
+  std::unique_ptr<SagaServiceImpl> service_;
+  std::unique_ptr<grpc::Server> server_;
+  bool shut_down_ = false;
+};
+
+}  // namespace skald::api

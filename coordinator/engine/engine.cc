@@ -1,0 +1,243 @@
+#include "coordinator/engine/engine.h"
+
+#include <spdlog/spdlog.h>
+
+#include <unordered_set>
+
+namespace skald::engine {
+namespace {
+
+struct Working {
+  std::string saga_id;
+  core::SagaState before;
+  core::Transition transition;
+  bool loaded_now = false;
+};
+
+v1::Phase ToWire(core::Phase phase) {
+  return phase == core::Phase::kAction ? v1::PHASE_ACTION : v1::PHASE_COMPENSATION;
+}
+
+}  // namespace
+
+Engine::Engine(store::SagaStore& store, ParticipantClient& participants, EngineOptions options)
+    : store_(store),
+      participants_(participants),
+      options_(std::move(options)),
+      store_backoff_(options_.initial_store_backoff) {}
+
+Engine::~Engine() { Stop(); }
+
+absl::Status Engine::Start() {
+  auto active = store_.ActiveSagaIds();
+  if (!active.ok()) return active.status();
+  for (const std::string& id : *active) Post({id, core::SagaResumed{}});
+  spdlog::info("engine: taking up {} unfinished saga(s)", active->size());
+  thread_ = std::thread([this] { Loop(); });
+  return absl::OkStatus();
+}
+
+void Engine::Stop() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  if (thread_.joinable()) thread_.join();
+  participants_.CancelAndDrain();
+}
+
+void Engine::Admit(const std::string& saga_id) { Post({saga_id, core::SagaResumed{}}); }
+
+size_t Engine::live_sagas() const {
+  std::lock_guard lock(mutex_);
+  return live_count_;
+}
+
+void Engine::Post(Inbound inbound) {
+  {
+    std::lock_guard lock(mutex_);
+    inbox_.push_back(std::move(inbound));
+  }
+  wake_.notify_one();
+}
+
+void Engine::Loop() {
+  while (true) {
+    std::vector<Inbound> batch = NextBatch();
+    if (batch.empty()) return;  // Stopping.
+    if (HandleBatch(batch)) {
+      store_backoff_ = options_.initial_store_backoff;
+      continue;
+    }
+    // The database is unreachable: keep the batch, in order, and try again after a pause.
+    std::unique_lock lock(mutex_);
+    for (auto it = batch.rbegin(); it != batch.rend(); ++it) inbox_.push_front(std::move(*it));
+    wake_.wait_for(lock, store_backoff_, [this] { return stopping_; });
+    store_backoff_ = std::min(store_backoff_ * 2, options_.max_store_backoff);
+  }
+}
+
+std::vector<Engine::Inbound> Engine::NextBatch() {
+  std::unique_lock lock(mutex_);
+  while (!stopping_) {
+    const bool timer_due = !timers_.empty() && timers_.top().at <= options_.now();
+    if (!inbox_.empty() || timer_due) break;
+    if (timers_.empty()) {
+      wake_.wait(lock);
+    } else {
+      wake_.wait_until(lock, timers_.top().at);
+    }
+  }
+  std::vector<Inbound> batch;
+  if (stopping_) return batch;
+  while (!inbox_.empty() && batch.size() < options_.max_batch) {
+    batch.push_back(std::move(inbox_.front()));
+    inbox_.pop_front();
+  }
+  const core::TimePoint now = options_.now();
+  while (!timers_.empty() && timers_.top().at <= now && batch.size() < options_.max_batch) {
+    batch.push_back({timers_.top().saga_id, timers_.top().due});
+    timers_.pop();
+  }
+  return batch;
+}
+
+bool Engine::HandleBatch(std::vector<Inbound>& batch) {
+  const core::TimePoint now = options_.now();
+  std::vector<Working> work;
+  std::unordered_map<std::string, size_t> index;
+
+  for (Inbound& inbound : batch) {
+    const bool takes_up = std::holds_alternative<core::SagaResumed>(inbound.event);
+    bool loaded_now = false;
+    if (!live_.contains(inbound.saga_id)) {
+      // Replies and timers of sagas no longer driven here are stale: drop them.
+      if (!takes_up) continue;
+      absl::Status loaded = EnsureLive(inbound.saga_id);
+      if (absl::IsUnavailable(loaded)) return false;
+      if (!loaded.ok()) {
+        spdlog::error("saga {}: cannot take it up: {}", inbound.saga_id, std::string(loaded.message()));
+        continue;
+      }
+      loaded_now = true;
+    } else if (takes_up) {
+      continue;  // Already driven here: resending its calls would duplicate them.
+    }
+    LiveSaga& saga = live_.at(inbound.saga_id);
+    auto [it, inserted] = index.emplace(inbound.saga_id, work.size());
+    if (inserted) {
+      work.push_back(Working{inbound.saga_id, saga.state, {saga.state, {}, {}}, loaded_now});
+    }
+    Working& w = work[it->second];
+    core::Transition next = core::Decide(*saga.definition, w.transition.state, inbound.event, now);
+    w.transition.state = std::move(next.state);
+    for (auto& command : next.commands) w.transition.commands.push_back(std::move(command));
+    for (auto& entry : next.history) w.transition.history.push_back(std::move(entry));
+  }
+
+  std::vector<store::TransitionWrite> writes;
+  for (const Working& w : work) {
+    if (w.transition.history.empty() && w.transition.state == w.before) continue;
+    writes.push_back({&w.before, &w.transition, live_.at(w.saga_id).definition.get()});
+  }
+  absl::Status committed = writes.empty() ? absl::OkStatus() : store_.CommitTransitions(writes);
+  std::unordered_set<std::string> rejected;
+  if (absl::IsUnavailable(committed)) {
+    spdlog::warn("engine: database unavailable, will retry {} event(s): {}", batch.size(),
+                 std::string(committed.message()));
+    for (const Working& w : work) {
+      if (w.loaded_now) live_.erase(w.saga_id);  // Load it afresh on the retry.
+    }
+    return false;
+  }
+  if (!committed.ok()) {
+    // Not a connectivity problem: find the saga(s) at fault by committing one at a time, and
+    // leave those stored as they were, to be resumed after a restart.
+    for (const store::TransitionWrite& write : writes) {
+      absl::Status alone = store_.CommitTransitions({write});
+      if (!alone.ok()) {
+        spdlog::error("saga {}: transition not recorded, saga left as stored: {}",
+                      write.before->id, std::string(alone.message()));
+        rejected.insert(write.before->id);
+      }
+    }
+  }
+
+  for (Working& w : work) {
+    if (rejected.contains(w.saga_id)) {
+      live_.erase(w.saga_id);
+      continue;
+    }
+    LiveSaga& saga = live_.at(w.saga_id);
+    saga.state = std::move(w.transition.state);
+    for (const core::Command& command : w.transition.commands) Execute(w.saga_id, saga, command);
+    if (core::IsTerminal(saga.state.status)) {
+      spdlog::info("saga {}: {}", w.saga_id, core::ToString(saga.state.status));
+      live_.erase(w.saga_id);
+    }
+  }
+  std::lock_guard lock(mutex_);
+  live_count_ = live_.size();
+  return true;
+}
+
+absl::Status Engine::EnsureLive(const std::string& saga_id) {
+  auto record = store_.GetSaga(saga_id);
+  if (!record.ok()) return record.status();
+  auto definition = DefinitionFor(record->definition_name, record->definition_version);
+  if (!definition.ok()) return definition.status();
+  if ((*definition)->steps.size() != record->state.steps.size()) {
+    return absl::InternalError("stored steps do not match definition " +
+                               record->definition_name + " v" +
+                               std::to_string(record->definition_version));
+  }
+  live_[saga_id] = LiveSaga{*definition, std::move(record->state)};
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::shared_ptr<const core::SagaDefinition>> Engine::DefinitionFor(
+    const std::string& name, int version) {
+  auto key = std::make_pair(name, version);
+  if (auto it = definitions_.find(key); it != definitions_.end()) return it->second;
+  auto definition = store_.GetDefinition(name, version);
+  if (!definition.ok()) return definition.status();
+  auto shared = std::make_shared<const core::SagaDefinition>(*std::move(definition));
+  definitions_.emplace(key, shared);
+  return shared;
+}
+
+void Engine::Execute(const std::string& saga_id, const LiveSaga& saga,
+                     const core::Command& command) {
+  if (const auto* call = std::get_if<core::CallParticipant>(&command)) {
+    SendAttempt(saga_id, saga, *call);
+  } else if (const auto* retry = std::get_if<core::ScheduleRetry>(&command)) {
+    timers_.push(Timer{retry->at, saga_id, core::RetryDue{retry->step, retry->phase}});
+  }
+}
+
+void Engine::SendAttempt(const std::string& saga_id, const LiveSaga& saga,
+                         const core::CallParticipant& call) {
+  const core::StepDefinition& step = saga.definition->steps[call.step];
+  v1::StepCall request;
+  request.set_saga_id(saga_id);
+  request.set_step(step.name);
+  request.set_phase(ToWire(call.phase));
+  request.set_handler(call.phase == core::Phase::kAction ? step.action : step.compensation);
+  request.set_attempt(call.attempt);
+  request.set_idempotency_key(core::IdempotencyKey(saga_id, step.name, call.phase));
+  request.set_input_json(saga.state.input.dump());
+  const nlohmann::json& output = saga.state.steps[call.step].output;
+  if (call.phase == core::Phase::kCompensation && !output.is_null()) {
+    request.set_action_output_json(output.dump());
+  }
+  participants_.Call(step.participant, request, step.attempt_timeout,
+                     [this, saga_id, call](CallResult result) {
+                       Post({saga_id, core::AttemptFinished{call.step, call.phase, call.attempt,
+                                                            result.outcome,
+                                                            std::move(result.output),
+                                                            std::move(result.error)}});
+                     });
+}
+
+}  // namespace skald::engine

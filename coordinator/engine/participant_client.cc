@@ -1,0 +1,122 @@
+#include "coordinator/engine/participant_client.h"
+
+namespace skald::engine {
+namespace {
+
+using core::AttemptOutcome;
+
+bool IsTransient(grpc::StatusCode code) {
+  switch (code) {
+    case grpc::StatusCode::UNAVAILABLE:
+    case grpc::StatusCode::DEADLINE_EXCEEDED:
+    case grpc::StatusCode::RESOURCE_EXHAUSTED:
+    case grpc::StatusCode::ABORTED:
+    case grpc::StatusCode::INTERNAL:
+    case grpc::StatusCode::UNKNOWN:
+    case grpc::StatusCode::CANCELLED:
+      return true;
+    default:
+      return false;
+  }
+}
+
+std::string Describe(const std::string& code, const std::string& message) {
+  if (code.empty()) return message;
+  if (message.empty()) return code;
+  return code + ": " + message;
+}
+
+}  // namespace
+
+CallResult ClassifyReply(const std::string& address, const grpc::Status& status,
+                         const v1::StepReply& reply) {
+  if (!status.ok()) {
+    const std::string error = "participant " + address + " call failed (gRPC code " +
+                              std::to_string(status.error_code()) +
+                              "): " + status.error_message();
+    return {IsTransient(status.error_code()) ? AttemptOutcome::kRetryableError
+                                             : AttemptOutcome::kFailure,
+            nullptr, error};
+  }
+  switch (reply.outcome()) {
+    case v1::OUTCOME_SUCCESS: {
+      if (reply.output_json().empty()) {
+        return {AttemptOutcome::kSuccess, nlohmann::json::object(), ""};
+      }
+      auto output = nlohmann::json::parse(reply.output_json(), nullptr, /*allow_exceptions=*/false);
+      if (output.is_discarded() || !output.is_object()) {
+        return {AttemptOutcome::kRetryableError, nullptr,
+                "participant " + address + " reported success with an output that is not a " +
+                    "JSON object"};
+      }
+      return {AttemptOutcome::kSuccess, std::move(output), ""};
+    }
+    case v1::OUTCOME_BUSINESS_FAILURE:
+      return {AttemptOutcome::kFailure, nullptr,
+              Describe(reply.error_code(), reply.error_message())};
+    case v1::OUTCOME_RETRYABLE_ERROR:
+      return {AttemptOutcome::kRetryableError, nullptr,
+              Describe(reply.error_code(), reply.error_message())};
+    default:
+      return {AttemptOutcome::kRetryableError, nullptr,
+              "participant " + address + " replied without an outcome"};
+  }
+}
+
+struct ParticipantClient::PendingCall {
+  grpc::ClientContext context;
+  v1::StepCall request;
+  v1::StepReply reply;
+  std::string address;
+  std::function<void(CallResult)> done;
+};
+
+ParticipantClient::~ParticipantClient() { CancelAndDrain(); }
+
+v1::Participant::Stub& ParticipantClient::StubFor(const std::string& address) {
+  // REQUIRES: mutex_ held.
+  auto it = stubs_.find(address);
+  if (it == stubs_.end()) {
+    auto channel = grpc::CreateChannel(address, grpc::InsecureChannelCredentials());
+    it = stubs_.emplace(address, v1::Participant::NewStub(channel)).first;
+  }
+  return *it->second;
+}
+
+void ParticipantClient::Call(const std::string& address, const v1::StepCall& call,
+                             std::chrono::milliseconds timeout,
+                             std::function<void(CallResult)> done) {
+  auto* pending = new PendingCall;
+  pending->request = call;
+  pending->address = address;
+  pending->done = std::move(done);
+  pending->context.set_deadline(std::chrono::system_clock::now() + timeout);
+  v1::Participant::Stub* stub;
+  {
+    std::lock_guard lock(mutex_);
+    stub = &StubFor(address);
+    in_flight_.insert(pending);
+  }
+  auto on_reply = [this, pending](grpc::Status status) {
+    pending->done(ClassifyReply(pending->address, status, pending->reply));
+    std::lock_guard lock(mutex_);
+    in_flight_.erase(pending);
+    delete pending;
+    drained_.notify_all();
+  };
+  if (call.phase() == v1::PHASE_COMPENSATION) {
+    stub->async()->ExecuteCompensation(&pending->context, &pending->request, &pending->reply,
+                                       std::move(on_reply));
+  } else {
+    stub->async()->ExecuteAction(&pending->context, &pending->request, &pending->reply,
+                                 std::move(on_reply));
+  }
+}
+
+void ParticipantClient::CancelAndDrain() {
+  std::unique_lock lock(mutex_);
+  for (PendingCall* pending : in_flight_) pending->context.TryCancel();
+  drained_.wait(lock, [this] { return in_flight_.empty(); });
+}
+
+}  // namespace skald::engine
