@@ -1,0 +1,188 @@
+#include <chrono>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+#include <thread>
+
+#include "coordinator/cli/commands.h"
+#include "coordinator/cli/saga_printer.h"
+#include "coordinator/core/duration.h"
+#include "grpcpp/grpcpp.h"
+#include "skald/v1/saga_service.grpc.pb.h"
+
+namespace skald::cli {
+namespace {
+
+constexpr auto kCallTimeout = std::chrono::seconds(10);
+constexpr int kExitError = 1;
+constexpr int kExitUsage = 2;
+constexpr int kExitTimeout = 3;
+
+std::unique_ptr<v1::SagaService::Stub> Connect(const ClientFlags& client) {
+  return v1::SagaService::NewStub(
+      grpc::CreateChannel(client.address, grpc::InsecureChannelCredentials()));
+}
+
+void SetDeadline(grpc::ClientContext& context) {
+  context.set_deadline(std::chrono::system_clock::now() + kCallTimeout);
+}
+
+int Report(const grpc::Status& status, const ClientFlags& client) {
+  static const char* kNames[] = {"OK", "CANCELLED", "UNKNOWN", "INVALID_ARGUMENT",
+                                 "DEADLINE_EXCEEDED", "NOT_FOUND", "ALREADY_EXISTS",
+                                 "PERMISSION_DENIED", "RESOURCE_EXHAUSTED",
+                                 "FAILED_PRECONDITION", "ABORTED", "OUT_OF_RANGE",
+                                 "UNIMPLEMENTED", "INTERNAL", "UNAVAILABLE", "DATA_LOSS",
+                                 "UNAUTHENTICATED"};
+  const int code = status.error_code();
+  std::cerr << "error: " << (code >= 0 && code <= 16 ? kNames[code] : "UNKNOWN") << ": "
+            << status.error_message();
+  if (status.error_code() == grpc::StatusCode::UNAVAILABLE) {
+    std::cerr << " (is the coordinator running at " << client.address << "?)";
+  }
+  std::cerr << "\n";
+  return kExitError;
+}
+
+bool IsTerminal(v1::SagaState state) {
+  return state == v1::SAGA_STATE_COMPLETED || state == v1::SAGA_STATE_COMPENSATED ||
+         state == v1::SAGA_STATE_FAILED;
+}
+
+void Show(const v1::Saga& saga, const ClientFlags& client) {
+  if (client.json) {
+    std::cout << SagaToJson(saga).dump(2) << "\n";
+  } else {
+    PrintSaga(saga, std::cout);
+  }
+}
+
+}  // namespace
+
+int ApplyDefinition(const ClientFlags& client, const std::string& file) {
+  std::stringstream text;
+  if (file == "-") {
+    text << std::cin.rdbuf();
+  } else {
+    std::ifstream in(file);
+    if (!in) {
+      std::cerr << "error: cannot read " << file << "\n";
+      return kExitUsage;
+    }
+    text << in.rdbuf();
+  }
+  v1::ApplyDefinitionRequest request;
+  request.set_definition_json(text.str());
+  v1::ApplyDefinitionResponse response;
+  grpc::ClientContext context;
+  SetDeadline(context);
+  grpc::Status status = Connect(client)->ApplyDefinition(&context, request, &response);
+  if (!status.ok()) return Report(status, client);
+  if (client.json) {
+    std::cout << nlohmann::json{{"name", response.name()},
+                                {"version", response.version()},
+                                {"created", response.created()}}
+                     .dump()
+              << "\n";
+  } else {
+    std::cout << "definition " << response.name() << " v" << response.version()
+              << (response.created() ? " applied" : " unchanged (already applied)") << "\n";
+  }
+  return 0;
+}
+
+int StartSaga(const ClientFlags& client, const std::string& definition, int version,
+              const std::string& input_json, const std::string& saga_id) {
+  v1::StartSagaRequest request;
+  request.set_definition(definition);
+  request.set_version(version);
+  request.set_input_json(input_json);
+  request.set_saga_id(saga_id);
+  v1::StartSagaResponse response;
+  grpc::ClientContext context;
+  SetDeadline(context);
+  grpc::Status status = Connect(client)->StartSaga(&context, request, &response);
+  if (!status.ok()) return Report(status, client);
+  if (client.json) {
+    std::cout << nlohmann::json{{"id", response.saga_id()}, {"created", response.created()}}.dump()
+              << "\n";
+  } else {
+    std::cout << response.saga_id() << "\n";
+  }
+  return 0;
+}
+
+int GetSaga(const ClientFlags& client, const std::string& saga_id) {
+  v1::GetSagaRequest request;
+  request.set_saga_id(saga_id);
+  v1::GetSagaResponse response;
+  grpc::ClientContext context;
+  SetDeadline(context);
+  grpc::Status status = Connect(client)->GetSaga(&context, request, &response);
+  if (!status.ok()) return Report(status, client);
+  Show(response.saga(), client);
+  return 0;
+}
+
+int ListSagas(const ClientFlags& client, const std::string& state, const std::string& definition,
+              int limit) {
+  v1::ListSagasRequest request;
+  if (!state.empty()) {
+    v1::SagaState wire;
+    if (!v1::SagaState_Parse("SAGA_STATE_" + state, &wire)) {
+      std::cerr << "error: --state: unknown state \"" << state
+                << "\" (RUNNING, COMPENSATING, COMPLETED, COMPENSATED, FAILED)\n";
+      return kExitUsage;
+    }
+    request.set_state(wire);
+  }
+  request.set_definition(definition);
+  request.set_page_size(limit);
+  v1::ListSagasResponse response;
+  grpc::ClientContext context;
+  SetDeadline(context);
+  grpc::Status status = Connect(client)->ListSagas(&context, request, &response);
+  if (!status.ok()) return Report(status, client);
+  if (client.json) {
+    nlohmann::json sagas = nlohmann::json::array();
+    for (const v1::Saga& saga : response.sagas()) sagas.push_back(SagaToJson(saga));
+    std::cout << nlohmann::json{{"sagas", sagas},
+                                {"next_page_token", response.next_page_token()}}
+                     .dump(2)
+              << "\n";
+  } else {
+    PrintSagaList(response, std::cout);
+  }
+  return 0;
+}
+
+int WaitSaga(const ClientFlags& client, const std::string& saga_id, const std::string& timeout) {
+  auto limit = core::ParseDuration(timeout);
+  if (!limit.ok()) {
+    std::cerr << "error: --timeout: " << limit.status().message() << "\n";
+    return kExitUsage;
+  }
+  auto stub = Connect(client);
+  const auto give_up = std::chrono::steady_clock::now() + *limit;
+  while (true) {
+    v1::GetSagaRequest request;
+    request.set_saga_id(saga_id);
+    v1::GetSagaResponse response;
+    grpc::ClientContext context;
+    SetDeadline(context);
+    grpc::Status status = stub->GetSaga(&context, request, &response);
+    if (!status.ok()) return Report(status, client);
+    if (IsTerminal(response.saga().state())) {
+      Show(response.saga(), client);
+      return 0;
+    }
+    if (std::chrono::steady_clock::now() >= give_up) {
+      std::cerr << "error: saga " << saga_id << " still " << StateName(response.saga().state())
+                << " after " << timeout << "\n";
+      return kExitTimeout;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+}
+
+}  // namespace skald::cli

@@ -1,0 +1,30 @@
+#include <spdlog/spdlog.h>
+
+#include "coordinator/cli/commands.h"
+#include "coordinator/cli/serve_command.h"
+#include "coordinator/devdb/local_postgres.h"
+
+namespace skald::cli {
+
+int RunDev(const DevFlags& flags) {
+  devdb::LocalPostgresOptions postgres_options;
+  postgres_options.data_dir = flags.data_dir;
+  auto postgres = devdb::LocalPostgres::Start(postgres_options);
+  if (!postgres.ok()) {
+    spdlog::error("cannot start the local PostgreSQL in {}: {}", flags.data_dir,
+                  std::string(postgres.status().message()));
+    return 1;
+  }
+  if (auto s = (*postgres)->CreateDatabase("skald"); !s.ok()) {
+    spdlog::error("cannot create the database: {}", std::string(s.message()));
+    return 1;
+  }
+  spdlog::info("local PostgreSQL in {}: {}", flags.data_dir, (*postgres)->ConnectionUri("skald"));
+  api::ServerOptions options;
+  options.database_uri = (*postgres)->ConnectionUri("skald");
+  options.listen_address = flags.listen_address;
+  return ServeUntilSignalled(options, flags.ready_file);
+  // `postgres` stops the cluster it started when it goes out of scope.
+}
+
+}  // namespace skald::cli

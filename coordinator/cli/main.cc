@@ -1,0 +1,130 @@
+#include <signal.h>
+#include <spdlog/spdlog.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdlib>
+#include <iostream>
+
+#include "coordinator/cli/commands.h"
+
+namespace {
+
+std::string DefaultDevDir() {
+  if (const char* dir = std::getenv("SKALD_DEV_DIR"); dir && *dir) return dir;
+  // Under /var/tmp rather than $HOME: when run as root, the postgres user that owns the
+  // cluster must be able to reach the directory.
+  return "/var/tmp/skald-dev-" + std::to_string(getuid());
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  signal(SIGPIPE, SIG_IGN);
+  CLI::App app{"Skald: a saga coordinator for distributed transactions"};
+  app.require_subcommand(1);
+  std::string log_level = "info";
+  app.add_option("--log-level", log_level, "trace, debug, info, warn, error")
+      ->capture_default_str();
+
+  skald::cli::ClientFlags client;
+  if (const char* address = std::getenv("SKALD_ADDRESS"); address && *address) {
+    client.address = address;
+  }
+  auto add_client_flags = [&](CLI::App* command) {
+    command->add_option("--address", client.address, "coordinator address (env SKALD_ADDRESS)")
+        ->capture_default_str();
+    command->add_flag("--json", client.json, "print JSON instead of a table");
+  };
+
+  skald::cli::ServeFlags serve;
+  auto* serve_cmd = app.add_subcommand("serve", "run the coordinator against a PostgreSQL database");
+  serve_cmd->add_option("--db", serve.database_uri, "libpq connection URI")->required();
+  serve_cmd->add_option("--listen", serve.listen_address, "host:port for the client API")
+      ->capture_default_str();
+  serve_cmd->add_option("--ready-file", serve.ready_file,
+                        "write the bound address here once serving");
+
+  skald::cli::DevFlags dev;
+  dev.data_dir = DefaultDevDir();
+  auto* dev_cmd = app.add_subcommand(
+      "dev", "run the coordinator on its own local PostgreSQL cluster (for trying Skald out)");
+  dev_cmd->add_option("--data-dir", dev.data_dir, "where the cluster lives (env SKALD_DEV_DIR)")
+      ->capture_default_str();
+  dev_cmd->add_option("--listen", dev.listen_address, "host:port for the client API")
+      ->capture_default_str();
+  dev_cmd->add_option("--ready-file", dev.ready_file, "write the bound address here once serving");
+
+  auto* definition_cmd = app.add_subcommand("definition", "manage saga definitions");
+  definition_cmd->require_subcommand(1);
+  std::string definition_file;
+  auto* apply_cmd = definition_cmd->add_subcommand("apply", "apply a definition JSON file");
+  apply_cmd->add_option("file", definition_file, "definition file, or - for stdin")->required();
+  add_client_flags(apply_cmd);
+
+  auto* saga_cmd = app.add_subcommand("saga", "start and inspect sagas");
+  saga_cmd->require_subcommand(1);
+
+  std::string definition_name, input_json = "{}", saga_id;
+  int version = 0;
+  auto* start_cmd = saga_cmd->add_subcommand("start", "start a saga; prints its id");
+  start_cmd->add_option("definition", definition_name, "definition name")->required();
+  start_cmd->add_option("--input", input_json, "saga input, a JSON object")->capture_default_str();
+  start_cmd->add_option("--id", saga_id, "client-chosen id: starting twice returns the first");
+  start_cmd->add_option("--version", version, "definition version (default: the latest)");
+  add_client_flags(start_cmd);
+
+  auto* get_cmd = saga_cmd->add_subcommand("get", "show a saga and its steps");
+  get_cmd->add_option("id", saga_id, "saga id")->required();
+  add_client_flags(get_cmd);
+
+  std::string state_filter, definition_filter;
+  int limit = 50;
+  auto* list_cmd = saga_cmd->add_subcommand("list", "list sagas, newest first");
+  list_cmd->add_option("--state", state_filter, "only sagas in this state, e.g. FAILED");
+  list_cmd->add_option("--definition", definition_filter, "only sagas of this definition");
+  list_cmd->add_option("--limit", limit, "at most this many (1-1000)")->capture_default_str();
+  add_client_flags(list_cmd);
+
+  std::string wait_timeout = "60s";
+  auto* wait_cmd = saga_cmd->add_subcommand(
+      "wait", "wait until a saga reaches a terminal state, then show it");
+  wait_cmd->add_option("id", saga_id, "saga id")->required();
+  wait_cmd->add_option("--timeout", wait_timeout, "give up after this long (exit code 3)")
+      ->capture_default_str();
+  add_client_flags(wait_cmd);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  auto level = spdlog::level::from_str(log_level);
+  if (level == spdlog::level::off && log_level != "off") {
+    std::cerr << "--log-level: unknown level \"" << log_level << "\"\n";
+    return 2;
+  }
+  spdlog::set_level(level);
+
+  if (*serve_cmd) {
+    return skald::cli::RunServe(serve);
+  }
+  if (*dev_cmd) {
+    return skald::cli::RunDev(dev);
+  }
+  if (*apply_cmd) {
+    return skald::cli::ApplyDefinition(client, definition_file);
+  }
+  if (*start_cmd) {
+    return skald::cli::StartSaga(client, definition_name, version, input_json, saga_id);
+  }
+  if (*get_cmd) {
+    return skald::cli::GetSaga(client, saga_id);
+  }
+  if (*list_cmd) {
+    return skald::cli::ListSagas(client, state_filter, definition_filter, limit);
+  }
+  if (*wait_cmd) {
+    return skald::cli::WaitSaga(client, saga_id, wait_timeout);
+  }
+  return 2;
+}

@@ -1,0 +1,62 @@
+#include "coordinator/cli/serve_command.h"
+
+#include <signal.h>
+#include <spdlog/spdlog.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+
+#include "coordinator/cli/commands.h"
+
+namespace skald::cli {
+namespace {
+
+// Writes `contents` to `path` so that a reader never sees a half-written file.
+bool WriteAtomically(const std::string& path, const std::string& contents) {
+  const std::string temporary = path + ".tmp";
+  {
+    std::ofstream out(temporary, std::ios::trunc);
+    out << contents << "\n";
+    if (!out) return false;
+  }
+  std::error_code error;
+  std::filesystem::rename(temporary, path, error);
+  return !error;
+}
+
+}  // namespace
+
+int ServeUntilSignalled(const api::ServerOptions& options, const std::string& ready_file) {
+  // Block the stop signals in every thread (the ones gRPC and the engine start inherit the
+  // mask) and take them synchronously here.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+
+  auto server = api::CoordinatorServer::Start(options);
+  if (!server.ok()) {
+    spdlog::error("cannot start the coordinator: {}", std::string(server.status().message()));
+    return 1;
+  }
+  if (!ready_file.empty() && !WriteAtomically(ready_file, (*server)->address())) {
+    spdlog::error("cannot write the ready file {}", ready_file);
+    return 1;
+  }
+  int signal_number = 0;
+  sigwait(&stop_signals, &signal_number);
+  spdlog::info("received {}, shutting down", strsignal(signal_number));
+  (*server)->Shutdown();
+  return 0;
+}
+
+int RunServe(const ServeFlags& flags) {
+  api::ServerOptions options;
+  options.database_uri = flags.database_uri;
+  options.listen_address = flags.listen_address;
+  return ServeUntilSignalled(options, flags.ready_file);
+}
+
+}  // namespace skald::cli
