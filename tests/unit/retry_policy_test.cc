@@ -1,0 +1,49 @@
+#include "coordinator/core/retry_policy.h"
+
+#include <gtest/gtest.h>
+
+namespace skald::core {
+namespace {
+
+using std::chrono::milliseconds;
+
+TEST(BackoffBefore, GrowsByTheCoefficientFromTheInitialInterval) {
+  RetryPolicy policy{.max_attempts = 10,
+                     .initial_interval = milliseconds(100),
+                     .backoff_coefficient = 3.0,
+                     .max_interval = milliseconds(100'000)};
+  EXPECT_EQ(BackoffBefore(policy, 2), milliseconds(100));
+  EXPECT_EQ(BackoffBefore(policy, 3), milliseconds(300));
+  EXPECT_EQ(BackoffBefore(policy, 4), milliseconds(900));
+}
+
+TEST(BackoffBefore, IsCappedAtTheMaximumInterval) {
+  RetryPolicy policy{.max_attempts = 100,
+                     .initial_interval = milliseconds(200),
+                     .backoff_coefficient = 2.0,
+                     .max_interval = milliseconds(1000)};
+  EXPECT_EQ(BackoffBefore(policy, 4), milliseconds(800));
+  EXPECT_EQ(BackoffBefore(policy, 5), milliseconds(1000));
+  // Huge exponents saturate rather than overflow.
+  EXPECT_EQ(BackoffBefore(policy, 5000), milliseconds(1000));
+}
+
+TEST(BackoffBefore, ACoefficientOfOneKeepsTheIntervalConstant) {
+  RetryPolicy policy{.max_attempts = 5,
+                     .initial_interval = milliseconds(50),
+                     .backoff_coefficient = 1.0,
+                     .max_interval = milliseconds(50)};
+  for (int attempt = 2; attempt <= 5; ++attempt) {
+    EXPECT_EQ(BackoffBefore(policy, attempt), milliseconds(50));
+  }
+}
+
+TEST(DefaultPolicies, CompensationsAreRetriedLongerThanActions) {
+  EXPECT_GT(DefaultCompensationRetryPolicy().max_attempts,
+            DefaultActionRetryPolicy().max_attempts);
+  EXPECT_GE(DefaultCompensationRetryPolicy().max_interval,
+            DefaultActionRetryPolicy().max_interval);
+}
+
+}  // namespace
+}  // namespace skald::core
