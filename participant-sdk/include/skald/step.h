@@ -1,0 +1,93 @@
+// The vocabulary of one step call: what a participant's handler is given (StepContext, the
+// input) and what it answers (StepResult).
+
+#ifndef SKALD_STEP_H_
+#define SKALD_STEP_H_
+
+#include <chrono>
+#include <functional>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <string_view>
+
+namespace skald {
+
+// Which half of a step a call runs.
+enum class Phase { kAction, kCompensation };
+
+// Returns "action" or "compensation".
+std::string_view PhaseName(Phase phase);
+
+// Everything about a call except its input. Valid only for the duration of the handler call.
+struct StepContext {
+  std::string saga_id;
+  // The step's name in the saga definition, e.g. "charge-payment".
+  std::string step;
+  Phase phase = Phase::kAction;
+  // The name the handler was registered under, e.g. "charge".
+  std::string handler;
+  // 1 for the first attempt of this step and phase; grows with each retry.
+  int attempt = 0;
+  // Identical for every attempt of the same saga, step and phase. Handlers use it to apply
+  // their effect at most once: the coordinator delivers each call at least once.
+  std::string idempotency_key;
+  // When the caller stops waiting for the reply. std::chrono::system_clock::time_point::max()
+  // when the caller set no deadline.
+  std::chrono::system_clock::time_point deadline;
+  // For a compensation: the output of the step's action when the action reported success.
+  // Null otherwise (for every action, and for a compensation whose action never reported
+  // success, which includes an action that never ran).
+  nlohmann::json action_output;
+};
+
+// What a handler answers. Constructed only through the factories below.
+class StepResult {
+ public:
+  enum class Outcome { kSuccess, kRetryableError, kBusinessFailure };
+
+  // The step's effect is applied. REQUIRES: `output` is a JSON object; any other value is
+  // replied to the coordinator as a retryable error with code "invalid_output" (the effect
+  // may be applied, so the call must not be reported as a failure without effect).
+  static StepResult Success(nlohmann::json output = nlohmann::json::object());
+
+  // A transient problem (database unreachable, timeout, ...): the coordinator retries the
+  // call with backoff. The effect must not be half applied. `code` is optional.
+  static StepResult Retryable(std::string message, std::string code = {});
+
+  // A business rule refused the step: it had no effect and is not retried. `code` is short
+  // and machine-readable, e.g. "card_declined"; an empty code is replied as
+  // "business_failure".
+  static StepResult BusinessFailure(std::string code, std::string message);
+
+  Outcome outcome() const { return outcome_; }
+  bool ok() const { return outcome_ == Outcome::kSuccess; }
+  bool retryable() const { return outcome_ == Outcome::kRetryableError; }
+
+  // The output of a success; an empty object for the other outcomes.
+  const nlohmann::json& output() const { return output_; }
+  // Empty for a success.
+  const std::string& error_code() const { return error_code_; }
+  const std::string& error_message() const { return error_message_; }
+
+  // Returns a one-line description for logs, e.g. "business_failure card_declined: ...".
+  std::string ToString() const;
+
+ private:
+  StepResult(Outcome outcome, nlohmann::json output, std::string code, std::string message);
+
+  Outcome outcome_;
+  nlohmann::json output_;
+  std::string error_code_;
+  std::string error_message_;
+};
+
+// Runs one phase of a step. `input` is the step's input, always a JSON object. May block
+// (e.g. on a database) and may be called concurrently from several threads, also for the
+// same saga. An exception escaping it is replied as a retryable error carrying the
+// exception's message.
+using StepHandler =
+    std::function<StepResult(const StepContext& context, const nlohmann::json& input)>;
+
+}  // namespace skald
+
+#endif  // SKALD_STEP_H_
