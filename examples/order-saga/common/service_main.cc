@@ -1,0 +1,121 @@
+#include "common/service_main.h"
+
+#include <pthread.h>
+#include <signal.h>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <utility>
+
+namespace skald::examples {
+namespace {
+
+constexpr auto kDrainGrace = std::chrono::seconds(10);
+
+absl::Status WriteReadyFile(const std::string& path, const std::string& address) {
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    out << address << '\n';
+    out.close();
+    if (!out) return absl::UnavailableError("cannot write " + tmp);
+  }
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+    return absl::UnavailableError("cannot rename " + tmp + " to " + path + ": " +
+                                  std::strerror(errno));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+int RunService(int argc, char** argv, const ServiceDefinition& definition) {
+  // Blocked before any thread starts, so every thread inherits the mask and the signals
+  // reach only the sigwait() below.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);  // libpq may write to a socket the server closed.
+
+  CLI::App app{definition.description, definition.name};
+  std::string db_url;
+  std::string listen = definition.default_listen;
+  std::string ready_file;
+  int db_pool = 4;
+  app.add_option("--db", db_url, "PostgreSQL URL, e.g. postgresql://skald@127.0.0.1/skald")
+      ->required();
+  app.add_option("--listen", listen, "host:port to serve on; port 0 picks a free one")
+      ->capture_default_str();
+  app.add_option("--ready-file", ready_file,
+                 "once listening, write the bound host:port to this file (atomically)");
+  app.add_option("--db-pool", db_pool, "maximum PostgreSQL connections")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 100));
+  if (definition.add_flags) definition.add_flags(app);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : 2;  // --help prints and exits 0.
+  }
+
+  spdlog::set_default_logger(spdlog::stderr_color_mt(definition.name));
+  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ [%n] %v");
+
+  PgPool pool(db_url, db_pool);
+  ParticipantServer server;
+  if (absl::Status status = definition.setup(pool, server); !status.ok()) {
+    spdlog::error("setup failed: {}", status.ToString());
+    return 1;
+  }
+  if (absl::Status status = server.Start(listen); !status.ok()) {
+    spdlog::error("{}", status.ToString());
+    return 1;
+  }
+  if (!ready_file.empty()) {
+    if (absl::Status status = WriteReadyFile(ready_file, server.address()); !status.ok()) {
+      spdlog::error("{}", status.ToString());
+      server.Shutdown(std::chrono::milliseconds(0));
+      return 1;
+    }
+  }
+  spdlog::info("listening on {}", server.address());
+
+  int signal_number = 0;
+  sigwait(&stop_signals, &signal_number);
+  spdlog::info("received {}; draining calls in progress", strsignal(signal_number));
+  server.Shutdown(kDrainGrace);
+  spdlog::info("stopped");
+  return 0;
+}
+
+StepHandler WithCallLog(StepHandler handler) {
+  return [handler = std::move(handler)](const StepContext& context,
+                                        const nlohmann::json& input) -> StepResult {
+    const auto start = std::chrono::steady_clock::now();
+    auto log = [&](const std::string& outcome) {
+      const double ms =
+          std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
+              .count();
+      spdlog::info("saga={} step={} phase={} handler={} attempt={} outcome={} ({:.1f} ms)",
+                   context.saga_id, context.step, PhaseName(context.phase), context.handler,
+                   context.attempt, outcome, ms);
+    };
+    try {
+      StepResult result = handler(context, input);
+      log(result.ToString());
+      return result;
+    } catch (const std::exception& e) {
+      log(std::string("exception: ") + e.what());
+      throw;
+    }
+  };
+}
+
+}  // namespace skald::examples

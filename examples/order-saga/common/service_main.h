@@ -1,0 +1,42 @@
+// What the example participants share: flags, logging, the database pool, the ready file,
+// and a graceful stop on SIGTERM/SIGINT. Each service's main() is one RunService() call.
+
+#ifndef SKALD_EXAMPLES_ORDER_SAGA_COMMON_SERVICE_MAIN_H_
+#define SKALD_EXAMPLES_ORDER_SAGA_COMMON_SERVICE_MAIN_H_
+
+#include <CLI/CLI.hpp>
+#include <functional>
+#include <string>
+
+#include "absl/status/status.h"
+#include "common/pg_pool.h"
+#include "skald/participant_server.h"
+
+namespace skald::examples {
+
+struct ServiceDefinition {
+  std::string name;            // e.g. "order-service"; also the logger's name.
+  std::string description;     // One line for --help.
+  std::string default_listen;  // e.g. "127.0.0.1:7801".
+  // Adds the service's own flags; may be empty.
+  std::function<void(CLI::App& app)> add_flags;
+  // Creates the service's schema and registers its handlers on `server`; runs after the
+  // flags are parsed. `pool` and `server` outlive every handler call.
+  std::function<absl::Status(PgPool& pool, ParticipantServer& server)> setup;
+};
+
+// Parses the common flags (--db URL, required; --listen ADDR; --ready-file PATH;
+// --db-pool N) and the service's own, sets up the service, serves until SIGTERM or SIGINT,
+// then drains the calls in progress (up to 10 s). Once listening, writes the bound address
+// ("127.0.0.1:40123\n") to the ready file, atomically (PATH.tmp, then rename). Returns the
+// process exit code: 0 after a signal, 1 when setup or listening failed, 2 for bad flags.
+// REQUIRES: called from main() before any other thread is started.
+int RunService(int argc, char** argv, const ServiceDefinition& definition);
+
+// Returns `handler` wrapped to log one line per call: saga, step, phase, handler, attempt,
+// outcome and duration.
+StepHandler WithCallLog(StepHandler handler);
+
+}  // namespace skald::examples
+
+#endif  // SKALD_EXAMPLES_ORDER_SAGA_COMMON_SERVICE_MAIN_H_

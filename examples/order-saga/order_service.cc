@@ -1,0 +1,147 @@
+// order-service: the orders of the order saga.
+//   action "create"        inserts the order, PENDING
+//   action "confirm"       sets it CONFIRMED ("manual_review_required" when input.review)
+//   compensation "cancel"  sets it CANCELLED (no order: success, {"noop": true})
+
+#include <memory>
+#include <string>
+
+#include "common/input_fields.h"
+#include "common/pg_pool.h"
+#include "common/service_main.h"
+#include "common/step_ledger.h"
+#include "skald/participant_server.h"
+
+namespace skald::examples {
+namespace {
+
+using nlohmann::json;
+
+constexpr const char* kSchemaDdl = R"sql(
+CREATE SCHEMA IF NOT EXISTS orders;
+CREATE TABLE IF NOT EXISTS orders.orders (
+  order_id text PRIMARY KEY,
+  saga_id text NOT NULL UNIQUE,
+  customer text NOT NULL,
+  sku text NOT NULL,
+  quantity integer NOT NULL CHECK (quantity > 0),
+  amount numeric NOT NULL CHECK (amount > 0),
+  status text NOT NULL CHECK (status IN ('PENDING', 'CONFIRMED', 'CANCELLED')),
+  created_at timestamptz NOT NULL DEFAULT now(),
+  updated_at timestamptz NOT NULL DEFAULT now());
+)sql";
+
+constexpr LedgerSql kLedgerSql = SKALD_LEDGER_SQL("orders");
+
+struct Order {
+  std::string order_id;
+  std::string customer;
+  std::string sku;
+  int quantity;
+  PositiveNumber amount;
+};
+
+// Returns the order described by `input`, or the problem with the first bad field.
+absl::StatusOr<Order> ParseOrder(const json& input) {
+  Order order;
+  absl::StatusOr<std::string> order_id = NonEmptyStringField(input, "order_id");
+  if (!order_id.ok()) return order_id.status();
+  absl::StatusOr<std::string> customer = NonEmptyStringField(input, "customer");
+  if (!customer.ok()) return customer.status();
+  absl::StatusOr<std::string> sku = NonEmptyStringField(input, "sku");
+  if (!sku.ok()) return sku.status();
+  absl::StatusOr<int> quantity = PositiveIntField(input, "quantity");
+  if (!quantity.ok()) return quantity.status();
+  absl::StatusOr<PositiveNumber> amount = PositiveNumberField(input, "amount");
+  if (!amount.ok()) return amount.status();
+  return Order{*order_id, *customer, *sku, *quantity, *amount};
+}
+
+StepResult Create(StepLedger& ledger, const StepContext& context, const json& input) {
+  absl::StatusOr<Order> order = ParseOrder(input);
+  if (!order.ok()) {
+    return StepResult::BusinessFailure("invalid_order", std::string(order.status().message()));
+  }
+  return ledger.Run(context, [&](pqxx::work& tx) {
+    const pqxx::result inserted = tx.exec_params(
+        "INSERT INTO orders.orders (order_id, saga_id, customer, sku, quantity, amount, status)"
+        " VALUES ($1, $2, $3, $4, $5, $6::numeric, 'PENDING')"
+        " ON CONFLICT DO NOTHING RETURNING order_id",
+        order->order_id, context.saga_id, order->customer, order->sku, order->quantity,
+        order->amount.text);
+    if (inserted.empty()) {
+      return StepResult::BusinessFailure("duplicate_order",
+                                         "order " + order->order_id + " already exists, or saga " +
+                                             context.saga_id + " already created another order");
+    }
+    return StepResult::Success({{"order_id", order->order_id}, {"status", "PENDING"}});
+  });
+}
+
+StepResult Confirm(StepLedger& ledger, const StepContext& context, const json& input) {
+  if (const auto review = input.find("review"); review != input.end() && *review == true) {
+    return StepResult::BusinessFailure("manual_review_required",
+                                       "the order is flagged for review (input.review)");
+  }
+  return ledger.Run(context, [&](pqxx::work& tx) {
+    const pqxx::result rows = tx.exec_params(
+        "UPDATE orders.orders SET status = 'CONFIRMED', updated_at = now()"
+        " WHERE saga_id = $1 AND status IN ('PENDING', 'CONFIRMED') RETURNING order_id",
+        context.saga_id);
+    if (rows.empty()) {
+      const pqxx::result existing =
+          tx.exec_params("SELECT status FROM orders.orders WHERE saga_id = $1", context.saga_id);
+      return existing.empty()
+                 ? StepResult::BusinessFailure("order_not_found",
+                                               "saga " + context.saga_id + " has no order")
+                 : StepResult::BusinessFailure("order_cancelled",
+                                               "the order of saga " + context.saga_id + " is " +
+                                                   existing[0][0].as<std::string>());
+    }
+    return StepResult::Success(
+        {{"order_id", rows[0][0].as<std::string>()}, {"status", "CONFIRMED"}});
+  });
+}
+
+StepResult Cancel(StepLedger& ledger, const StepContext& context, const json&) {
+  return ledger.Run(context, [&](pqxx::work& tx) {
+    const pqxx::result rows = tx.exec_params(
+        "UPDATE orders.orders SET status = 'CANCELLED', updated_at = now()"
+        " WHERE saga_id = $1 RETURNING order_id",
+        context.saga_id);
+    if (rows.empty()) return StepResult::Success({{"noop", true}});
+    return StepResult::Success(
+        {{"order_id", rows[0][0].as<std::string>()}, {"status", "CANCELLED"}});
+  });
+}
+
+absl::Status Setup(PgPool& pool, ParticipantServer& server) {
+  if (absl::Status status = ApplySchema(pool, std::string(kSchemaDdl) + kLedgerSql.create);
+      !status.ok()) {
+    return status;
+  }
+  auto ledger = std::make_shared<StepLedger>(&pool, kLedgerSql);
+  server.on_action("create", WithCallLog([ledger](const StepContext& c, const json& in) {
+                     return Create(*ledger, c, in);
+                   }));
+  server.on_action("confirm", WithCallLog([ledger](const StepContext& c, const json& in) {
+                     return Confirm(*ledger, c, in);
+                   }));
+  server.on_compensation("cancel", WithCallLog([ledger](const StepContext& c, const json& in) {
+                           return Cancel(*ledger, c, in);
+                         }));
+  return absl::OkStatus();
+}
+
+}  // namespace
+}  // namespace skald::examples
+
+int main(int argc, char** argv) {
+  return skald::examples::RunService(
+      argc, argv,
+      {.name = "order-service",
+       .description = "Order saga example participant: orders (create, confirm / cancel)",
+       .default_listen = "127.0.0.1:7801",
+       .add_flags = nullptr,
+       .setup = skald::examples::Setup});
+}
