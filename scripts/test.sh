@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Installs what is missing, builds, and runs every test: pure unit tests, store tests
+# against a throwaway PostgreSQL, and end-to-end tests with the real coordinator and the
+# example participants on loopback. Each test process starts (and stops) its own cluster.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/install-deps.sh
+bash scripts/build.sh
+build_dir=${SKALD_BUILD_DIR:-build}
+started=$(date +%s)
+ctest --test-dir "$build_dir" -j "${SKALD_TEST_JOBS:-2}" --output-on-failure --timeout 300 \
+  --no-tests=error
+echo "test suite took $(( $(date +%s) - started )) s"
