@@ -11,6 +11,17 @@
 
 namespace skald::core {
 
+// A `when` condition: a comparison of one referenced value (see template.h).
+struct Condition {
+  enum class Op { kEquals, kNotEquals, kExists, kGt, kGte, kLt, kLte };
+  // A reference such as "${input}/amount".
+  std::string value;
+  Op op = Op::kExists;
+  // What the value is compared with: any JSON for kEquals/kNotEquals, a boolean for
+  // kExists, a number otherwise.
+  nlohmann::json operand;
+};
+
 // One step of a saga: a forward action on a participant and, optionally, the compensation
 // that undoes it.
 struct StepDefinition {
@@ -24,10 +35,22 @@ struct StepDefinition {
   RetryPolicy compensation_retry = DefaultCompensationRetryPolicy();
   // The deadline of one participant call.
   std::chrono::milliseconds attempt_timeout{10'000};
-  // Indices of the steps that must succeed before this one starts.
+  // The deadline of all the action's attempts together, from the first.
+  std::optional<std::chrono::milliseconds> step_timeout;
+  // Indices of the steps that must succeed (or be skipped) before this one starts.
   std::vector<int> after;
+  // The input template; unset means the step receives the saga input.
+  std::optional<nlohmann::json> input;
+  std::optional<Condition> when;
+  // The point of no return (see docs/definitions.md, "Pivot").
+  bool pivot = false;
+  // Comes after the pivot: retried until it succeeds, never compensated.
+  bool after_pivot = false;
 
   bool has_compensation() const { return !compensation.empty(); }
+  // The pivot and the steps after it go forward only: transient errors are retried without
+  // limit and timeouts do not apply.
+  bool forward_only() const { return pivot || after_pivot; }
 };
 
 // A named, versioned saga: what the coordinator runs when a saga of this name starts.
@@ -35,6 +58,10 @@ struct SagaDefinition {
   std::string name;
   int version = 0;
   std::vector<StepDefinition> steps;
+  // The saga's deadline, from its start.
+  std::optional<std::chrono::milliseconds> timeout;
+  // The saga output template, rendered when it completes.
+  std::optional<nlohmann::json> output;
   // The document as applied, kept so that the stored definition is exactly what was sent.
   nlohmann::json document;
 
@@ -43,6 +70,13 @@ struct SagaDefinition {
 
   // Returns the indices of the steps that list `step` in their `after`.
   std::vector<int> Dependents(int step) const;
+
+  // Returns true when `ancestor` must finish before `step` can start (directly or through
+  // other steps).
+  bool IsAncestor(int ancestor, int step) const;
+
+  // Returns the index of the pivot step, or nullopt.
+  std::optional<int> Pivot() const;
 };
 
 }  // namespace skald::core

@@ -14,7 +14,7 @@ constexpr std::array<std::pair<SagaStatus, std::string_view>, 5> kSagaNames{{
     {SagaStatus::kFailed, "FAILED"},
 }};
 
-constexpr std::array<std::pair<StepStatus, std::string_view>, 7> kStepNames{{
+constexpr std::array<std::pair<StepStatus, std::string_view>, 8> kStepNames{{
     {StepStatus::kPending, "PENDING"},
     {StepStatus::kRunning, "RUNNING"},
     {StepStatus::kSucceeded, "SUCCEEDED"},
@@ -22,11 +22,11 @@ constexpr std::array<std::pair<StepStatus, std::string_view>, 7> kStepNames{{
     {StepStatus::kCompensating, "COMPENSATING"},
     {StepStatus::kCompensated, "COMPENSATED"},
     {StepStatus::kCompensationFailed, "COMPENSATION_FAILED"},
+    {StepStatus::kSkipped, "SKIPPED"},
 }};
 
 template <typename Enum, size_t N>
-std::string_view NameOf(const std::array<std::pair<Enum, std::string_view>, N>& names,
-                        Enum value) {
+std::string_view NameOf(const std::array<std::pair<Enum, std::string_view>, N>& names, Enum value) {
   for (const auto& [candidate, name] : names) {
     if (candidate == value) return name;
   }

@@ -23,6 +23,8 @@ enum class StepStatus {
   kCompensating,
   kCompensated,
   kCompensationFailed,
+  // Its `when` condition was false: never run, never compensated.
+  kSkipped,
 };
 
 // Which of a step's two operations an attempt runs.
@@ -54,6 +56,11 @@ struct StepState {
   // The action failed without a clear answer (its attempts ran out on timeouts or transient
   // errors), so it may have taken effect and is compensated like a succeeded step.
   bool outcome_unknown = false;
+  // The input rendered from the step's template when its first attempt started; the
+  // compensation receives the same. Null before.
+  nlohmann::json input;
+  // When the step's step_timeout passes, while its action is being tried.
+  std::optional<TimePoint> deadline;
 
   bool operator==(const StepState&) const = default;
 };
@@ -67,6 +74,10 @@ struct SagaState {
   std::vector<StepState> steps;
   // Why the saga is compensating or failed; empty otherwise.
   std::string error;
+  // The rendered output template, once COMPLETED; null before.
+  nlohmann::json output;
+  // When the saga's timeout passes; set when it is first taken up.
+  std::optional<TimePoint> deadline;
 
   bool operator==(const SagaState&) const = default;
 };

@@ -3,7 +3,9 @@
 #include <algorithm>
 #include <chrono>
 
+#include "coordinator/core/duration.h"
 #include "coordinator/core/retry_policy.h"
+#include "coordinator/core/template.h"
 
 namespace skald::core {
 namespace {
@@ -30,11 +32,15 @@ class Decider {
   int step_count() const { return static_cast<int>(definition_.steps.size()); }
 
   void On(const SagaResumed&) {
+    if (definition_.timeout && !saga().deadline) saga().deadline = now_ + *definition_.timeout;
+    if (saga().deadline && saga().status == SagaStatus::kRunning) {
+      Emit(ScheduleDeadline{std::nullopt, *saga().deadline});
+    }
     for (int i = 0; i < step_count(); ++i) {
       const StepState& s = step(i);
       if (s.status != StepStatus::kRunning && s.status != StepStatus::kCompensating) continue;
-      const Phase phase =
-          s.status == StepStatus::kRunning ? Phase::kAction : Phase::kCompensation;
+      const Phase phase = s.status == StepStatus::kRunning ? Phase::kAction : Phase::kCompensation;
+      if (phase == Phase::kAction && s.deadline) Emit(ScheduleDeadline{i, *s.deadline});
       if (s.retry_at) {
         Emit(ScheduleRetry{i, phase, *s.retry_at});
       } else {
@@ -51,13 +57,19 @@ class Decider {
   void On(const AttemptFinished& e) {
     if (!IsCurrentAttempt(e.step, e.phase, e.attempt)) return;
     StepState& s = step(e.step);
-    switch (e.outcome) {
+    AttemptOutcome outcome = e.outcome;
+    if (outcome == AttemptOutcome::kRetryableError &&
+        IsNonRetryable(PolicyFor(e.step, e.phase), e.error_code)) {
+      outcome = AttemptOutcome::kFailure;
+    }
+    switch (outcome) {
       case AttemptOutcome::kSuccess:
         Record("attempt_succeeded", e.step, e.phase, e.attempt);
         if (e.phase == Phase::kAction) {
           s.status = StepStatus::kSucceeded;
           s.output = e.output;
           s.error.clear();
+          s.deadline.reset();
         } else {
           s.status = StepStatus::kCompensated;
         }
@@ -77,10 +89,12 @@ class Decider {
       case AttemptOutcome::kFailure:
         Record("attempt_failed", e.step, e.phase, e.attempt,
                {{"error", e.error}, {"retryable", false}});
-        if (e.phase == Phase::kAction) {
-          FailStep(e.step, e.error, /*outcome_unknown=*/false);
-        } else {
+        if (e.phase == Phase::kCompensation) {
           FailCompensation(e.step, e.error);
+        } else if (step_def(e.step).after_pivot) {
+          FailAfterPivot(e.step, e.error);
+        } else {
+          FailStep(e.step, e.error, /*outcome_unknown=*/false);
         }
         break;
     }
@@ -106,6 +120,53 @@ class Decider {
     Advance();
   }
 
+  void On(const DeadlinePassed& e) {
+    if (saga().status != SagaStatus::kRunning) return;
+    if (!e.step) {
+      OnSagaDeadline();
+      return;
+    }
+    if (*e.step < 0 || *e.step >= step_count()) return;
+    StepState& s = step(*e.step);
+    if (s.status != StepStatus::kRunning || !s.deadline || step_def(*e.step).forward_only()) {
+      return;
+    }
+    if (now_ < *s.deadline) {
+      Emit(ScheduleDeadline{e.step, *s.deadline});
+      return;
+    }
+    FailStep(*e.step,
+             "step_timeout of " + FormatDuration(*step_def(*e.step).step_timeout) +
+                 " passed after " + Attempts(s.attempts) +
+                 (s.error.empty() ? "" : "; last error: " + s.error),
+             /*outcome_unknown=*/true);
+    Advance();
+  }
+
+  void OnSagaDeadline() {
+    if (!saga().deadline) return;
+    if (now_ < *saga().deadline) {
+      Emit(ScheduleDeadline{std::nullopt, *saga().deadline});
+      return;
+    }
+    // Once the pivot has started, the saga only goes forward: its timeout no longer applies.
+    if (auto pivot = definition_.Pivot(); pivot && step(*pivot).status != StepStatus::kPending) {
+      return;
+    }
+    const std::string why = "saga timeout of " + FormatDuration(*definition_.timeout) + " passed";
+    for (int i = 0; i < step_count(); ++i) {
+      if (step(i).status == StepStatus::kRunning) {
+        FailStep(i, why + " while the step was in progress", /*outcome_unknown=*/true);
+      }
+    }
+    if (saga().status == SagaStatus::kRunning) {
+      saga().status = SagaStatus::kCompensating;
+      saga().error = why;
+      Record("saga_compensating", {}, {}, 0, {{"error", saga().error}});
+    }
+    Advance();
+  }
+
   bool IsCurrentAttempt(int index, Phase phase, int attempt) {
     if (index < 0 || index >= step_count()) return false;
     const StepState& s = step(index);
@@ -119,18 +180,27 @@ class Decider {
   }
 
   bool MayRetry(int index, Phase phase, int attempt) {
-    // Once the saga is compensating, its forward steps are no longer pushed on.
-    if (phase == Phase::kAction && saga().status != SagaStatus::kRunning) return false;
+    if (phase == Phase::kAction) {
+      // Once the saga is compensating, its forward steps are no longer pushed on.
+      if (saga().status != SagaStatus::kRunning) return false;
+      // Past the point of no return there is no way back: keep trying.
+      if (step_def(index).forward_only()) return true;
+    }
     return attempt < PolicyFor(index, phase).max_attempts;
   }
 
+  static std::string Attempts(int attempts) {
+    return std::to_string(attempts) + (attempts == 1 ? " attempt" : " attempts");
+  }
+
   static std::string Exhausted(int attempts, const std::string& error) {
-    return "gave up after " + std::to_string(attempts) +
-           (attempts == 1 ? " attempt: " : " attempts: ") + error;
+    return "gave up after " + Attempts(attempts) + ": " + error;
   }
 
   void ScheduleNextAttempt(int index, Phase phase, int attempt) {
-    const auto delay = BackoffBefore(PolicyFor(index, phase), attempt + 1);
+    const int phase_salt = phase == Phase::kAction ? 0 : 1;
+    const auto delay = BackoffBefore(PolicyFor(index, phase), attempt + 1,
+                                     JitterDraw(saga().id, index * 2 + phase_salt, attempt + 1));
     const TimePoint at = now_ + delay;
     step(index).retry_at = at;
     Emit(ScheduleRetry{index, phase, at});
@@ -152,10 +222,33 @@ class Decider {
     Record("attempt_started", index, phase, attempt);
   }
 
+  // Renders the step's input, arms its step timeout and sends its first attempt. A step
+  // whose input cannot be rendered fails without being called.
+  void StartStep(int index) {
+    StepState& s = step(index);
+    const StepDefinition& def = step_def(index);
+    if (def.input) {
+      auto rendered = Render(*def.input, TemplateData{definition_, saga()});
+      if (!rendered.ok()) {
+        FailStep(index, std::string(rendered.status().message()), /*outcome_unknown=*/false);
+        return;
+      }
+      s.input = *std::move(rendered);
+    } else {
+      s.input = saga().input;
+    }
+    if (def.step_timeout && !def.forward_only()) {
+      s.deadline = now_ + *def.step_timeout;
+      Emit(ScheduleDeadline{index, *s.deadline});
+    }
+    StartAttempt(index, Phase::kAction);
+  }
+
   void FailStep(int index, const std::string& error, bool outcome_unknown) {
     StepState& s = step(index);
     s.status = StepStatus::kFailed;
     s.retry_at.reset();
+    s.deadline.reset();
     s.error = error;
     s.outcome_unknown = outcome_unknown;
     Record("step_failed", index, Phase::kAction, s.attempts,
@@ -165,6 +258,20 @@ class Decider {
       saga().error = "step " + step_def(index).name + " failed: " + error;
       Record("saga_compensating", {}, {}, 0, {{"error", saga().error}});
     }
+  }
+
+  // A step after the pivot refused outright: there is no going back and retrying will not
+  // help, so an operator must decide.
+  void FailAfterPivot(int index, const std::string& error) {
+    StepState& s = step(index);
+    s.status = StepStatus::kFailed;
+    s.retry_at.reset();
+    s.error = error;
+    Record("step_failed", index, Phase::kAction, s.attempts, {{"error", error}});
+    saga().status = SagaStatus::kFailed;
+    saga().error = "step " + step_def(index).name +
+                   " failed after the pivot, where the saga can only go forward: " + error;
+    Record("saga_failed", {}, {}, 0, {{"error", saga().error}});
   }
 
   void FailCompensation(int index, const std::string& error) {
@@ -187,6 +294,7 @@ class Decider {
   bool IsSettled(int index) {
     const StepState& s = step(index);
     return s.status == StepStatus::kPending || s.status == StepStatus::kCompensated ||
+           s.status == StepStatus::kSkipped ||
            (s.status == StepStatus::kFailed && !s.outcome_unknown);
   }
 
@@ -195,26 +303,45 @@ class Decider {
     return status == StepStatus::kRunning || status == StepStatus::kCompensating;
   }
 
+  bool IsDone(int index) {
+    const StepStatus status = step(index).status;
+    return status == StepStatus::kSucceeded || status == StepStatus::kSkipped;
+  }
+
   void Advance() {
     if (saga().status == SagaStatus::kRunning) AdvanceForward();
     if (saga().status == SagaStatus::kCompensating) AdvanceCompensation();
   }
 
   void AdvanceForward() {
-    bool all_succeeded = true;
-    for (int i = 0; i < step_count(); ++i) {
-      if (step(i).status == StepStatus::kPending &&
-          std::ranges::all_of(step_def(i).after, [this](int dependency) {
-            return step(dependency).status == StepStatus::kSucceeded;
-          })) {
-        StartAttempt(i, Phase::kAction);
+    // Skipping a step may make its dependents ready: repeat until nothing more starts.
+    for (bool progressed = true; progressed && saga().status == SagaStatus::kRunning;) {
+      progressed = false;
+      for (int i = 0; i < step_count() && saga().status == SagaStatus::kRunning; ++i) {
+        if (step(i).status != StepStatus::kPending) continue;
+        if (!std::ranges::all_of(step_def(i).after, [this](int d) { return IsDone(d); })) {
+          continue;
+        }
+        if (step_def(i).when && !Evaluate(*step_def(i).when, TemplateData{definition_, saga()})) {
+          step(i).status = StepStatus::kSkipped;
+          Record("step_skipped", i);
+          progressed = true;
+          continue;
+        }
+        StartStep(i);
       }
-      all_succeeded = all_succeeded && step(i).status == StepStatus::kSucceeded;
     }
-    if (all_succeeded) {
-      saga().status = SagaStatus::kCompleted;
-      Record("saga_completed");
+    if (saga().status != SagaStatus::kRunning) return;
+    for (int i = 0; i < step_count(); ++i) {
+      if (!IsDone(i)) return;
     }
+    if (definition_.output) {
+      auto output = Render(*definition_.output, TemplateData{definition_, saga()},
+                           /*missing_as_null=*/true);
+      saga().output = output.ok() ? *std::move(output) : nullptr;
+    }
+    saga().status = SagaStatus::kCompleted;
+    Record("saga_completed");
   }
 
   // Forward steps waiting to retry are not retried once the saga compensates; their earlier
@@ -269,8 +396,7 @@ class Decider {
 
   void Record(std::string type, std::optional<int> index = {}, std::optional<Phase> phase = {},
               int attempt = 0, nlohmann::json detail = nlohmann::json::object()) {
-    out_.history.push_back(HistoryEntry{std::move(type), index, phase, attempt,
-                                        std::move(detail)});
+    out_.history.push_back(HistoryEntry{std::move(type), index, phase, attempt, std::move(detail)});
   }
 
   const SagaDefinition& definition_;

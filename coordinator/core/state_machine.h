@@ -39,6 +39,9 @@ struct AttemptFinished {
   nlohmann::json output;
   // For errors: "code: message", for people.
   std::string error;
+  // The participant's machine-readable error code, if it gave one (matched against the
+  // retry policy's non_retryable_errors).
+  std::string error_code;
 };
 
 // The time a step waited for before its next attempt has come.
@@ -47,7 +50,12 @@ struct RetryDue {
   Phase phase = Phase::kAction;
 };
 
-using Event = std::variant<SagaResumed, AttemptFinished, RetryDue>;
+// A deadline has come: the step's step_timeout, or (no step) the saga's timeout.
+struct DeadlinePassed {
+  std::optional<int> step;
+};
+
+using Event = std::variant<SagaResumed, AttemptFinished, RetryDue, DeadlinePassed>;
 
 // --- Commands: what the shell must do once the new state is committed ---------------------
 
@@ -65,7 +73,13 @@ struct ScheduleRetry {
   TimePoint at;
 };
 
-using Command = std::variant<CallParticipant, ScheduleRetry>;
+// Deliver DeadlinePassed{step} to the saga at `at`.
+struct ScheduleDeadline {
+  std::optional<int> step;
+  TimePoint at;
+};
+
+using Command = std::variant<CallParticipant, ScheduleRetry, ScheduleDeadline>;
 
 // One line of the saga's append-only history.
 struct HistoryEntry {

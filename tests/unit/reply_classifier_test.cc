@@ -18,8 +18,8 @@ v1::StepReply Reply(v1::Outcome outcome, std::string output = "", std::string co
 }
 
 TEST(ClassifyReply, SuccessCarriesTheOutputObject) {
-  CallResult r = ClassifyReply("p:1", grpc::Status::OK,
-                               Reply(v1::OUTCOME_SUCCESS, R"({"charge_id":"c-1"})"));
+  CallResult r =
+      ClassifyReply("p:1", grpc::Status::OK, Reply(v1::OUTCOME_SUCCESS, R"({"charge_id":"c-1"})"));
   EXPECT_EQ(r.outcome, AttemptOutcome::kSuccess);
   EXPECT_EQ(r.output, (nlohmann::json{{"charge_id", "c-1"}}));
   EXPECT_EQ(ClassifyReply("p:1", grpc::Status::OK, Reply(v1::OUTCOME_SUCCESS)).output,
@@ -35,16 +35,16 @@ TEST(ClassifyReply, ASuccessWithoutAnObjectIsRetried) {
 }
 
 TEST(ClassifyReply, BusinessFailureIsFinalWithItsCode) {
-  CallResult r = ClassifyReply("p:1", grpc::Status::OK,
-                               Reply(v1::OUTCOME_BUSINESS_FAILURE, "", "card_declined",
-                                     "amount 5000 over limit"));
+  CallResult r = ClassifyReply(
+      "p:1", grpc::Status::OK,
+      Reply(v1::OUTCOME_BUSINESS_FAILURE, "", "card_declined", "amount 5000 over limit"));
   EXPECT_EQ(r.outcome, AttemptOutcome::kFailure);
   EXPECT_EQ(r.error, "card_declined: amount 5000 over limit");
 }
 
 TEST(ClassifyReply, RetryableErrorIsRetried) {
-  CallResult r = ClassifyReply("p:1", grpc::Status::OK,
-                               Reply(v1::OUTCOME_RETRYABLE_ERROR, "", "", "db busy"));
+  CallResult r =
+      ClassifyReply("p:1", grpc::Status::OK, Reply(v1::OUTCOME_RETRYABLE_ERROR, "", "", "db busy"));
   EXPECT_EQ(r.outcome, AttemptOutcome::kRetryableError);
   EXPECT_EQ(r.error, "db busy");
   EXPECT_EQ(ClassifyReply("p:1", grpc::Status::OK, Reply(v1::OUTCOME_UNSPECIFIED)).outcome,
@@ -52,10 +52,9 @@ TEST(ClassifyReply, RetryableErrorIsRetried) {
 }
 
 TEST(ClassifyReply, TransportErrorsAreRetriedAndNameTheParticipant) {
-  for (grpc::StatusCode code :
-       {grpc::StatusCode::UNAVAILABLE, grpc::StatusCode::DEADLINE_EXCEEDED,
-        grpc::StatusCode::RESOURCE_EXHAUSTED, grpc::StatusCode::INTERNAL,
-        grpc::StatusCode::CANCELLED}) {
+  for (grpc::StatusCode code : {grpc::StatusCode::UNAVAILABLE, grpc::StatusCode::DEADLINE_EXCEEDED,
+                                grpc::StatusCode::RESOURCE_EXHAUSTED, grpc::StatusCode::INTERNAL,
+                                grpc::StatusCode::CANCELLED}) {
     CallResult r = ClassifyReply("10.0.0.1:7803", grpc::Status(code, "boom"), v1::StepReply());
     EXPECT_EQ(r.outcome, AttemptOutcome::kRetryableError) << code;
     EXPECT_NE(r.error.find("participant 10.0.0.1:7803"), std::string::npos);
@@ -64,8 +63,8 @@ TEST(ClassifyReply, TransportErrorsAreRetriedAndNameTheParticipant) {
 }
 
 TEST(ClassifyReply, AnswersThatWillNotChangeAreFinal) {
-  for (grpc::StatusCode code : {grpc::StatusCode::UNIMPLEMENTED,
-                                grpc::StatusCode::INVALID_ARGUMENT, grpc::StatusCode::NOT_FOUND}) {
+  for (grpc::StatusCode code : {grpc::StatusCode::UNIMPLEMENTED, grpc::StatusCode::INVALID_ARGUMENT,
+                                grpc::StatusCode::NOT_FOUND}) {
     EXPECT_EQ(ClassifyReply("p:1", grpc::Status(code, "no"), v1::StepReply()).outcome,
               AttemptOutcome::kFailure)
         << code;

@@ -5,23 +5,28 @@
 namespace skald::core {
 namespace {
 
+// Builds a policy without jitter or non-retryable codes.
+inline RetryPolicy MakePolicy(int max_attempts, std::chrono::milliseconds initial,
+                              double coefficient, std::chrono::milliseconds max) {
+  RetryPolicy policy;
+  policy.max_attempts = max_attempts;
+  policy.initial_interval = initial;
+  policy.backoff_coefficient = coefficient;
+  policy.max_interval = max;
+  return policy;
+}
+
 using std::chrono::milliseconds;
 
 TEST(BackoffBefore, GrowsByTheCoefficientFromTheInitialInterval) {
-  RetryPolicy policy{.max_attempts = 10,
-                     .initial_interval = milliseconds(100),
-                     .backoff_coefficient = 3.0,
-                     .max_interval = milliseconds(100'000)};
+  RetryPolicy policy = MakePolicy(10, milliseconds(100), 3.0, milliseconds(100'000));
   EXPECT_EQ(BackoffBefore(policy, 2), milliseconds(100));
   EXPECT_EQ(BackoffBefore(policy, 3), milliseconds(300));
   EXPECT_EQ(BackoffBefore(policy, 4), milliseconds(900));
 }
 
 TEST(BackoffBefore, IsCappedAtTheMaximumInterval) {
-  RetryPolicy policy{.max_attempts = 100,
-                     .initial_interval = milliseconds(200),
-                     .backoff_coefficient = 2.0,
-                     .max_interval = milliseconds(1000)};
+  RetryPolicy policy = MakePolicy(100, milliseconds(200), 2.0, milliseconds(1000));
   EXPECT_EQ(BackoffBefore(policy, 4), milliseconds(800));
   EXPECT_EQ(BackoffBefore(policy, 5), milliseconds(1000));
   // Huge exponents saturate rather than overflow.
@@ -29,20 +34,15 @@ TEST(BackoffBefore, IsCappedAtTheMaximumInterval) {
 }
 
 TEST(BackoffBefore, ACoefficientOfOneKeepsTheIntervalConstant) {
-  RetryPolicy policy{.max_attempts = 5,
-                     .initial_interval = milliseconds(50),
-                     .backoff_coefficient = 1.0,
-                     .max_interval = milliseconds(50)};
+  RetryPolicy policy = MakePolicy(5, milliseconds(50), 1.0, milliseconds(50));
   for (int attempt = 2; attempt <= 5; ++attempt) {
     EXPECT_EQ(BackoffBefore(policy, attempt), milliseconds(50));
   }
 }
 
 TEST(DefaultPolicies, CompensationsAreRetriedLongerThanActions) {
-  EXPECT_GT(DefaultCompensationRetryPolicy().max_attempts,
-            DefaultActionRetryPolicy().max_attempts);
-  EXPECT_GE(DefaultCompensationRetryPolicy().max_interval,
-            DefaultActionRetryPolicy().max_interval);
+  EXPECT_GT(DefaultCompensationRetryPolicy().max_attempts, DefaultActionRetryPolicy().max_attempts);
+  EXPECT_GE(DefaultCompensationRetryPolicy().max_interval, DefaultActionRetryPolicy().max_interval);
 }
 
 }  // namespace

@@ -10,6 +10,17 @@
 namespace skald::core {
 namespace {
 
+// Builds a policy without jitter or non-retryable codes.
+inline RetryPolicy MakePolicy(int max_attempts, std::chrono::milliseconds initial,
+                              double coefficient, std::chrono::milliseconds max) {
+  RetryPolicy policy;
+  policy.max_attempts = max_attempts;
+  policy.initial_interval = initial;
+  policy.backoff_coefficient = coefficient;
+  policy.max_interval = max;
+  return policy;
+}
+
 using std::chrono::milliseconds;
 
 SagaDefinition Definition(int steps, std::mt19937& random) {
@@ -22,14 +33,10 @@ SagaDefinition Definition(int steps, std::mt19937& random) {
     step.participant = "127.0.0.1:1";
     step.action = "do";
     if (random() % 4 != 0) step.compensation = "undo";
-    step.retry = {.max_attempts = 1 + static_cast<int>(random() % 4),
-                  .initial_interval = milliseconds(10),
-                  .backoff_coefficient = 2.0,
-                  .max_interval = milliseconds(40)};
-    step.compensation_retry = {.max_attempts = 1 + static_cast<int>(random() % 5),
-                               .initial_interval = milliseconds(5),
-                               .backoff_coefficient = 1.0,
-                               .max_interval = milliseconds(5)};
+    step.retry =
+        MakePolicy(1 + static_cast<int>(random() % 4), milliseconds(10), 2.0, milliseconds(40));
+    step.compensation_retry =
+        MakePolicy(1 + static_cast<int>(random() % 5), milliseconds(5), 1.0, milliseconds(5));
     if (i > 0) step.after = {i - 1};
     definition.steps.push_back(step);
   }
@@ -140,9 +147,8 @@ class Simulation {
         EXPECT_FALSE(state_.error.empty());
         break;
       case SagaStatus::kFailed:
-        EXPECT_TRUE(std::ranges::any_of(steps, [](const StepState& s) {
-          return s.status == StepStatus::kCompensationFailed;
-        }));
+        EXPECT_TRUE(std::ranges::any_of(
+            steps, [](const StepState& s) { return s.status == StepStatus::kCompensationFailed; }));
         break;
       default:
         FAIL() << "not terminal";

@@ -5,6 +5,17 @@
 namespace skald::core {
 namespace {
 
+// Builds a policy without jitter or non-retryable codes.
+inline RetryPolicy MakePolicy(int max_attempts, std::chrono::milliseconds initial,
+                              double coefficient, std::chrono::milliseconds max) {
+  RetryPolicy policy;
+  policy.max_attempts = max_attempts;
+  policy.initial_interval = initial;
+  policy.backoff_coefficient = coefficient;
+  policy.max_interval = max;
+  return policy;
+}
+
 using std::chrono::milliseconds;
 
 constexpr int kActionAttempts = 3;
@@ -24,14 +35,9 @@ SagaDefinition LinearDefinition(int steps, std::vector<int> without_compensation
     if (std::ranges::find(without_compensation, i) == without_compensation.end()) {
       step.compensation = "undo";
     }
-    step.retry = {.max_attempts = kActionAttempts,
-                  .initial_interval = milliseconds(100),
-                  .backoff_coefficient = 2.0,
-                  .max_interval = milliseconds(150)};
-    step.compensation_retry = {.max_attempts = kCompensationAttempts,
-                               .initial_interval = milliseconds(10),
-                               .backoff_coefficient = 1.0,
-                               .max_interval = milliseconds(10)};
+    step.retry = MakePolicy(kActionAttempts, milliseconds(100), 2.0, milliseconds(150));
+    step.compensation_retry =
+        MakePolicy(kCompensationAttempts, milliseconds(10), 1.0, milliseconds(10));
     if (i > 0) step.after = {i - 1};
     definition.steps.push_back(step);
   }
@@ -54,12 +60,12 @@ class SagaDriver {
     return Apply(AttemptFinished{step, phase, attempt, AttemptOutcome::kSuccess, output, ""});
   }
   Transition Retryable(int step, Phase phase, int attempt) {
-    return Apply(AttemptFinished{step, phase, attempt, AttemptOutcome::kRetryableError, nullptr,
-                                 "timeout"});
+    return Apply(
+        AttemptFinished{step, phase, attempt, AttemptOutcome::kRetryableError, nullptr, "timeout"});
   }
   Transition Fail(int step, Phase phase, int attempt) {
-    return Apply(AttemptFinished{step, phase, attempt, AttemptOutcome::kFailure, nullptr,
-                                 "declined: no"});
+    return Apply(
+        AttemptFinished{step, phase, attempt, AttemptOutcome::kFailure, nullptr, "declined: no"});
   }
   void Advance(milliseconds by) { now_ += by; }
 
@@ -291,8 +297,9 @@ TEST(StateMachine, ATerminalSagaIgnoresEverything) {
   saga.Succeed(0, Phase::kAction, 1);
   ASSERT_EQ(saga.state().status, SagaStatus::kCompleted);
   const SagaState done = saga.state();
-  for (const Event& e : std::vector<Event>{SagaResumed{}, RetryDue{0, Phase::kAction},
-                                           AttemptFinished{0, Phase::kAction, 1, AttemptOutcome::kSuccess, nullptr, ""}}) {
+  for (const Event& e : std::vector<Event>{
+           SagaResumed{}, RetryDue{0, Phase::kAction},
+           AttemptFinished{0, Phase::kAction, 1, AttemptOutcome::kSuccess, nullptr, ""}}) {
     Transition t = saga.Apply(e);
     EXPECT_TRUE(t.commands.empty());
     EXPECT_TRUE(t.history.empty());
@@ -356,9 +363,9 @@ TEST(SagaStatusNames, RoundTrip) {
                        SagaStatus::kCompensated, SagaStatus::kFailed}) {
     EXPECT_EQ(ParseSagaStatus(ToString(s)), s);
   }
-  for (StepStatus s : {StepStatus::kPending, StepStatus::kRunning, StepStatus::kSucceeded,
-                       StepStatus::kFailed, StepStatus::kCompensating, StepStatus::kCompensated,
-                       StepStatus::kCompensationFailed}) {
+  for (StepStatus s :
+       {StepStatus::kPending, StepStatus::kRunning, StepStatus::kSucceeded, StepStatus::kFailed,
+        StepStatus::kCompensating, StepStatus::kCompensated, StepStatus::kCompensationFailed}) {
     EXPECT_EQ(ParseStepStatus(ToString(s)), s);
   }
   EXPECT_EQ(ParseSagaStatus("running"), std::nullopt);
