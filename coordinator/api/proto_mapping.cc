@@ -31,6 +31,7 @@ v1::StepState ToWire(StepStatus status) {
     case StepStatus::kCompensating: return v1::STEP_STATE_COMPENSATING;
     case StepStatus::kCompensated: return v1::STEP_STATE_COMPENSATED;
     case StepStatus::kCompensationFailed: return v1::STEP_STATE_COMPENSATION_FAILED;
+    case StepStatus::kSkipped: return v1::STEP_STATE_SKIPPED;
   }
   return v1::STEP_STATE_UNSPECIFIED;
 }
@@ -55,6 +56,7 @@ void ToWire(const store::SagaRecord& record, bool with_steps, v1::Saga& out) {
   out.set_error(record.state.error);
   out.set_created_at(record.created_at);
   out.set_updated_at(record.updated_at);
+  if (!record.state.output.is_null()) out.set_output_json(record.state.output.dump());
   if (!with_steps) return;
   for (size_t i = 0; i < record.state.steps.size(); ++i) {
     const core::StepState& step = record.state.steps[i];
@@ -64,6 +66,7 @@ void ToWire(const store::SagaRecord& record, bool with_steps, v1::Saga& out) {
     wire->set_attempts(step.attempts);
     wire->set_compensation_attempts(step.compensation_attempts);
     if (!step.output.is_null()) wire->set_output_json(step.output.dump());
+    if (!step.input.is_null()) wire->set_input_json(step.input.dump());
     wire->set_error(step.error);
   }
 }

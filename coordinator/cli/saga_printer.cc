@@ -34,6 +34,7 @@ json SagaToJson(const v1::Saga& saga) {
                      {"state", StateName(step.state())},
                      {"attempts", step.attempts()},
                      {"compensation_attempts", step.compensation_attempts()},
+                     {"input", ParseOrNull(step.input_json())},
                      {"output", ParseOrNull(step.output_json())},
                      {"error", step.error()}});
   }
@@ -43,6 +44,7 @@ json SagaToJson(const v1::Saga& saga) {
           {"state", StateName(saga.state())},
           {"error", saga.error()},
           {"input", ParseOrNull(saga.input_json())},
+          {"output", ParseOrNull(saga.output_json())},
           {"created_at", saga.created_at()},
           {"updated_at", saga.updated_at()},
           {"steps", steps}};
@@ -53,6 +55,7 @@ void PrintSaga(const v1::Saga& saga, std::ostream& out) {
       << "definition  " << saga.definition() << " v" << saga.definition_version() << "\n"
       << "state       " << StateName(saga.state()) << "\n";
   if (!saga.error().empty()) out << "error       " << saga.error() << "\n";
+  if (!saga.output_json().empty()) out << "output      " << saga.output_json() << "\n";
   out << "created     " << saga.created_at() << "\n"
       << "updated     " << saga.updated_at() << "\n\n";
   out << std::left << std::setw(22) << "STEP" << std::setw(21) << "STATE" << std::setw(10)

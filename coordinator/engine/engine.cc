@@ -97,7 +97,7 @@ std::vector<Engine::Inbound> Engine::NextBatch() {
   }
   const core::TimePoint now = options_.now();
   while (!timers_.empty() && timers_.top().at <= now && batch.size() < options_.max_batch) {
-    batch.push_back({timers_.top().saga_id, timers_.top().due});
+    batch.push_back({timers_.top().saga_id, timers_.top().event});
     timers_.pop();
   }
   return batch;
@@ -213,6 +213,8 @@ void Engine::Execute(const std::string& saga_id, const LiveSaga& saga,
     SendAttempt(saga_id, saga, *call);
   } else if (const auto* retry = std::get_if<core::ScheduleRetry>(&command)) {
     timers_.push(Timer{retry->at, saga_id, core::RetryDue{retry->step, retry->phase}});
+  } else if (const auto* deadline = std::get_if<core::ScheduleDeadline>(&command)) {
+    timers_.push(Timer{deadline->at, saga_id, core::DeadlinePassed{deadline->step}});
   }
 }
 
@@ -226,17 +228,20 @@ void Engine::SendAttempt(const std::string& saga_id, const LiveSaga& saga,
   request.set_handler(call.phase == core::Phase::kAction ? step.action : step.compensation);
   request.set_attempt(call.attempt);
   request.set_idempotency_key(core::IdempotencyKey(saga_id, step.name, call.phase));
-  request.set_input_json(saga.state.input.dump());
-  const nlohmann::json& output = saga.state.steps[call.step].output;
+  const core::StepState& state = saga.state.steps[call.step];
+  // The input rendered when the step started; sagas stored before templates existed
+  // have none and receive the saga input.
+  request.set_input_json(state.input.is_null() ? saga.state.input.dump() : state.input.dump());
+  const nlohmann::json& output = state.output;
   if (call.phase == core::Phase::kCompensation && !output.is_null()) {
     request.set_action_output_json(output.dump());
   }
   participants_.Call(step.participant, request, step.attempt_timeout,
                      [this, saga_id, call](CallResult result) {
-                       Post({saga_id, core::AttemptFinished{call.step, call.phase, call.attempt,
-                                                            result.outcome,
-                                                            std::move(result.output),
-                                                            std::move(result.error)}});
+                       Post({saga_id, core::AttemptFinished{
+                                          call.step, call.phase, call.attempt, result.outcome,
+                                          std::move(result.output), std::move(result.error),
+                                          std::move(result.error_code)}});
                      });
 }
 

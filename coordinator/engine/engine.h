@@ -61,10 +61,11 @@ class Engine {
     std::string saga_id;
     core::Event event;
   };
+  // A retry or a deadline: the event to deliver to a saga at a time.
   struct Timer {
     core::TimePoint at;
     std::string saga_id;
-    core::RetryDue due;
+    core::Event event;
     bool operator>(const Timer& other) const { return at > other.at; }
   };
   struct LiveSaga {

@@ -36,30 +36,31 @@ CallResult ClassifyReply(const std::string& address, const grpc::Status& status,
                               "): " + status.error_message();
     return {IsTransient(status.error_code()) ? AttemptOutcome::kRetryableError
                                              : AttemptOutcome::kFailure,
-            nullptr, error};
+            nullptr, error, ""};
   }
   switch (reply.outcome()) {
     case v1::OUTCOME_SUCCESS: {
       if (reply.output_json().empty()) {
-        return {AttemptOutcome::kSuccess, nlohmann::json::object(), ""};
+        return {AttemptOutcome::kSuccess, nlohmann::json::object(), "", ""};
       }
       auto output = nlohmann::json::parse(reply.output_json(), nullptr, /*allow_exceptions=*/false);
       if (output.is_discarded() || !output.is_object()) {
         return {AttemptOutcome::kRetryableError, nullptr,
                 "participant " + address + " reported success with an output that is not a " +
-                    "JSON object"};
+                    "JSON object",
+                ""};
       }
-      return {AttemptOutcome::kSuccess, std::move(output), ""};
+      return {AttemptOutcome::kSuccess, std::move(output), "", ""};
     }
     case v1::OUTCOME_BUSINESS_FAILURE:
       return {AttemptOutcome::kFailure, nullptr,
-              Describe(reply.error_code(), reply.error_message())};
+              Describe(reply.error_code(), reply.error_message()), reply.error_code()};
     case v1::OUTCOME_RETRYABLE_ERROR:
       return {AttemptOutcome::kRetryableError, nullptr,
-              Describe(reply.error_code(), reply.error_message())};
+              Describe(reply.error_code(), reply.error_message()), reply.error_code()};
     default:
       return {AttemptOutcome::kRetryableError, nullptr,
-              "participant " + address + " replied without an outcome"};
+              "participant " + address + " replied without an outcome", ""};
   }
 }
 

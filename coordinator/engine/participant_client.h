@@ -21,6 +21,8 @@ struct CallResult {
   core::AttemptOutcome outcome = core::AttemptOutcome::kSuccess;
   nlohmann::json output;
   std::string error;
+  // The participant's own error code, when it answered with one.
+  std::string error_code;
 };
 
 // Returns how the state machine must treat a participant's answer: transport failures a

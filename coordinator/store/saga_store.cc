@@ -20,18 +20,35 @@ std::optional<T> Optional(const pqxx::field& field) {
   return field.as<T>();
 }
 
+std::optional<core::TimePoint> ReadTime(const pqxx::field& field) {
+  if (auto ms = Optional<long long>(field)) {
+    return core::TimePoint(std::chrono::milliseconds(*ms));
+  }
+  return std::nullopt;
+}
+
+std::optional<long long> TimeParam(const std::optional<core::TimePoint>& time) {
+  if (!time) return std::nullopt;
+  return std::chrono::duration_cast<std::chrono::milliseconds>(time->time_since_epoch()).count();
+}
+
+std::optional<std::string> JsonParam(const json& value) {
+  if (value.is_null()) return std::nullopt;
+  return value.dump();
+}
+
 // Converts a stored step row into the state machine's view of it.
 core::StepState ReadStep(const pqxx::row& row) {
   core::StepState step;
   step.status = core::ParseStepStatus(row[1].as<std::string>()).value_or(StepStatus::kPending);
   step.attempts = row[2].as<int>();
   step.compensation_attempts = row[3].as<int>();
-  if (auto ms = Optional<long long>(row[4])) {
-    step.retry_at = core::TimePoint(std::chrono::milliseconds(*ms));
-  }
+  step.retry_at = ReadTime(row[4]);
   if (!row[5].is_null()) step.output = json::parse(row[5].as<std::string>());
   step.error = row[6].as<std::string>();
   step.outcome_unknown = row[7].as<bool>();
+  if (!row[8].is_null()) step.input = json::parse(row[8].as<std::string>());
+  step.deadline = ReadTime(row[9]);
   return step;
 }
 
@@ -47,18 +64,11 @@ void InsertHistory(pqxx::work& tx, const std::string& saga_id,
 
 void WriteStep(pqxx::work& tx, const std::string& saga_id, int position,
                const core::StepState& step) {
-  std::optional<long long> retry_at_ms;
-  if (step.retry_at) {
-    retry_at_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                      step.retry_at->time_since_epoch())
-                      .count();
-  }
-  std::optional<std::string> output;
-  if (!step.output.is_null()) output = step.output.dump();
   tx.exec_prepared(Name(stmt::kUpdateStep), saga_id, position,
                    std::string(core::ToString(step.status)), step.attempts,
-                   step.compensation_attempts, retry_at_ms, output, step.error,
-                   step.outcome_unknown);
+                   step.compensation_attempts, TimeParam(step.retry_at), JsonParam(step.output),
+                   step.error, step.outcome_unknown, JsonParam(step.input),
+                   TimeParam(step.deadline));
 }
 
 }  // namespace
@@ -168,6 +178,8 @@ absl::StatusOr<SagaRecord> SagaStore::GetSaga(const std::string& saga_id) {
     r.state.error = row[4].as<std::string>();
     r.created_at = row[5].as<std::string>();
     r.updated_at = row[6].as<std::string>();
+    if (!row[7].is_null()) r.state.output = json::parse(row[7].as<std::string>());
+    r.state.deadline = ReadTime(row[8]);
     for (const auto& step_row : tx.exec_prepared(Name(stmt::kSelectSteps), saga_id)) {
       r.step_names.push_back(step_row[0].as<std::string>());
       r.state.steps.push_back(ReadStep(step_row));
@@ -244,9 +256,11 @@ absl::Status SagaStore::CommitTransitions(const std::vector<TransitionWrite>& wr
     for (const TransitionWrite& write : writes) {
       const core::SagaState& before = *write.before;
       const core::SagaState& after = write.transition->state;
-      if (before.status != after.status || before.error != after.error) {
+      if (before.status != after.status || before.error != after.error ||
+          before.output != after.output || before.deadline != after.deadline) {
         tx.exec_prepared(Name(stmt::kUpdateSaga), after.id,
-                         std::string(core::ToString(after.status)), after.error);
+                         std::string(core::ToString(after.status)), after.error,
+                         JsonParam(after.output), TimeParam(after.deadline));
       }
       for (size_t i = 0; i < after.steps.size(); ++i) {
         if (after.steps[i] != before.steps[i]) {

@@ -28,16 +28,22 @@ const std::vector<Statement>& AllStatements() {
        "VALUES ($1, $2, $3, $4, $5, $6::jsonb)"},
       {stmt::kSelectSaga,
        "SELECT definition_name, definition_version, state, input::text, error, " SKALD_RFC3339(
-           "created_at") ", " SKALD_RFC3339("updated_at") " FROM sagas WHERE id = $1"},
+           "created_at") ", " SKALD_RFC3339("updated_at") ", output::text, " SKALD_MS(
+           "deadline_at") " FROM sagas WHERE id = $1"},
       {stmt::kSelectSteps,
        "SELECT name, state, attempts, compensation_attempts, " SKALD_MS(
-           "retry_at") ", output::text, error, outcome_unknown "
-                       "FROM saga_steps WHERE saga_id = $1 ORDER BY position"},
-      {stmt::kUpdateSaga, "UPDATE sagas SET state = $2, error = $3, updated_at = now() WHERE id = $1"},
+           "retry_at") ", output::text, error, outcome_unknown, input::text, " SKALD_MS(
+           "deadline_at") " FROM saga_steps WHERE saga_id = $1 ORDER BY position"},
+      {stmt::kUpdateSaga,
+       "UPDATE sagas SET state = $2, error = $3, output = $4::jsonb, "
+       "deadline_at = to_timestamp($5::double precision / 1000), updated_at = now() "
+       "WHERE id = $1"},
       {stmt::kUpdateStep,
        "UPDATE saga_steps SET state = $3, attempts = $4, compensation_attempts = $5, "
        "retry_at = to_timestamp($6::double precision / 1000), output = $7::jsonb, error = $8, "
-       "outcome_unknown = $9, updated_at = now() WHERE saga_id = $1 AND position = $2"},
+       "outcome_unknown = $9, input = $10::jsonb, "
+       "deadline_at = to_timestamp($11::double precision / 1000), updated_at = now() "
+       "WHERE saga_id = $1 AND position = $2"},
       {stmt::kSelectActiveSagas,
        "SELECT id FROM sagas WHERE state IN ('RUNNING', 'COMPENSATING') ORDER BY created_at"},
       // Paging is by keyset on (created_at, id); the cursor is created_at as text, which

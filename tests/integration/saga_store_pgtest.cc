@@ -122,10 +122,13 @@ TEST_F(SagaStoreTest, CommittedTransitionsReadBackExactly) {
   transition.state = before;
   transition.state.status = SagaStatus::kCompensating;
   transition.state.error = "step charge failed: declined";
+  transition.state.output = json{{"total", 12.5}};
+  transition.state.deadline = core::TimePoint(std::chrono::milliseconds(1'800'000'060'000));
   core::StepState& reserve = transition.state.steps[0];
   reserve.status = StepStatus::kSucceeded;
   reserve.attempts = 2;
   reserve.output = json{{"reservation", "r-1"}, {"n", 3}};
+  reserve.input = json{{"sku", "w"}, {"quantity", 2}};
   core::StepState& charge = transition.state.steps[1];
   charge.status = StepStatus::kRunning;
   charge.attempts = 3;
@@ -133,6 +136,7 @@ TEST_F(SagaStoreTest, CommittedTransitionsReadBackExactly) {
   charge.retry_at = core::TimePoint(std::chrono::milliseconds(1'800'000'000'123));
   charge.error = "timeout";
   charge.outcome_unknown = true;
+  charge.deadline = core::TimePoint(std::chrono::milliseconds(1'800'000'030'456));
   transition.history.push_back({"attempt_failed", 1, core::Phase::kAction, 3, {{"error", "x"}}});
   transition.history.push_back({"saga_compensating", {}, {}, 0, json::object()});
 
@@ -149,6 +153,15 @@ TEST_F(SagaStoreTest, CommittedTransitionsReadBackExactly) {
   auto active = store_->ActiveSagaIds();
   ASSERT_TRUE(active.ok());
   EXPECT_EQ(*active, std::vector<std::string>{"s-1"});
+}
+
+TEST_F(SagaStoreTest, SkippedStepsAreStored) {
+  ASSERT_TRUE(store_->CreateSaga(definition_, "skips", json::object()).ok());
+  core::SagaState before = store_->GetSaga("skips")->state;
+  core::Transition transition{before, {}, {}};
+  transition.state.steps[1].status = StepStatus::kSkipped;
+  ASSERT_TRUE(store_->CommitTransitions({{&before, &transition, &definition_}}).ok());
+  EXPECT_EQ(store_->GetSaga("skips")->state.steps[1].status, StepStatus::kSkipped);
 }
 
 TEST_F(SagaStoreTest, ABatchCommitsAllOrNothing) {
