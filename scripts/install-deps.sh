@@ -10,6 +10,7 @@ packages=(
   nlohmann-json3-dev libgtest-dev libgmock-dev
   libcli11-dev libspdlog-dev libabsl-dev uuid-dev
   postgresql postgresql-contrib
+  python3-jsonschema
 )
 
 missing=()

@@ -5,17 +5,30 @@
 // The subcommands of `skald`. Each returns the process exit code.
 namespace skald::cli {
 
+// Limits on what clients send, checked before anything is stored (docs/definitions.md).
+struct LimitFlags {
+  size_t max_input_bytes = 1 << 20;
+  size_t max_definition_bytes = 1 << 20;
+  size_t max_steps = 100;
+};
+
 struct ServeFlags {
   std::string database_uri;
   std::string listen_address = "127.0.0.1:7700";
   // When set, the bound address is written here once the server accepts requests.
   std::string ready_file;
+  LimitFlags limits;
+  // How long SIGTERM/SIGINT waits for participant calls in flight to answer.
+  std::string shutdown_grace = "10s";
 };
 
 struct DevFlags {
   std::string data_dir;
   std::string listen_address = "127.0.0.1:7700";
   std::string ready_file;
+  LimitFlags limits;
+  // How long SIGTERM/SIGINT waits for participant calls in flight to answer.
+  std::string shutdown_grace = "10s";
 };
 
 struct ClientFlags {
@@ -23,10 +36,29 @@ struct ClientFlags {
   bool json = false;
 };
 
+// Where `definition graph` and `definition simulate` take a definition from.
+struct DefinitionSource {
+  // Fetched from the coordinator when `file` is empty; version 0 is the latest.
+  std::string name;
+  int version = 0;
+  // A definition file read offline ("-" for stdin).
+  std::string file;
+};
+
 int RunServe(const ServeFlags& flags);
 int RunDev(const DevFlags& flags);
 
 int ApplyDefinition(const ClientFlags& client, const std::string& file);
+// Offline: parses the file and prints "definition NAME vN is valid (K steps)", or every
+// error, one per line, on stderr (exit 1).
+int ValidateDefinition(const std::string& file);
+// Prints the stored document (pretty JSON) and, unless client.json, a table of its steps.
+int ShowDefinition(const ClientFlags& client, const std::string& name, int version);
+// Prints the step graph in `format`: "dot" or "mermaid".
+int GraphDefinition(const ClientFlags& client, const DefinitionSource& source,
+                    const std::string& format);
+// Prints the what-if scenarios of core::Simulate, as text or (client.json) JSON.
+int SimulateDefinition(const ClientFlags& client, const DefinitionSource& source);
 int StartSaga(const ClientFlags& client, const std::string& definition, int version,
               const std::string& input_json, const std::string& saga_id);
 int GetSaga(const ClientFlags& client, const std::string& saga_id);

@@ -23,7 +23,8 @@ int RunDev(const DevFlags& flags) {
   api::ServerOptions options;
   options.database_uri = (*postgres)->ConnectionUri("skald");
   options.listen_address = flags.listen_address;
-  return ServeUntilSignalled(options, flags.ready_file);
+  options.limits = ToApiLimits(flags.limits);
+  return ServeUntilSignalled(options, flags.ready_file, flags.shutdown_grace);
   // `postgres` stops the cluster it started when it goes out of scope.
 }
 

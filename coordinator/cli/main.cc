@@ -36,6 +36,21 @@ int main(int argc, char** argv) {
     command->add_flag("--json", client.json, "print JSON instead of a table");
   };
 
+  auto add_shutdown_flag = [](CLI::App* command, std::string& grace) {
+    command->add_option("--shutdown-grace", grace,
+                        "on SIGTERM, how long calls in flight may take to answer")
+        ->capture_default_str();
+  };
+  auto add_limit_flags = [](CLI::App* command, skald::cli::LimitFlags& limits) {
+    command->add_option("--max-input-bytes", limits.max_input_bytes, "largest saga input")
+        ->capture_default_str();
+    command->add_option("--max-definition-bytes", limits.max_definition_bytes,
+                        "largest definition document")
+        ->capture_default_str();
+    command->add_option("--max-steps", limits.max_steps, "most steps in a definition")
+        ->capture_default_str();
+  };
+
   skald::cli::ServeFlags serve;
   auto* serve_cmd = app.add_subcommand("serve", "run the coordinator against a PostgreSQL database");
   serve_cmd->add_option("--db", serve.database_uri, "libpq connection URI")->required();
@@ -43,6 +58,8 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   serve_cmd->add_option("--ready-file", serve.ready_file,
                         "write the bound address here once serving");
+  add_limit_flags(serve_cmd, serve.limits);
+  add_shutdown_flag(serve_cmd, serve.shutdown_grace);
 
   skald::cli::DevFlags dev;
   dev.data_dir = DefaultDevDir();
@@ -53,6 +70,8 @@ int main(int argc, char** argv) {
   dev_cmd->add_option("--listen", dev.listen_address, "host:port for the client API")
       ->capture_default_str();
   dev_cmd->add_option("--ready-file", dev.ready_file, "write the bound address here once serving");
+  add_limit_flags(dev_cmd, dev.limits);
+  add_shutdown_flag(dev_cmd, dev.shutdown_grace);
 
   auto* definition_cmd = app.add_subcommand("definition", "manage saga definitions");
   definition_cmd->require_subcommand(1);
@@ -60,6 +79,43 @@ int main(int argc, char** argv) {
   auto* apply_cmd = definition_cmd->add_subcommand("apply", "apply a definition JSON file");
   apply_cmd->add_option("file", definition_file, "definition file, or - for stdin")->required();
   add_client_flags(apply_cmd);
+
+  auto* validate_cmd = definition_cmd->add_subcommand(
+      "validate", "check a definition file offline and print every error in it");
+  validate_cmd->add_option("file", definition_file, "definition file, or - for stdin")->required();
+
+  std::string shown_definition;
+  int shown_version = 0;
+  auto* show_cmd =
+      definition_cmd->add_subcommand("show", "show a stored definition and a table of its steps");
+  show_cmd->add_option("name", shown_definition, "definition name")->required();
+  show_cmd->add_option("--version", shown_version, "definition version (default: the latest)");
+  add_client_flags(show_cmd);
+
+  skald::cli::DefinitionSource definition_source;
+  auto add_definition_source = [&](CLI::App* command) {
+    auto* name = command->add_option("name", definition_source.name,
+                                     "definition name, fetched from the coordinator");
+    auto* file = command->add_option("--file", definition_source.file,
+                                     "read this definition file instead (offline; - for stdin)");
+    auto* version = command->add_option("--version", definition_source.version,
+                                        "definition version (default: the latest)");
+    name->excludes(file);
+    version->excludes(file);
+    command->add_option("--address", client.address, "coordinator address (env SKALD_ADDRESS)")
+        ->capture_default_str();
+  };
+  std::string graph_format;
+  auto* graph_cmd = definition_cmd->add_subcommand(
+      "graph", "print the step graph: dependencies, compensation order, pivot, conditions");
+  add_definition_source(graph_cmd);
+  graph_cmd->add_option("--format", graph_format, "dot (Graphviz) or mermaid")
+      ->required()
+      ->check(CLI::IsMember({"dot", "mermaid"}));
+  auto* simulate_cmd = definition_cmd->add_subcommand(
+      "simulate", "what happens on the happy path, when each step fails and when time runs out");
+  add_definition_source(simulate_cmd);
+  simulate_cmd->add_flag("--json", client.json, "print JSON instead of text");
 
   auto* saga_cmd = app.add_subcommand("saga", "start and inspect sagas");
   saga_cmd->require_subcommand(1);
@@ -113,6 +169,18 @@ int main(int argc, char** argv) {
   }
   if (*apply_cmd) {
     return skald::cli::ApplyDefinition(client, definition_file);
+  }
+  if (*validate_cmd) {
+    return skald::cli::ValidateDefinition(definition_file);
+  }
+  if (*show_cmd) {
+    return skald::cli::ShowDefinition(client, shown_definition, shown_version);
+  }
+  if (*graph_cmd) {
+    return skald::cli::GraphDefinition(client, definition_source, graph_format);
+  }
+  if (*simulate_cmd) {
+    return skald::cli::SimulateDefinition(client, definition_source);
   }
   if (*start_cmd) {
     return skald::cli::StartSaga(client, definition_name, version, input_json, saga_id);

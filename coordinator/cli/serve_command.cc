@@ -8,6 +8,7 @@
 #include <fstream>
 
 #include "coordinator/cli/commands.h"
+#include "coordinator/core/duration.h"
 
 namespace skald::cli {
 namespace {
@@ -27,7 +28,13 @@ bool WriteAtomically(const std::string& path, const std::string& contents) {
 
 }  // namespace
 
-int ServeUntilSignalled(const api::ServerOptions& options, const std::string& ready_file) {
+int ServeUntilSignalled(const api::ServerOptions& options, const std::string& ready_file,
+                        const std::string& shutdown_grace) {
+  auto grace = core::ParseDuration(shutdown_grace);
+  if (!grace.ok()) {
+    spdlog::error("--shutdown-grace: {}", std::string(grace.status().message()));
+    return 2;
+  }
   // Block the stop signals in every thread (the ones gRPC and the engine start inherit the
   // mask) and take them synchronously here.
   sigset_t stop_signals;
@@ -48,15 +55,25 @@ int ServeUntilSignalled(const api::ServerOptions& options, const std::string& re
   int signal_number = 0;
   sigwait(&stop_signals, &signal_number);
   spdlog::info("received {}, shutting down", strsignal(signal_number));
-  (*server)->Shutdown();
+  (*server)->Shutdown(*grace);
+  spdlog::info("coordinator stopped");
   return 0;
+}
+
+api::ApiLimits ToApiLimits(const LimitFlags& flags) {
+  api::ApiLimits limits;
+  limits.max_input_bytes = flags.max_input_bytes;
+  limits.definition.max_document_bytes = flags.max_definition_bytes;
+  limits.definition.max_steps = flags.max_steps;
+  return limits;
 }
 
 int RunServe(const ServeFlags& flags) {
   api::ServerOptions options;
+  options.limits = ToApiLimits(flags.limits);
   options.database_uri = flags.database_uri;
   options.listen_address = flags.listen_address;
-  return ServeUntilSignalled(options, flags.ready_file);
+  return ServeUntilSignalled(options, flags.ready_file, flags.shutdown_grace);
 }
 
 }  // namespace skald::cli
