@@ -17,7 +17,7 @@ grpc::Status Invalid(const std::string& message) {
 grpc::Status SagaServiceImpl::ApplyDefinition(grpc::ServerContext*,
                                               const v1::ApplyDefinitionRequest* request,
                                               v1::ApplyDefinitionResponse* response) {
-  auto definition = core::ParseDefinition(request->definition_json());
+  auto definition = core::ParseDefinition(request->definition_json(), limits_.definition);
   if (!definition.ok()) return ToGrpc(definition.status());
   auto created = store_.PutDefinition(*definition);
   if (!created.ok()) return ToGrpc(created.status());
@@ -25,6 +25,21 @@ grpc::Status SagaServiceImpl::ApplyDefinition(grpc::ServerContext*,
   response->set_version(definition->version);
   response->set_created(*created);
   if (*created) spdlog::info("definition {} v{} applied", definition->name, definition->version);
+  return grpc::Status::OK;
+}
+
+grpc::Status SagaServiceImpl::GetDefinition(grpc::ServerContext*,
+                                            const v1::GetDefinitionRequest* request,
+                                            v1::GetDefinitionResponse* response) {
+  if (auto s = core::ValidateName(request->name(), limits_.definition.max_name_length); !s.ok()) {
+    return Invalid("name: " + std::string(s.message()));
+  }
+  if (request->version() < 0) return Invalid("version: must be 0 (latest) or positive");
+  auto definition = store_.GetDefinition(request->name(), request->version());
+  if (!definition.ok()) return ToGrpc(definition.status());
+  response->set_name(definition->name);
+  response->set_version(definition->version);
+  response->set_definition_json(definition->document.dump());
   return grpc::Status::OK;
 }
 

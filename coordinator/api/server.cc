@@ -19,12 +19,18 @@ absl::StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Start(
   server->store_ = std::make_unique<store::SagaStore>(*server->pool_);
   server->participants_ = std::make_unique<engine::ParticipantClient>();
   server->engine_ = std::make_unique<engine::Engine>(*server->store_, *server->participants_);
-  server->service_ = std::make_unique<SagaServiceImpl>(*server->store_, *server->engine_);
+  server->service_ =
+      std::make_unique<SagaServiceImpl>(*server->store_, *server->engine_, options.limits);
 
   grpc::ServerBuilder builder;
   int port = 0;
   builder.AddListeningPort(options.listen_address, grpc::InsecureServerCredentials(), &port);
   builder.RegisterService(server->service_.get());
+  // Requests over our own limits get a precise error from the service; gRPC's cap only
+  // has to stay out of their way.
+  const size_t largest = std::max(options.limits.max_input_bytes,
+                                  options.limits.definition.max_document_bytes);
+  builder.SetMaxReceiveMessageSize(static_cast<int>(std::max<size_t>(4 << 20, largest + (64 << 10))));
   server->server_ = builder.BuildAndStart();
   if (!server->server_ || port == 0) {
     return absl::UnavailableError("cannot listen on " + options.listen_address +
@@ -38,13 +44,18 @@ absl::StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Start(
   return server;
 }
 
-CoordinatorServer::~CoordinatorServer() { Shutdown(); }
+CoordinatorServer::~CoordinatorServer() { Shutdown(std::chrono::milliseconds(0)); }
 
-void CoordinatorServer::Shutdown() {
+void CoordinatorServer::Shutdown(std::chrono::milliseconds grace) {
   if (shut_down_) return;
   shut_down_ = true;
-  if (server_) server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
-  if (engine_) engine_->Stop();
+  const auto deadline = std::chrono::system_clock::now() + grace;
+  if (server_) server_->Shutdown(deadline);
+  if (engine_) {
+    engine_->Drain(std::chrono::duration_cast<std::chrono::milliseconds>(
+        std::max(deadline - std::chrono::system_clock::now(),
+                 std::chrono::system_clock::duration::zero())));
+  }
 }
 
 }  // namespace skald::api

@@ -19,6 +19,7 @@ struct ServerOptions {
   // host:port; port 0 picks a free port (see CoordinatorServer::address()).
   std::string listen_address = "127.0.0.1:7700";
   size_t database_connections = 8;
+  ApiLimits limits;
 };
 
 // A running coordinator: schema migrated, engine driving sagas, client API listening.
@@ -32,8 +33,9 @@ class CoordinatorServer {
   // The address clients reach the API on, with the port actually bound.
   const std::string& address() const { return address_; }
 
-  // Stops accepting requests, finishes those in progress, then stops the engine.
-  void Shutdown();
+  // Stops accepting requests, finishes those in progress, lets participant calls in flight
+  // answer (up to `grace`) and records their outcomes, then stops the engine.
+  void Shutdown(std::chrono::milliseconds grace = std::chrono::seconds(10));
 
  private:
   CoordinatorServer() = default;

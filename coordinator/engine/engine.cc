@@ -47,6 +47,26 @@ void Engine::Stop() {
   participants_.CancelAndDrain();
 }
 
+bool Engine::Drain(std::chrono::milliseconds grace) {
+  const auto deadline = std::chrono::steady_clock::now() + grace;
+  bool drained;
+  {
+    std::unique_lock lock(mutex_);
+    draining_ = true;
+    // Participant replies arrive on gRPC threads and are posted to the inbox; poll the
+    // in-flight count at a short interval rather than wiring another notification.
+    while (!(drained = !busy_ && inbox_.empty() && participants_.in_flight() == 0) &&
+           std::chrono::steady_clock::now() < deadline) {
+      idle_.wait_for(lock, std::chrono::milliseconds(20));
+    }
+  }
+  spdlog::info("engine: {} within the shutdown grace period",
+               drained ? "every call in flight answered and was recorded"
+                       : "calls still in flight are left for the next coordinator");
+  Stop();
+  return drained;
+}
+
 void Engine::Admit(const std::string& saga_id) { Post({saga_id, core::SagaResumed{}}); }
 
 size_t Engine::live_sagas() const {
@@ -66,7 +86,13 @@ void Engine::Loop() {
   while (true) {
     std::vector<Inbound> batch = NextBatch();
     if (batch.empty()) return;  // Stopping.
-    if (HandleBatch(batch)) {
+    const bool handled = HandleBatch(batch);
+    {
+      std::lock_guard lock(mutex_);
+      busy_ = false;
+    }
+    idle_.notify_all();
+    if (handled) {
       store_backoff_ = options_.initial_store_backoff;
       continue;
     }
@@ -100,6 +126,7 @@ std::vector<Engine::Inbound> Engine::NextBatch() {
     batch.push_back({timers_.top().saga_id, timers_.top().event});
     timers_.pop();
   }
+  busy_ = !batch.empty();
   return batch;
 }
 
@@ -209,6 +236,12 @@ absl::StatusOr<std::shared_ptr<const core::SagaDefinition>> Engine::DefinitionFo
 
 void Engine::Execute(const std::string& saga_id, const LiveSaga& saga,
                      const core::Command& command) {
+  {
+    // While draining, decisions are committed (the intent is durable) but not carried out:
+    // the next coordinator to take the saga up sends the call or arms the timer.
+    std::lock_guard lock(mutex_);
+    if (draining_) return;
+  }
   if (const auto* call = std::get_if<core::CallParticipant>(&command)) {
     SendAttempt(saga_id, saga, *call);
   } else if (const auto* retry = std::get_if<core::ScheduleRetry>(&command)) {

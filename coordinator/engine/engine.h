@@ -49,6 +49,12 @@ class Engine {
   // recorded; the attempts are resent when a coordinator next takes up the saga.
   void Stop();
 
+  // Stops sending new participant calls and arming timers, waits up to `grace` for the
+  // calls in flight to answer and their outcomes to be committed, then stops. Work decided
+  // meanwhile is committed as intent and resumed by the next coordinator to take the saga.
+  // Returns true when everything in flight was recorded within the grace period.
+  bool Drain(std::chrono::milliseconds grace);
+
   // Hands the engine a saga that is stored but not driven yet, such as one just created.
   // Thread-safe; returns at once.
   void Admit(const std::string& saga_id);
@@ -94,6 +100,11 @@ class Engine {
   std::condition_variable wake_;
   std::deque<Inbound> inbox_;
   bool stopping_ = false;
+  bool draining_ = false;
+  // True while the loop handles a batch, so that Drain does not mistake a batch being
+  // committed for an idle engine.
+  bool busy_ = false;
+  std::condition_variable idle_;
   std::thread thread_;
 
   // Owned by the loop thread.

@@ -114,6 +114,11 @@ void ParticipantClient::Call(const std::string& address, const v1::StepCall& cal
   }
 }
 
+size_t ParticipantClient::in_flight() const {
+  std::lock_guard lock(mutex_);
+  return in_flight_.size();
+}
+
 void ParticipantClient::CancelAndDrain() {
   std::unique_lock lock(mutex_);
   for (PendingCall* pending : in_flight_) pending->context.TryCancel();

@@ -48,11 +48,14 @@ class ParticipantClient {
   // Cancels the calls in flight and returns once every `done` has run.
   void CancelAndDrain();
 
+  // Returns how many calls have not yet reported their result.
+  size_t in_flight() const;
+
  private:
   struct PendingCall;
   v1::Participant::Stub& StubFor(const std::string& address);
 
-  std::mutex mutex_;
+  mutable std::mutex mutex_;
   std::map<std::string, std::unique_ptr<v1::Participant::Stub>> stubs_;
   std::set<PendingCall*> in_flight_;
   std::condition_variable drained_;

@@ -6,6 +6,9 @@
 #include <fstream>
 
 #include "tests/e2e/order_system.h"
+#include "tests/support/ready_file.h"
+#include "tests/support/temp_dir.h"
+#include "tests/support/test_postgres.h"
 
 namespace skald::testing {
 namespace {
@@ -94,6 +97,41 @@ TEST(SkaldCli, AppliesStartsWaitsAndShowsSagas) {
   CommandOutput bad_state = RunSkald({"saga", "list", "--state", "DONE", "--address", address});
   EXPECT_EQ(bad_state.exit_code, 2);
   EXPECT_NE(bad_state.out.find("unknown state \"DONE\""), std::string::npos);
+}
+
+TEST(SkaldCli, ServerLimitsAreConfigurable) {
+  auto dir = TempDir::Create("skald-limits-");
+  ASSERT_TRUE(dir.ok()) << dir.status();
+  auto db = FreshDatabase("limits");
+  ASSERT_TRUE(db.ok()) << db.status();
+  auto coordinator = ChildProcess::Spawn(
+      {SKALD_BINARY, "serve", "--db", *db, "--listen", "127.0.0.1:0", "--ready-file",
+       dir->File("ready"), "--max-steps", "1", "--max-input-bytes", "64"},
+      dir->File("coordinator.log"));
+  ASSERT_TRUE(coordinator.ok()) << coordinator.status();
+  auto address = WaitForReadyFile(dir->File("ready"), absl::Seconds(30), coordinator->get());
+  ASSERT_TRUE(address.ok()) << address.status();
+
+  const std::string two_steps = dir->File("two.json");
+  std::ofstream(two_steps) << R"({"name": "two", "version": 1, "steps": [
+      {"name": "a", "participant": "127.0.0.1:1", "action": "a"},
+      {"name": "b", "participant": "127.0.0.1:1", "action": "b"}]})";
+  CommandOutput refused = RunSkald({"definition", "apply", two_steps, "--address", *address});
+  EXPECT_EQ(refused.exit_code, 1);
+  EXPECT_EQ(refused.out,
+            "error: INVALID_ARGUMENT: definition: steps: has 2 steps, over the limit of 1\n");
+
+  const std::string one_step = dir->File("one.json");
+  std::ofstream(one_step) << R"({"name": "one", "version": 1, "steps": [
+      {"name": "a", "participant": "127.0.0.1:1", "action": "a"}]})";
+  EXPECT_EQ(RunSkald({"definition", "apply", one_step, "--address", *address}).exit_code, 0);
+  CommandOutput too_big = RunSkald({"saga", "start", "one", "--input",
+                                    "{\"pad\": \"" + std::string(100, 'x') + "\"}",
+                                    "--address", *address});
+  EXPECT_EQ(too_big.exit_code, 1);
+  EXPECT_NE(too_big.out.find("RESOURCE_EXHAUSTED: input_json: 111 bytes, over the limit of 64"),
+            std::string::npos)
+      << too_big.out;
 }
 
 TEST(SkaldCli, ReportsAnUnreachableCoordinator) {
