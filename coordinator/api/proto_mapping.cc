@@ -7,43 +7,61 @@ using core::StepStatus;
 
 grpc::Status ToGrpc(const absl::Status& status) {
   if (status.ok()) return grpc::Status::OK;
-  return grpc::Status(static_cast<grpc::StatusCode>(status.code()),
-                      std::string(status.message()));
+  return grpc::Status(static_cast<grpc::StatusCode>(status.code()), std::string(status.message()));
 }
 
 v1::SagaState ToWire(SagaStatus status) {
   switch (status) {
-    case SagaStatus::kRunning: return v1::SAGA_STATE_RUNNING;
-    case SagaStatus::kCompensating: return v1::SAGA_STATE_COMPENSATING;
-    case SagaStatus::kCompleted: return v1::SAGA_STATE_COMPLETED;
-    case SagaStatus::kCompensated: return v1::SAGA_STATE_COMPENSATED;
-    case SagaStatus::kFailed: return v1::SAGA_STATE_FAILED;
+    case SagaStatus::kRunning:
+      return v1::SAGA_STATE_RUNNING;
+    case SagaStatus::kCompensating:
+      return v1::SAGA_STATE_COMPENSATING;
+    case SagaStatus::kCompleted:
+      return v1::SAGA_STATE_COMPLETED;
+    case SagaStatus::kCompensated:
+      return v1::SAGA_STATE_COMPENSATED;
+    case SagaStatus::kFailed:
+      return v1::SAGA_STATE_FAILED;
   }
   return v1::SAGA_STATE_UNSPECIFIED;
 }
 
 v1::StepState ToWire(StepStatus status) {
   switch (status) {
-    case StepStatus::kPending: return v1::STEP_STATE_PENDING;
-    case StepStatus::kRunning: return v1::STEP_STATE_RUNNING;
-    case StepStatus::kSucceeded: return v1::STEP_STATE_SUCCEEDED;
-    case StepStatus::kFailed: return v1::STEP_STATE_FAILED;
-    case StepStatus::kCompensating: return v1::STEP_STATE_COMPENSATING;
-    case StepStatus::kCompensated: return v1::STEP_STATE_COMPENSATED;
-    case StepStatus::kCompensationFailed: return v1::STEP_STATE_COMPENSATION_FAILED;
-    case StepStatus::kSkipped: return v1::STEP_STATE_SKIPPED;
+    case StepStatus::kPending:
+      return v1::STEP_STATE_PENDING;
+    case StepStatus::kRunning:
+      return v1::STEP_STATE_RUNNING;
+    case StepStatus::kSucceeded:
+      return v1::STEP_STATE_SUCCEEDED;
+    case StepStatus::kFailed:
+      return v1::STEP_STATE_FAILED;
+    case StepStatus::kCompensating:
+      return v1::STEP_STATE_COMPENSATING;
+    case StepStatus::kCompensated:
+      return v1::STEP_STATE_COMPENSATED;
+    case StepStatus::kCompensationFailed:
+      return v1::STEP_STATE_COMPENSATION_FAILED;
+    case StepStatus::kSkipped:
+      return v1::STEP_STATE_SKIPPED;
   }
   return v1::STEP_STATE_UNSPECIFIED;
 }
 
 std::optional<SagaStatus> FromWire(v1::SagaState state) {
   switch (state) {
-    case v1::SAGA_STATE_RUNNING: return SagaStatus::kRunning;
-    case v1::SAGA_STATE_COMPENSATING: return SagaStatus::kCompensating;
-    case v1::SAGA_STATE_COMPLETED: return SagaStatus::kCompleted;
-    case v1::SAGA_STATE_COMPENSATED: return SagaStatus::kCompensated;
-    case v1::SAGA_STATE_FAILED: return SagaStatus::kFailed;
-    default: return std::nullopt;
+    case v1::SAGA_STATE_RUNNING:
+      return SagaStatus::kRunning;
+    case v1::SAGA_STATE_COMPENSATING:
+      return SagaStatus::kCompensating;
+    case v1::SAGA_STATE_COMPLETED:
+      return SagaStatus::kCompleted;
+    case v1::SAGA_STATE_COMPENSATED:
+      return SagaStatus::kCompensated;
+    case v1::SAGA_STATE_FAILED:
+      return SagaStatus::kFailed;
+    default:
+      return std::nullopt;
   }
 }
 

@@ -43,8 +43,7 @@ grpc::Status SagaServiceImpl::GetDefinition(grpc::ServerContext*,
   return grpc::Status::OK;
 }
 
-grpc::Status SagaServiceImpl::StartSaga(grpc::ServerContext*,
-                                        const v1::StartSagaRequest* request,
+grpc::Status SagaServiceImpl::StartSaga(grpc::ServerContext*, const v1::StartSagaRequest* request,
                                         v1::StartSagaResponse* response) {
   if (request->definition().empty()) return Invalid("definition: required, got empty");
   if (request->version() < 0) return Invalid("version: must be 0 (latest) or positive");
@@ -56,8 +55,7 @@ grpc::Status SagaServiceImpl::StartSaga(grpc::ServerContext*,
   if (request->input_json().size() > limits_.max_input_bytes) {
     return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
                         "input_json: " + std::to_string(request->input_json().size()) +
-                            " bytes, over the limit of " +
-                            std::to_string(limits_.max_input_bytes));
+                            " bytes, over the limit of " + std::to_string(limits_.max_input_bytes));
   }
   nlohmann::json input = nlohmann::json::object();
   if (!request->input_json().empty()) {
@@ -72,9 +70,9 @@ grpc::Status SagaServiceImpl::StartSaga(grpc::ServerContext*,
   }
   auto definition = store_.GetDefinition(request->definition(), request->version());
   if (!definition.ok()) return ToGrpc(definition.status());
-  auto created = store_.CreateSaga(*definition, request->saga_id(), input);
+  auto created = store_.CreateSaga(*definition, request->saga_id(), input, engine_.lease_holder());
   if (!created.ok()) return ToGrpc(created.status());
-  if (created->created) engine_.Admit(created->saga_id);
+  if (created->created) engine_.Admit(created->saga_id, created->lease_token);
   response->set_saga_id(created->saga_id);
   response->set_created(created->created);
   return grpc::Status::OK;
@@ -92,8 +90,7 @@ grpc::Status SagaServiceImpl::GetSaga(grpc::ServerContext*, const v1::GetSagaReq
   return grpc::Status::OK;
 }
 
-grpc::Status SagaServiceImpl::ListSagas(grpc::ServerContext*,
-                                        const v1::ListSagasRequest* request,
+grpc::Status SagaServiceImpl::ListSagas(grpc::ServerContext*, const v1::ListSagasRequest* request,
                                         v1::ListSagasResponse* response) {
   if (request->page_size() < 0 || request->page_size() > limits_.max_page_size) {
     return Invalid("page_size: must be from 0 to " + std::to_string(limits_.max_page_size));

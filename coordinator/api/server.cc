@@ -1,10 +1,26 @@
 #include "coordinator/api/server.h"
 
 #include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <random>
 
 #include "coordinator/store/migrator.h"
 
 namespace skald::api {
+namespace {
+
+std::string GeneratedNodeId() {
+  char host[256] = {};
+  gethostname(host, sizeof host - 1);
+  std::random_device random;
+  char suffix[9];
+  snprintf(suffix, sizeof suffix, "%08x", random());
+  return std::string(host) + "/" + std::to_string(getpid()) + "/" + suffix;
+}
+
+}  // namespace
 
 absl::StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Start(
     const ServerOptions& options) {
@@ -18,7 +34,15 @@ absl::StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Start(
 
   server->store_ = std::make_unique<store::SagaStore>(*server->pool_);
   server->participants_ = std::make_unique<engine::ParticipantClient>();
-  server->engine_ = std::make_unique<engine::Engine>(*server->store_, *server->participants_);
+  engine::EngineOptions engine_options;
+  engine_options.owner = options.node_id.empty() ? GeneratedNodeId() : options.node_id;
+  engine_options.lease_ttl = options.lease_ttl;
+  engine_options.renew_interval = options.lease_ttl / 3;
+  engine_options.claim_interval =
+      std::min<std::chrono::milliseconds>(std::chrono::seconds(1), options.lease_ttl / 2);
+  engine_options.listen_uri = options.database_uri;
+  server->engine_ =
+      std::make_unique<engine::Engine>(*server->store_, *server->participants_, engine_options);
   server->service_ =
       std::make_unique<SagaServiceImpl>(*server->store_, *server->engine_, options.limits);
 
@@ -28,9 +52,10 @@ absl::StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Start(
   builder.RegisterService(server->service_.get());
   // Requests over our own limits get a precise error from the service; gRPC's cap only
   // has to stay out of their way.
-  const size_t largest = std::max(options.limits.max_input_bytes,
-                                  options.limits.definition.max_document_bytes);
-  builder.SetMaxReceiveMessageSize(static_cast<int>(std::max<size_t>(4 << 20, largest + (64 << 10))));
+  const size_t largest =
+      std::max(options.limits.max_input_bytes, options.limits.definition.max_document_bytes);
+  builder.SetMaxReceiveMessageSize(
+      static_cast<int>(std::max<size_t>(4 << 20, largest + (64 << 10))));
   server->server_ = builder.BuildAndStart();
   if (!server->server_ || port == 0) {
     return absl::UnavailableError("cannot listen on " + options.listen_address +
@@ -52,9 +77,8 @@ void CoordinatorServer::Shutdown(std::chrono::milliseconds grace) {
   const auto deadline = std::chrono::system_clock::now() + grace;
   if (server_) server_->Shutdown(deadline);
   if (engine_) {
-    engine_->Drain(std::chrono::duration_cast<std::chrono::milliseconds>(
-        std::max(deadline - std::chrono::system_clock::now(),
-                 std::chrono::system_clock::duration::zero())));
+    engine_->Drain(std::chrono::duration_cast<std::chrono::milliseconds>(std::max(
+        deadline - std::chrono::system_clock::now(), std::chrono::system_clock::duration::zero())));
   }
 }
 

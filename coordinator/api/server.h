@@ -20,6 +20,13 @@ struct ServerOptions {
   std::string listen_address = "127.0.0.1:7700";
   size_t database_connections = 8;
   ApiLimits limits;
+  // This coordinator's name in lease records, unique among the coordinators running on the
+  // database. Restarting under the same name takes its sagas back at once. Empty: a name
+  // made of the host name, the process id and a random part.
+  std::string node_id;
+  // How long a lease lasts without renewal: a dead coordinator's sagas are taken over
+  // within about this plus one second.
+  std::chrono::milliseconds lease_ttl{5'000};
 };
 
 // A running coordinator: schema migrated, engine driving sagas, client API listening.

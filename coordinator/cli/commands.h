@@ -20,6 +20,8 @@ struct ServeFlags {
   LimitFlags limits;
   // How long SIGTERM/SIGINT waits for participant calls in flight to answer.
   std::string shutdown_grace = "10s";
+  std::string node_id;
+  std::string lease_ttl = "5s";
 };
 
 struct DevFlags {

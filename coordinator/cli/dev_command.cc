@@ -24,6 +24,9 @@ int RunDev(const DevFlags& flags) {
   options.database_uri = (*postgres)->ConnectionUri("skald");
   options.listen_address = flags.listen_address;
   options.limits = ToApiLimits(flags.limits);
+  // One coordinator on its own cluster: a fixed name lets a restarted `skald dev` take its
+  // unfinished sagas back at once.
+  options.node_id = "skald-dev";
   return ServeUntilSignalled(options, flags.ready_file, flags.shutdown_grace);
   // `postgres` stops the cluster it started when it goes out of scope.
 }

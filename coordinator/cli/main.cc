@@ -60,6 +60,13 @@ int main(int argc, char** argv) {
                         "write the bound address here once serving");
   add_limit_flags(serve_cmd, serve.limits);
   add_shutdown_flag(serve_cmd, serve.shutdown_grace);
+  serve_cmd->add_option("--node-id", serve.node_id,
+                        "this coordinator's name in lease records, unique among running "
+                        "coordinators (default: host/pid/random)");
+  serve_cmd->add_option("--lease-ttl", serve.lease_ttl,
+                        "how long a saga's lease lasts without renewal; a dead coordinator's "
+                        "sagas are taken over within about this plus 1s")
+      ->capture_default_str();
 
   skald::cli::DevFlags dev;
   dev.data_dir = DefaultDevDir();

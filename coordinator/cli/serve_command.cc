@@ -71,6 +71,13 @@ api::ApiLimits ToApiLimits(const LimitFlags& flags) {
 int RunServe(const ServeFlags& flags) {
   api::ServerOptions options;
   options.limits = ToApiLimits(flags.limits);
+  options.node_id = flags.node_id;
+  auto lease_ttl = core::ParseDuration(flags.lease_ttl);
+  if (!lease_ttl.ok() || *lease_ttl < std::chrono::milliseconds(300)) {
+    spdlog::error("--lease-ttl: must be a duration of at least 300ms, got \"{}\"", flags.lease_ttl);
+    return 2;
+  }
+  options.lease_ttl = *lease_ttl;
   options.database_uri = flags.database_uri;
   options.listen_address = flags.listen_address;
   return ServeUntilSignalled(options, flags.ready_file, flags.shutdown_grace);

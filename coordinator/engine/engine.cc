@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <pqxx/pqxx>
 #include <unordered_set>
 
 namespace skald::engine {
@@ -29,12 +30,91 @@ Engine::Engine(store::SagaStore& store, ParticipantClient& participants, EngineO
 Engine::~Engine() { Stop(); }
 
 absl::Status Engine::Start() {
-  auto active = store_.ActiveSagaIds();
-  if (!active.ok()) return active.status();
-  for (const std::string& id : *active) Post({id, core::SagaResumed{}});
-  spdlog::info("engine: taking up {} unfinished saga(s)", active->size());
+  // A coordinator restarted under the same name takes its sagas back at once instead of
+  // waiting for its old leases to expire; the first claim follows. Both happen here, so that
+  // a start on an unreachable database fails loudly.
+  auto reclaimed = store_.ReclaimOwnLeases(lease_holder());
+  if (!reclaimed.ok()) return reclaimed.status();
+  auto claimed = store_.ClaimSagas(lease_holder(), options_.claim_batch);
+  if (!claimed.ok()) return claimed.status();
+  for (const auto* leases : {&*reclaimed, &*claimed}) {
+    for (const store::Lease& lease : *leases) {
+      Post({lease.saga_id, core::SagaResumed{}, lease.token});
+    }
+  }
+  spdlog::info("engine {}: took up {} unfinished saga(s)", options_.owner,
+               reclaimed->size() + claimed->size());
   thread_ = std::thread([this] { Loop(); });
+  lease_thread_ = std::thread([this] { KeepLeases(); });
   return absl::OkStatus();
+}
+
+namespace {
+
+// Counts announcements of released sagas on the work channel.
+class WorkReceiver : public pqxx::notification_receiver {
+ public:
+  explicit WorkReceiver(pqxx::connection_base& connection)
+      : pqxx::notification_receiver(connection, store::kWorkChannel) {}
+  void operator()(const std::string&, int) override { ++received; }
+  int received = 0;
+};
+
+}  // namespace
+
+void Engine::AwaitWork(std::chrono::milliseconds timeout) {
+  // libpqxx 6 may reconnect silently and lose the LISTEN, so any trouble drops the
+  // connection and the next wait opens a fresh one.
+  if (!options_.listen_uri.empty()) {
+    try {
+      if (!listen_connection_) {
+        listen_connection_ = std::make_unique<pqxx::connection>(options_.listen_uri);
+        work_receiver_ = std::make_unique<WorkReceiver>(*listen_connection_);
+      }
+      const auto micros = std::chrono::duration_cast<std::chrono::microseconds>(timeout).count();
+      listen_connection_->await_notification(micros / 1'000'000, micros % 1'000'000);
+      return;
+    } catch (const std::exception& e) {
+      spdlog::warn("engine: listening for released sagas failed, will retry: {}", e.what());
+      work_receiver_.reset();
+      listen_connection_.reset();
+    }
+  }
+  std::unique_lock lock(mutex_);
+  wake_.wait_for(lock, timeout, [this] { return stopping_; });
+}
+
+void Engine::KeepLeases() {
+  auto next_renewal = std::chrono::steady_clock::now() + options_.renew_interval;
+  while (true) {
+    {
+      std::lock_guard lock(mutex_);
+      if (stopping_ || draining_) return;
+    }
+    if (std::chrono::steady_clock::now() >= next_renewal) {
+      // Losing a lease needs no action here: the saga's next commit is fenced and the
+      // engine lets it go then.
+      auto renewed = store_.RenewLeases(lease_holder());
+      if (!renewed.ok()) {
+        spdlog::warn("engine: renewing leases failed: {}", std::string(renewed.status().message()));
+      }
+      next_renewal = std::chrono::steady_clock::now() + options_.renew_interval;
+    }
+    auto claimed = store_.ClaimSagas(lease_holder(), options_.claim_batch);
+    if (claimed.ok()) {
+      for (const store::Lease& lease : *claimed) {
+        Post({lease.saga_id, core::SagaResumed{}, lease.token});
+      }
+      if (!claimed->empty()) {
+        spdlog::info("engine {}: took over {} saga(s)", options_.owner, claimed->size());
+      }
+      // A full batch means more are waiting: claim again at once.
+      if (static_cast<int>(claimed->size()) == options_.claim_batch) continue;
+    } else {
+      spdlog::warn("engine: claiming sagas failed: {}", std::string(claimed.status().message()));
+    }
+    AwaitWork(std::min(options_.claim_interval, options_.renew_interval));
+  }
 }
 
 void Engine::Stop() {
@@ -44,6 +124,7 @@ void Engine::Stop() {
   }
   wake_.notify_all();
   if (thread_.joinable()) thread_.join();
+  if (lease_thread_.joinable()) lease_thread_.join();
   participants_.CancelAndDrain();
 }
 
@@ -64,10 +145,17 @@ bool Engine::Drain(std::chrono::milliseconds grace) {
                drained ? "every call in flight answered and was recorded"
                        : "calls still in flight are left for the next coordinator");
   Stop();
+  // Hand the sagas over at once instead of letting the leases run out.
+  if (auto s = store_.ReleaseLeases(options_.owner); !s.ok()) {
+    spdlog::warn("engine: releasing leases failed (they will expire): {}",
+                 std::string(s.message()));
+  }
   return drained;
 }
 
-void Engine::Admit(const std::string& saga_id) { Post({saga_id, core::SagaResumed{}}); }
+void Engine::Admit(const std::string& saga_id, int64_t lease_token) {
+  Post({saga_id, core::SagaResumed{}, lease_token});
+}
 
 size_t Engine::live_sagas() const {
   std::lock_guard lock(mutex_);
@@ -138,13 +226,19 @@ bool Engine::HandleBatch(std::vector<Inbound>& batch) {
   for (Inbound& inbound : batch) {
     const bool takes_up = std::holds_alternative<core::SagaResumed>(inbound.event);
     bool loaded_now = false;
+    if (auto it = live_.find(inbound.saga_id);
+        takes_up && it != live_.end() && inbound.lease_token > it->second.lease_token) {
+      // Claimed anew (our own lease had lapsed): what is in memory may be stale.
+      live_.erase(it);
+    }
     if (!live_.contains(inbound.saga_id)) {
       // Replies and timers of sagas no longer driven here are stale: drop them.
       if (!takes_up) continue;
-      absl::Status loaded = EnsureLive(inbound.saga_id);
+      absl::Status loaded = EnsureLive(inbound.saga_id, inbound.lease_token);
       if (absl::IsUnavailable(loaded)) return false;
       if (!loaded.ok()) {
-        spdlog::error("saga {}: cannot take it up: {}", inbound.saga_id, std::string(loaded.message()));
+        spdlog::error("saga {}: cannot take it up: {}", inbound.saga_id,
+                      std::string(loaded.message()));
         continue;
       }
       loaded_now = true;
@@ -166,13 +260,23 @@ bool Engine::HandleBatch(std::vector<Inbound>& batch) {
   std::vector<store::TransitionWrite> writes;
   for (const Working& w : work) {
     if (w.transition.history.empty() && w.transition.state == w.before) continue;
-    writes.push_back({&w.before, &w.transition, live_.at(w.saga_id).definition.get()});
+    const LiveSaga& saga = live_.at(w.saga_id);
+    writes.push_back({&w.before, &w.transition, saga.definition.get(), saga.lease_token});
   }
-  absl::Status committed = writes.empty() ? absl::OkStatus() : store_.CommitTransitions(writes);
+  absl::StatusOr<std::vector<std::string>> committed =
+      writes.empty() ? std::vector<std::string>{}
+                     : store_.CommitTransitions(writes, options_.owner);
   std::unordered_set<std::string> rejected;
-  if (absl::IsUnavailable(committed)) {
+  if (committed.ok()) {
+    for (const std::string& id : *committed) {
+      // Another coordinator holds the lease now: nothing of ours was written.
+      spdlog::warn("saga {}: lease lost to another coordinator; letting it go", id);
+      rejected.insert(id);
+    }
+  }
+  if (absl::IsUnavailable(committed.status())) {
     spdlog::warn("engine: database unavailable, will retry {} event(s): {}", batch.size(),
-                 std::string(committed.message()));
+                 std::string(committed.status().message()));
     for (const Working& w : work) {
       if (w.loaded_now) live_.erase(w.saga_id);  // Load it afresh on the retry.
     }
@@ -182,10 +286,10 @@ bool Engine::HandleBatch(std::vector<Inbound>& batch) {
     // Not a connectivity problem: find the saga(s) at fault by committing one at a time, and
     // leave those stored as they were, to be resumed after a restart.
     for (const store::TransitionWrite& write : writes) {
-      absl::Status alone = store_.CommitTransitions({write});
-      if (!alone.ok()) {
-        spdlog::error("saga {}: transition not recorded, saga left as stored: {}",
-                      write.before->id, std::string(alone.message()));
+      auto alone = store_.CommitTransitions({write}, options_.owner);
+      if (!alone.ok() || !alone->empty()) {
+        spdlog::error("saga {}: transition not recorded, saga left as stored: {}", write.before->id,
+                      alone.ok() ? "lease lost" : std::string(alone.status().message()));
         rejected.insert(write.before->id);
       }
     }
@@ -209,17 +313,16 @@ bool Engine::HandleBatch(std::vector<Inbound>& batch) {
   return true;
 }
 
-absl::Status Engine::EnsureLive(const std::string& saga_id) {
+absl::Status Engine::EnsureLive(const std::string& saga_id, int64_t lease_token) {
   auto record = store_.GetSaga(saga_id);
   if (!record.ok()) return record.status();
   auto definition = DefinitionFor(record->definition_name, record->definition_version);
   if (!definition.ok()) return definition.status();
   if ((*definition)->steps.size() != record->state.steps.size()) {
-    return absl::InternalError("stored steps do not match definition " +
-                               record->definition_name + " v" +
-                               std::to_string(record->definition_version));
+    return absl::InternalError("stored steps do not match definition " + record->definition_name +
+                               " v" + std::to_string(record->definition_version));
   }
-  live_[saga_id] = LiveSaga{*definition, std::move(record->state)};
+  live_[saga_id] = LiveSaga{*definition, std::move(record->state), lease_token};
   return absl::OkStatus();
 }
 
@@ -269,13 +372,12 @@ void Engine::SendAttempt(const std::string& saga_id, const LiveSaga& saga,
   if (call.phase == core::Phase::kCompensation && !output.is_null()) {
     request.set_action_output_json(output.dump());
   }
-  participants_.Call(step.participant, request, step.attempt_timeout,
-                     [this, saga_id, call](CallResult result) {
-                       Post({saga_id, core::AttemptFinished{
-                                          call.step, call.phase, call.attempt, result.outcome,
-                                          std::move(result.output), std::move(result.error),
-                                          std::move(result.error_code)}});
-                     });
+  participants_.Call(
+      step.participant, request, step.attempt_timeout, [this, saga_id, call](CallResult result) {
+        Post({saga_id, core::AttemptFinished{call.step, call.phase, call.attempt, result.outcome,
+                                             std::move(result.output), std::move(result.error),
+                                             std::move(result.error_code)}});
+      });
 }
 
 }  // namespace skald::engine

@@ -18,10 +18,24 @@
 #include "coordinator/core/state_machine.h"
 #include "coordinator/engine/participant_client.h"
 #include "coordinator/store/saga_store.h"
+#include "pqxx/connection"
+#include "pqxx/notification"
 
 namespace skald::engine {
 
 struct EngineOptions {
+  // This coordinator's name in lease records; unique among coordinators.
+  std::string owner = "coordinator";
+  // How long a claimed or renewed lease lasts. Sagas of a coordinator that dies are taken
+  // over within about lease_ttl + claim_interval.
+  std::chrono::milliseconds lease_ttl{5'000};
+  std::chrono::milliseconds renew_interval{1'500};
+  // How often free or expired leases are looked for, besides when another coordinator
+  // announces released sagas.
+  std::chrono::milliseconds claim_interval{1'000};
+  int claim_batch = 200;
+  // A connection used only to LISTEN for released sagas; empty disables listening.
+  std::string listen_uri;
   // How many events one database transaction may commit at most.
   size_t max_batch = 512;
   // The wait before retrying after the database failed, doubled up to the maximum.
@@ -55,9 +69,12 @@ class Engine {
   // Returns true when everything in flight was recorded within the grace period.
   bool Drain(std::chrono::milliseconds grace);
 
-  // Hands the engine a saga that is stored but not driven yet, such as one just created.
-  // Thread-safe; returns at once.
-  void Admit(const std::string& saga_id);
+  // Hands the engine a saga whose lease it holds with `lease_token`, such as one just
+  // created. Thread-safe; returns at once.
+  void Admit(const std::string& saga_id, int64_t lease_token);
+
+  // The lease holder sagas created on this coordinator should be given to.
+  store::LeaseHolder lease_holder() const { return {options_.owner, options_.lease_ttl}; }
 
   // Returns how many sagas are being driven right now.
   size_t live_sagas() const;
@@ -66,6 +83,8 @@ class Engine {
   struct Inbound {
     std::string saga_id;
     core::Event event;
+    // For SagaResumed: the token of the lease that lets this coordinator drive the saga.
+    int64_t lease_token = 0;
   };
   // A retry or a deadline: the event to deliver to a saga at a time.
   struct Timer {
@@ -77,6 +96,7 @@ class Engine {
   struct LiveSaga {
     std::shared_ptr<const core::SagaDefinition> definition;
     core::SagaState state;
+    int64_t lease_token = 0;
   };
 
   void Post(Inbound inbound);
@@ -85,9 +105,15 @@ class Engine {
   std::vector<Inbound> NextBatch();
   // Returns false when the database failed and the batch must be tried again.
   bool HandleBatch(std::vector<Inbound>& batch);
-  absl::Status EnsureLive(const std::string& saga_id);
-  absl::StatusOr<std::shared_ptr<const core::SagaDefinition>> DefinitionFor(
-      const std::string& name, int version);
+  absl::Status EnsureLive(const std::string& saga_id, int64_t lease_token);
+  // The lease keeper's thread: claims free and expired leases (at once when another
+  // coordinator announces released sagas), and renews the ones held.
+  void KeepLeases();
+  // Waits up to `timeout` for another coordinator to announce released sagas; returns
+  // early on stop.
+  void AwaitWork(std::chrono::milliseconds timeout);
+  absl::StatusOr<std::shared_ptr<const core::SagaDefinition>> DefinitionFor(const std::string& name,
+                                                                            int version);
   void Execute(const std::string& saga_id, const LiveSaga& saga, const core::Command& command);
   void SendAttempt(const std::string& saga_id, const LiveSaga& saga,
                    const core::CallParticipant& call);
@@ -106,12 +132,15 @@ class Engine {
   bool busy_ = false;
   std::condition_variable idle_;
   std::thread thread_;
+  std::thread lease_thread_;
+  // Owned by the lease keeper's thread: the LISTEN connection, opened on first use.
+  std::unique_ptr<pqxx::connection> listen_connection_;
+  std::unique_ptr<pqxx::notification_receiver> work_receiver_;
 
   // Owned by the loop thread.
   std::priority_queue<Timer, std::vector<Timer>, std::greater<>> timers_;
   std::unordered_map<std::string, LiveSaga> live_;
-  std::map<std::pair<std::string, int>, std::shared_ptr<const core::SagaDefinition>>
-      definitions_;
+  std::map<std::pair<std::string, int>, std::shared_ptr<const core::SagaDefinition>> definitions_;
   std::chrono::milliseconds store_backoff_;
   size_t live_count_ = 0;  // Guarded by mutex_; mirrors live_.size() for other threads.
 };

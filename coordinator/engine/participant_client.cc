@@ -32,8 +32,7 @@ CallResult ClassifyReply(const std::string& address, const grpc::Status& status,
                          const v1::StepReply& reply) {
   if (!status.ok()) {
     const std::string error = "participant " + address + " call failed (gRPC code " +
-                              std::to_string(status.error_code()) +
-                              "): " + status.error_message();
+                              std::to_string(status.error_code()) + "): " + status.error_message();
     return {IsTransient(status.error_code()) ? AttemptOutcome::kRetryableError
                                              : AttemptOutcome::kFailure,
             nullptr, error, ""};

@@ -42,8 +42,8 @@ class ParticipantClient {
   // Sends `call` to the participant at `address` with the given deadline, as an action or
   // compensation by `call.phase()`. `done` runs exactly once, on a gRPC thread; it must not
   // block.
-  void Call(const std::string& address, const v1::StepCall& call,
-            std::chrono::milliseconds timeout, std::function<void(CallResult)> done);
+  void Call(const std::string& address, const v1::StepCall& call, std::chrono::milliseconds timeout,
+            std::function<void(CallResult)> done);
 
   // Cancels the calls in flight and returns once every `done` has run.
   void CancelAndDrain();

@@ -64,11 +64,10 @@ void InsertHistory(pqxx::work& tx, const std::string& saga_id,
 
 void WriteStep(pqxx::work& tx, const std::string& saga_id, int position,
                const core::StepState& step) {
-  tx.exec_prepared(Name(stmt::kUpdateStep), saga_id, position,
-                   std::string(core::ToString(step.status)), step.attempts,
-                   step.compensation_attempts, TimeParam(step.retry_at), JsonParam(step.output),
-                   step.error, step.outcome_unknown, JsonParam(step.input),
-                   TimeParam(step.deadline));
+  tx.exec_prepared(
+      Name(stmt::kUpdateStep), saga_id, position, std::string(core::ToString(step.status)),
+      step.attempts, step.compensation_attempts, TimeParam(step.retry_at), JsonParam(step.output),
+      step.error, step.outcome_unknown, JsonParam(step.input), TimeParam(step.deadline));
 }
 
 }  // namespace
@@ -76,20 +75,20 @@ void WriteStep(pqxx::work& tx, const std::string& saga_id, int position,
 absl::StatusOr<bool> SagaStore::PutDefinition(const core::SagaDefinition& definition) {
   bool created = false;
   std::optional<json> existing;
-  absl::Status status = pool_.Run(
-      "store definition " + definition.name + " v" + std::to_string(definition.version),
-      [&](pqxx::connection& c) {
-        pqxx::work tx(c);
-        auto inserted = tx.exec_prepared(Name(stmt::kInsertDefinition), definition.name,
-                                         definition.version, definition.document.dump());
-        created = inserted.affected_rows() == 1;
-        if (!created) {
-          auto row = tx.exec_prepared1(Name(stmt::kSelectDefinition), definition.name,
-                                       definition.version);
-          existing = json::parse(row[1].as<std::string>());
-        }
-        tx.commit();
-      });
+  absl::Status status =
+      pool_.Run("store definition " + definition.name + " v" + std::to_string(definition.version),
+                [&](pqxx::connection& c) {
+                  pqxx::work tx(c);
+                  auto inserted = tx.exec_prepared(Name(stmt::kInsertDefinition), definition.name,
+                                                   definition.version, definition.document.dump());
+                  created = inserted.affected_rows() == 1;
+                  if (!created) {
+                    auto row = tx.exec_prepared1(Name(stmt::kSelectDefinition), definition.name,
+                                                 definition.version);
+                    existing = json::parse(row[1].as<std::string>());
+                  }
+                  tx.commit();
+                });
   if (!status.ok()) return status;
   if (!created && *existing != definition.document) {
     return absl::AlreadyExistsError("definition " + definition.name + " version " +
@@ -117,23 +116,24 @@ absl::StatusOr<core::SagaDefinition> SagaStore::GetDefinition(const std::string&
   }
   auto definition = core::ParseDefinition(*document);
   if (!definition.ok()) {
-    return absl::InternalError("stored definition " + name + " no longer parses: " +
-                               std::string(definition.status().message()));
+    return absl::InternalError("stored definition " + name +
+                               " no longer parses: " + std::string(definition.status().message()));
   }
   return definition;
 }
 
 absl::StatusOr<CreatedSaga> SagaStore::CreateSaga(const core::SagaDefinition& definition,
-                                                  const std::string& saga_id,
-                                                  const json& input) {
+                                                  const std::string& saga_id, const json& input,
+                                                  const LeaseHolder& holder) {
   CreatedSaga result;
   std::string existing_definition;
   absl::Status status = pool_.Run("create saga", [&](pqxx::connection& c) {
     pqxx::work tx(c);
     std::optional<std::string> requested_id;
     if (!saga_id.empty()) requested_id = saga_id;
-    auto inserted = tx.exec_prepared(Name(stmt::kInsertSaga), requested_id, definition.name,
-                                     definition.version, input.dump());
+    auto inserted =
+        tx.exec_prepared(Name(stmt::kInsertSaga), requested_id, definition.name, definition.version,
+                         input.dump(), holder.owner, static_cast<long long>(holder.ttl.count()));
     if (inserted.empty()) {
       // The id is taken: an idempotent repeat of an earlier start, or a clash.
       auto row = tx.exec_prepared1(Name(stmt::kSelectSaga), saga_id);
@@ -142,15 +142,14 @@ absl::StatusOr<CreatedSaga> SagaStore::CreateSaga(const core::SagaDefinition& de
       tx.commit();
       return;
     }
-    result = CreatedSaga{inserted[0][0].as<std::string>(), true};
+    result = CreatedSaga{inserted[0][0].as<std::string>(), true, 1};
     for (size_t i = 0; i < definition.steps.size(); ++i) {
       tx.exec_prepared(Name(stmt::kInsertStep), result.saga_id, static_cast<int>(i),
                        definition.steps[i].name);
     }
     const json detail = {{"definition", definition.name}, {"version", definition.version}};
     tx.exec_prepared(Name(stmt::kInsertEvent), result.saga_id, std::string("saga_created"),
-                     std::optional<std::string>(), std::optional<std::string>(), 0,
-                     detail.dump());
+                     std::optional<std::string>(), std::optional<std::string>(), 0, detail.dump());
     tx.commit();
   });
   if (!status.ok()) return status;
@@ -250,17 +249,80 @@ absl::StatusOr<std::vector<std::string>> SagaStore::ActiveSagaIds() {
   return ids;
 }
 
-absl::Status SagaStore::CommitTransitions(const std::vector<TransitionWrite>& writes) {
-  return pool_.Run("commit saga transitions", [&](pqxx::connection& c) {
+namespace {
+
+std::vector<Lease> ReadLeases(const pqxx::result& rows) {
+  std::vector<Lease> leases;
+  leases.reserve(rows.size());
+  for (const auto& row : rows) {
+    leases.push_back(Lease{row[0].as<std::string>(), row[1].as<int64_t>()});
+  }
+  return leases;
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<Lease>> SagaStore::ClaimSagas(const LeaseHolder& holder, int limit) {
+  std::vector<Lease> leases;
+  absl::Status status = pool_.Run("claim sagas", [&](pqxx::connection& c) {
+    pqxx::work tx(c);
+    leases = ReadLeases(tx.exec_prepared(Name(stmt::kClaimSagas), holder.owner,
+                                         static_cast<long long>(holder.ttl.count()), limit));
+    tx.commit();
+  });
+  if (!status.ok()) return status;
+  return leases;
+}
+
+absl::StatusOr<std::vector<Lease>> SagaStore::UpdateLeases(std::string_view statement,
+                                                           const LeaseHolder& holder) {
+  std::vector<Lease> leases;
+  absl::Status status = pool_.Run(std::string(statement), [&](pqxx::connection& c) {
+    pqxx::work tx(c);
+    leases = ReadLeases(tx.exec_prepared(Name(statement), holder.owner,
+                                         static_cast<long long>(holder.ttl.count())));
+    tx.commit();
+  });
+  if (!status.ok()) return status;
+  return leases;
+}
+
+absl::StatusOr<std::vector<Lease>> SagaStore::RenewLeases(const LeaseHolder& holder) {
+  return UpdateLeases(stmt::kRenewLeases, holder);
+}
+
+absl::StatusOr<std::vector<Lease>> SagaStore::ReclaimOwnLeases(const LeaseHolder& holder) {
+  return UpdateLeases(stmt::kReclaimOwnLeases, holder);
+}
+
+absl::Status SagaStore::ReleaseLeases(const std::string& owner) {
+  return pool_.Run("release leases", [&](pqxx::connection& c) {
+    pqxx::work tx(c);
+    tx.exec_prepared(Name(stmt::kReleaseLeases), owner);
+    // Delivered at commit, to every coordinator listening.
+    tx.exec_prepared(Name(stmt::kNotifyWork), owner);
+    tx.commit();
+  });
+}
+
+absl::StatusOr<std::vector<std::string>> SagaStore::CommitTransitions(
+    const std::vector<TransitionWrite>& writes, const std::string& owner) {
+  std::vector<std::string> fenced;
+  absl::Status status = pool_.Run("commit saga transitions", [&](pqxx::connection& c) {
+    fenced.clear();
     pqxx::work tx(c);
     for (const TransitionWrite& write : writes) {
       const core::SagaState& before = *write.before;
       const core::SagaState& after = write.transition->state;
-      if (before.status != after.status || before.error != after.error ||
-          before.output != after.output || before.deadline != after.deadline) {
-        tx.exec_prepared(Name(stmt::kUpdateSaga), after.id,
-                         std::string(core::ToString(after.status)), after.error,
-                         JsonParam(after.output), TimeParam(after.deadline));
+      // Always written: the update both checks the lease token (fencing) and locks the
+      // saga's row until commit, so no claim can slip in between.
+      auto updated = tx.exec_prepared(Name(stmt::kUpdateSaga), after.id,
+                                      std::string(core::ToString(after.status)), after.error,
+                                      JsonParam(after.output), TimeParam(after.deadline), owner,
+                                      static_cast<long long>(write.lease_token));
+      if (updated.affected_rows() == 0) {
+        fenced.push_back(after.id);
+        continue;
       }
       for (size_t i = 0; i < after.steps.size(); ++i) {
         if (after.steps[i] != before.steps[i]) {
@@ -273,6 +335,8 @@ absl::Status SagaStore::CommitTransitions(const std::vector<TransitionWrite>& wr
     }
     tx.commit();
   });
+  if (!status.ok()) return status;
+  return fenced;
 }
 
 }  // namespace skald::store

@@ -39,6 +39,21 @@ struct CreatedSaga {
   std::string saga_id;
   // False when a saga with the requested id existed already.
   bool created = false;
+  // The lease the creating coordinator holds on a saga created now.
+  int64_t lease_token = 0;
+};
+
+// The right of one coordinator to drive one saga, until it expires or another claims it.
+struct Lease {
+  std::string saga_id;
+  // The fencing token: every state write must carry it.
+  int64_t token = 0;
+};
+
+// Who holds leases, and for how long each grant or renewal lasts.
+struct LeaseHolder {
+  std::string owner;
+  std::chrono::milliseconds ttl{5'000};
 };
 
 // One saga's committed transition, as the engine hands it to the store.
@@ -46,7 +61,12 @@ struct TransitionWrite {
   const core::SagaState* before;
   const core::Transition* transition;
   const core::SagaDefinition* definition;
+  // The token of the lease the writer holds on the saga.
+  int64_t lease_token = 0;
 };
+
+// The PostgreSQL channel on which coordinators announce sagas they released.
+inline constexpr const char* kWorkChannel = "skald_work";
 
 // Reads and writes definitions and sagas in PostgreSQL. Thread-safe: each call borrows a
 // connection from the pool. Errors: UNAVAILABLE when the database cannot be reached,
@@ -65,12 +85,29 @@ class SagaStore {
   absl::StatusOr<core::SagaDefinition> GetDefinition(const std::string& name, int version);
 
   // Creates a saga of `definition` with `input`, its steps PENDING, and records its
-  // creation in the history, in one transaction. An empty `saga_id` gets a fresh UUID.
-  // When `saga_id` names an existing saga of the same definition, returns it with
-  // created=false; of another definition, ALREADY_EXISTS.
+  // creation in the history, in one transaction; `holder` gets its lease. An empty
+  // `saga_id` gets a fresh UUID. When `saga_id` names an existing saga of the same
+  // definition, returns it with created=false; of another definition, ALREADY_EXISTS.
   absl::StatusOr<CreatedSaga> CreateSaga(const core::SagaDefinition& definition,
-                                         const std::string& saga_id,
-                                         const nlohmann::json& input);
+                                         const std::string& saga_id, const nlohmann::json& input,
+                                         const LeaseHolder& holder);
+
+  // Takes the leases of up to `limit` unfinished sagas whose lease is free or expired,
+  // oldest first, for `holder`; each claim gets a new token. Concurrent claimers never get
+  // the same saga.
+  absl::StatusOr<std::vector<Lease>> ClaimSagas(const LeaseHolder& holder, int limit);
+
+  // Extends every lease `holder` still owns and returns them; a saga missing from the
+  // result was claimed by another coordinator and must no longer be driven.
+  absl::StatusOr<std::vector<Lease>> RenewLeases(const LeaseHolder& holder);
+
+  // Takes back, with new tokens, every unfinished saga still leased to `holder`'s name: for
+  // a coordinator restarted under the same name. REQUIRES: no other live process uses it.
+  absl::StatusOr<std::vector<Lease>> ReclaimOwnLeases(const LeaseHolder& holder);
+
+  // Gives up every lease of `owner` and tells the other coordinators, so that they take
+  // the sagas over at once rather than after the leases expire.
+  absl::Status ReleaseLeases(const std::string& owner);
 
   // Returns the saga with its steps; NOT_FOUND when there is none.
   absl::StatusOr<SagaRecord> GetSaga(const std::string& saga_id);
@@ -82,10 +119,16 @@ class SagaStore {
   absl::StatusOr<std::vector<std::string>> ActiveSagaIds();
 
   // Commits the new state and history of every saga in `writes` in one transaction: all
-  // or none of them take effect.
-  absl::Status CommitTransitions(const std::vector<TransitionWrite>& writes);
+  // or none of them take effect. A saga whose lease `owner` no longer holds with the
+  // write's token is left untouched (fenced) and its id returned.
+  absl::StatusOr<std::vector<std::string>> CommitTransitions(
+      const std::vector<TransitionWrite>& writes, const std::string& owner);
 
  private:
+  // Runs a lease statement taking (owner, ttl ms) and returning (id, token) rows.
+  absl::StatusOr<std::vector<Lease>> UpdateLeases(std::string_view statement,
+                                                  const LeaseHolder& holder);
+
   ConnectionPool& pool_;
 };
 

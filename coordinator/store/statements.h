@@ -27,6 +27,11 @@ inline constexpr std::string_view kUpdateSaga = "update_saga";
 inline constexpr std::string_view kUpdateStep = "update_step";
 inline constexpr std::string_view kSelectActiveSagas = "select_active_sagas";
 inline constexpr std::string_view kListSagas = "list_sagas";
+inline constexpr std::string_view kClaimSagas = "claim_sagas";
+inline constexpr std::string_view kRenewLeases = "renew_leases";
+inline constexpr std::string_view kReclaimOwnLeases = "reclaim_own_leases";
+inline constexpr std::string_view kReleaseLeases = "release_leases";
+inline constexpr std::string_view kNotifyWork = "notify_work";
 }  // namespace stmt
 
 }  // namespace skald::store

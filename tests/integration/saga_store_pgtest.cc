@@ -1,11 +1,12 @@
-#include "coordinator/store/saga_store.h"
-
 #include <gtest/gtest.h>
 
 #include <pqxx/pqxx>
+#include <set>
+#include <thread>
 
 #include "coordinator/core/definition_parser.h"
 #include "coordinator/store/migrator.h"
+#include "coordinator/store/saga_store.h"
 #include "tests/support/test_postgres.h"
 
 namespace skald::store {
@@ -14,6 +15,9 @@ namespace {
 using core::SagaStatus;
 using core::StepStatus;
 using nlohmann::json;
+
+constexpr const char* kOwner = "coordinator-a";
+const LeaseHolder kHolder{kOwner, std::chrono::seconds(5)};
 
 constexpr const char* kDefinition = R"({"name": "order", "version": 1, "steps": [
   {"name": "reserve", "participant": "127.0.0.1:1", "action": "reserve", "compensation": "release"},
@@ -34,10 +38,13 @@ class SagaStoreTest : public ::testing::Test {
 
   int CountRows(const std::string& table_query) {
     int count = -1;
-    EXPECT_TRUE(pool_->Run("count", [&](pqxx::connection& c) {
-                       pqxx::read_transaction tx(c);
-                       count = tx.exec1(table_query)[0].as<int>();
-                     }).ok());
+    EXPECT_TRUE(pool_
+                    ->Run("count",
+                          [&](pqxx::connection& c) {
+                            pqxx::read_transaction tx(c);
+                            count = tx.exec1(table_query)[0].as<int>();
+                          })
+                    .ok());
     return count;
   }
 
@@ -72,7 +79,7 @@ TEST_F(SagaStoreTest, DefinitionsAreImmutablePerVersion) {
 }
 
 TEST_F(SagaStoreTest, CreatesASagaWithPendingStepsAndAHistoryEntry) {
-  auto created = store_->CreateSaga(definition_, "", json{{"amount", 10}});
+  auto created = store_->CreateSaga(definition_, "", json{{"amount", 10}}, kHolder);
   ASSERT_TRUE(created.ok()) << created.status();
   EXPECT_TRUE(created->created);
   EXPECT_EQ(created->saga_id.size(), 36u) << "a generated UUID: " << created->saga_id;
@@ -91,8 +98,8 @@ TEST_F(SagaStoreTest, CreatesASagaWithPendingStepsAndAHistoryEntry) {
 }
 
 TEST_F(SagaStoreTest, StartingTwiceWithTheSameIdReturnsTheFirstSaga) {
-  auto first = store_->CreateSaga(definition_, "order-17", json{{"n", 1}});
-  auto second = store_->CreateSaga(definition_, "order-17", json{{"n", 2}});
+  auto first = store_->CreateSaga(definition_, "order-17", json{{"n", 1}}, kHolder);
+  auto second = store_->CreateSaga(definition_, "order-17", json{{"n", 2}}, kHolder);
   ASSERT_TRUE(first.ok() && second.ok());
   EXPECT_TRUE(first->created);
   EXPECT_FALSE(second->created);
@@ -105,7 +112,7 @@ TEST_F(SagaStoreTest, StartingTwiceWithTheSameIdReturnsTheFirstSaga) {
   other["name"] = "refund";
   auto other_definition = *core::ParseDefinition(other.dump());
   ASSERT_TRUE(store_->PutDefinition(other_definition).ok());
-  auto clash = store_->CreateSaga(other_definition, "order-17", json::object());
+  auto clash = store_->CreateSaga(other_definition, "order-17", json::object(), kHolder);
   EXPECT_EQ(clash.status().code(), absl::StatusCode::kAlreadyExists);
 }
 
@@ -114,7 +121,7 @@ TEST_F(SagaStoreTest, UnknownSagaIsNotFound) {
 }
 
 TEST_F(SagaStoreTest, CommittedTransitionsReadBackExactly) {
-  auto created = store_->CreateSaga(definition_, "s-1", json::object());
+  auto created = store_->CreateSaga(definition_, "s-1", json::object(), kHolder);
   ASSERT_TRUE(created.ok());
   core::SagaState before = store_->GetSaga("s-1")->state;
 
@@ -140,7 +147,7 @@ TEST_F(SagaStoreTest, CommittedTransitionsReadBackExactly) {
   transition.history.push_back({"attempt_failed", 1, core::Phase::kAction, 3, {{"error", "x"}}});
   transition.history.push_back({"saga_compensating", {}, {}, 0, json::object()});
 
-  ASSERT_TRUE(store_->CommitTransitions({{&before, &transition, &definition_}}).ok());
+  ASSERT_TRUE(store_->CommitTransitions({{&before, &transition, &definition_, 1}}, kOwner).ok());
   auto after = store_->GetSaga("s-1");
   ASSERT_TRUE(after.ok());
   EXPECT_EQ(after->state, transition.state);
@@ -156,39 +163,131 @@ TEST_F(SagaStoreTest, CommittedTransitionsReadBackExactly) {
 }
 
 TEST_F(SagaStoreTest, SkippedStepsAreStored) {
-  ASSERT_TRUE(store_->CreateSaga(definition_, "skips", json::object()).ok());
+  ASSERT_TRUE(store_->CreateSaga(definition_, "skips", json::object(), kHolder).ok());
   core::SagaState before = store_->GetSaga("skips")->state;
   core::Transition transition{before, {}, {}};
   transition.state.steps[1].status = StepStatus::kSkipped;
-  ASSERT_TRUE(store_->CommitTransitions({{&before, &transition, &definition_}}).ok());
+  ASSERT_TRUE(store_->CommitTransitions({{&before, &transition, &definition_, 1}}, kOwner).ok());
   EXPECT_EQ(store_->GetSaga("skips")->state.steps[1].status, StepStatus::kSkipped);
 }
 
 TEST_F(SagaStoreTest, ABatchCommitsAllOrNothing) {
-  ASSERT_TRUE(store_->CreateSaga(definition_, "a", json::object()).ok());
+  ASSERT_TRUE(store_->CreateSaga(definition_, "a", json::object(), kHolder).ok());
+  ASSERT_TRUE(store_->CreateSaga(definition_, "b", json::object(), kHolder).ok());
   core::SagaState a = store_->GetSaga("a")->state;
   core::Transition done{a, {}, {}};
   done.state.status = SagaStatus::kCompleted;
-  // A saga that was never stored: its event insert violates the foreign key.
-  core::SagaState ghost = a;
-  ghost.id = "ghost";
-  core::Transition ghost_moves{ghost, {}, {{"saga_completed", {}, {}, 0, json::object()}}};
-  ghost_moves.state.status = SagaStatus::kCompleted;
+  // An output that cannot be serialized (invalid UTF-8): the second write fails inside the
+  // transaction, after the first one was sent.
+  core::SagaState b = store_->GetSaga("b")->state;
+  core::Transition broken{b, {}, {}};
+  broken.state.steps[0].output = json{{"text", std::string("\xff\xfe")}};
 
-  absl::Status status = store_->CommitTransitions(
-      {{&a, &done, &definition_}, {&ghost, &ghost_moves, &definition_}});
+  auto status = store_->CommitTransitions(
+      {{&a, &done, &definition_, 1}, {&b, &broken, &definition_, 1}}, kOwner);
   EXPECT_FALSE(status.ok());
   EXPECT_EQ(store_->GetSaga("a")->state.status, SagaStatus::kRunning);
 }
 
+TEST_F(SagaStoreTest, ClaimsFreeAndExpiredLeasesOnlyAndFencesStaleWriters) {
+  ASSERT_TRUE(store_->CreateSaga(definition_, "held", json::object(), kHolder).ok());
+  const LeaseHolder b{"coordinator-b", std::chrono::milliseconds(300)};
+  auto nothing = store_->ClaimSagas(b, 10);
+  ASSERT_TRUE(nothing.ok()) << nothing.status();
+  EXPECT_TRUE(nothing->empty()) << "a's lease is still valid";
+
+  // a's lease runs out (a paused, say); b claims the saga with a new token.
+  ASSERT_TRUE(pool_
+                  ->Run("expire",
+                        [](pqxx::connection& c) {
+                          pqxx::work tx(c);
+                          tx.exec(
+                              "UPDATE sagas SET lease_expires_at = now() - interval '1 second'");
+                          tx.commit();
+                        })
+                  .ok());
+  auto claimed = store_->ClaimSagas(b, 10);
+  ASSERT_TRUE(claimed.ok());
+  ASSERT_EQ(claimed->size(), 1u);
+  EXPECT_EQ((*claimed)[0].saga_id, "held");
+  EXPECT_EQ((*claimed)[0].token, 2);
+  EXPECT_TRUE(store_->ClaimSagas(b, 10)->empty()) << "b holds it now";
+
+  // a wakes up and writes with its old token: refused, nothing changes.
+  core::SagaState before = store_->GetSaga("held")->state;
+  core::Transition late{before, {}, {{"saga_completed", {}, {}, 0, json::object()}}};
+  late.state.status = SagaStatus::kCompleted;
+  auto fenced = store_->CommitTransitions({{&before, &late, &definition_, 1}}, kOwner);
+  ASSERT_TRUE(fenced.ok()) << fenced.status();
+  EXPECT_EQ(*fenced, std::vector<std::string>{"held"});
+  EXPECT_EQ(store_->GetSaga("held")->state.status, SagaStatus::kRunning);
+  EXPECT_EQ(CountRows("SELECT count(*) FROM saga_events WHERE type = 'saga_completed'"), 0);
+
+  // b's write with the current token goes through.
+  auto accepted = store_->CommitTransitions({{&before, &late, &definition_, 2}}, b.owner);
+  ASSERT_TRUE(accepted.ok());
+  EXPECT_TRUE(accepted->empty());
+  EXPECT_EQ(store_->GetSaga("held")->state.status, SagaStatus::kCompleted);
+  EXPECT_TRUE(store_->RenewLeases(b)->empty()) << "finished sagas hold no lease";
+}
+
+TEST_F(SagaStoreTest, ConcurrentClaimersNeverGetTheSameSaga) {
+  for (int i = 0; i < 40; ++i) {
+    ASSERT_TRUE(store_
+                    ->CreateSaga(definition_, "c-" + std::to_string(i), json::object(),
+                                 LeaseHolder{"gone", std::chrono::milliseconds(0)})
+                    .ok());
+  }
+  std::vector<std::vector<Lease>> got(4);
+  std::vector<std::thread> claimers;
+  for (size_t i = 0; i < got.size(); ++i) {
+    claimers.emplace_back([&, i] {
+      ConnectionPool pool(pool_->uri(), 1);
+      SagaStore store(pool);
+      for (int round = 0; round < 20; ++round) {
+        auto leases =
+            store.ClaimSagas({"claimer-" + std::to_string(i), std::chrono::seconds(30)}, 3);
+        if (leases.ok()) got[i].insert(got[i].end(), leases->begin(), leases->end());
+      }
+    });
+  }
+  for (auto& t : claimers) t.join();
+  std::set<std::string> ids;
+  size_t total = 0;
+  for (const auto& leases : got) {
+    total += leases.size();
+    for (const Lease& lease : leases) ids.insert(lease.saga_id);
+  }
+  EXPECT_EQ(total, 40u);
+  EXPECT_EQ(ids.size(), 40u) << "no saga claimed twice";
+}
+
+TEST_F(SagaStoreTest, ReleasedLeasesAreFreeAtOnceAndRenewalKeepsThemHeld) {
+  ASSERT_TRUE(store_->CreateSaga(definition_, "r", json::object(), kHolder).ok());
+  auto renewed = store_->RenewLeases(kHolder);
+  ASSERT_TRUE(renewed.ok());
+  ASSERT_EQ(renewed->size(), 1u);
+  EXPECT_EQ((*renewed)[0].token, 1) << "renewal keeps the token";
+  ASSERT_TRUE(store_->ReleaseLeases(kOwner).ok());
+  auto claimed = store_->ClaimSagas({"other", std::chrono::seconds(5)}, 10);
+  ASSERT_TRUE(claimed.ok());
+  ASSERT_EQ(claimed->size(), 1u);
+  EXPECT_EQ((*claimed)[0].token, 2);
+  auto reclaimed = store_->ReclaimOwnLeases({"other", std::chrono::seconds(5)});
+  ASSERT_TRUE(reclaimed.ok());
+  ASSERT_EQ(reclaimed->size(), 1u);
+  EXPECT_EQ((*reclaimed)[0].token, 3) << "a restart under the same name fences its old self";
+}
+
 TEST_F(SagaStoreTest, ListsNewestFirstWithFiltersAndPages) {
   for (int i = 0; i < 5; ++i) {
-    ASSERT_TRUE(store_->CreateSaga(definition_, "saga-" + std::to_string(i), json::object()).ok());
+    ASSERT_TRUE(
+        store_->CreateSaga(definition_, "saga-" + std::to_string(i), json::object(), kHolder).ok());
   }
   core::SagaState s3 = store_->GetSaga("saga-3")->state;
   core::Transition finish{s3, {}, {}};
   finish.state.status = SagaStatus::kCompleted;
-  ASSERT_TRUE(store_->CommitTransitions({{&s3, &finish, &definition_}}).ok());
+  ASSERT_TRUE(store_->CommitTransitions({{&s3, &finish, &definition_, 1}}, kOwner).ok());
 
   std::vector<std::string> seen;
   SagaFilter filter;
