@@ -2,19 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include "tests/unit/make_policy.h"
+
 namespace skald::core {
 namespace {
-
-// Builds a policy without jitter or non-retryable codes.
-inline RetryPolicy MakePolicy(int max_attempts, std::chrono::milliseconds initial,
-                              double coefficient, std::chrono::milliseconds max) {
-  RetryPolicy policy;
-  policy.max_attempts = max_attempts;
-  policy.initial_interval = initial;
-  policy.backoff_coefficient = coefficient;
-  policy.max_interval = max;
-  return policy;
-}
 
 using std::chrono::milliseconds;
 
