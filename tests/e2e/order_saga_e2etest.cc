@@ -76,6 +76,18 @@ TEST_F(OrderSagaTest, AnOrderCompletesWithEveryEffectApplied) {
                  "status = 'CHARGED' AND amount = 150",
                  saga.id()),
             1);
+  // The saga output collects what the steps produced.
+  auto output = system_->SagaOutput(saga.id());
+  ASSERT_TRUE(output.ok()) << output.status();
+  EXPECT_EQ((*output)["order_id"], "o-1") << *output;
+  EXPECT_EQ((*output)["status"], "CONFIRMED") << *output;
+  EXPECT_EQ((*output)["reservation_id"],
+            json::parse(saga.steps(1).output_json())["reservation_id"])
+      << *output;
+  EXPECT_EQ((*output)["charge_id"], json::parse(saga.steps(2).output_json())["charge_id"])
+      << *output;
+  EXPECT_TRUE((*output)["charge_id"].is_string()) << *output;
+
   // Every state change is in the coordinator's history.
   EXPECT_EQ(system_->CoordinatorCount(
                 "SELECT count(*) FROM saga_events WHERE saga_id = $1 AND type = 'saga_completed'",
@@ -93,6 +105,10 @@ struct FailureCase {
   json input;
   int failing_step;
   std::string error_code;
+  // Step states in definition order. create-order and reserve-stock run in parallel, so
+  // when one fails the other has succeeded and is compensated too.
+  std::vector<std::string> states;
+  int refunded_charges;
 };
 
 void PrintTo(const FailureCase& c, std::ostream* out) { *out << c.label; }
@@ -106,11 +122,9 @@ TEST_P(BusinessFailureTest, CompensatesEveryCompletedStep) {
   v1::Saga saga = RunToEnd(c.input);
   ASSERT_EQ(saga.state(), v1::SAGA_STATE_COMPENSATED) << saga.DebugString();
   EXPECT_NE(saga.error().find(c.error_code), std::string::npos) << saga.error();
-  std::vector<std::string> expected(4, "PENDING");
-  for (int i = 0; i < c.failing_step; ++i) expected[i] = "COMPENSATED";
-  expected[c.failing_step] = "FAILED";
-  // confirm-order has no compensation: it is settled without a call.
-  EXPECT_EQ(StepStates(saga), expected);
+  EXPECT_EQ(StepStates(saga), c.states) << saga.DebugString();
+  // Payment is called only once the order and the stock are secured.
+  EXPECT_EQ(saga.steps(2).attempts(), c.failing_step >= 2 ? 1 : 0);
   EXPECT_EQ(saga.steps(c.failing_step).attempts(), 1) << "business failures are not retried";
 
   // Whatever happened is undone: no live order, stock back, no money taken.
@@ -121,17 +135,25 @@ TEST_P(BusinessFailureTest, CompensatesEveryCompletedStep) {
   EXPECT_EQ(Shop("SELECT count(*) FROM inventory.reservations WHERE status = 'RESERVED'"), 0);
   EXPECT_EQ(Shop("SELECT count(*) FROM payments.charges WHERE status = 'CHARGED'"), 0);
   EXPECT_EQ(Shop("SELECT count(*) FROM payments.charges WHERE status = 'REFUNDED'"),
-            c.failing_step == 3 ? 1 : 0);
+            c.refunded_charges);
+  EXPECT_EQ(Shop("SELECT count(*) FROM payments.charges"), c.refunded_charges);
 }
 
 INSTANTIATE_TEST_SUITE_P(
     EachStep, BusinessFailureTest,
     ::testing::Values(
-        FailureCase{"create_order_invalid", Order("o-bad", 0), 0, "invalid_order"},
-        FailureCase{"stock_insufficient", Order("o-big", 500), 1, "insufficient_stock"},
-        FailureCase{"payment_declined", Order("o-rich", 1, 5000), 2, "card_declined"},
+        // create-order and reserve-stock run side by side: the reservation is released.
+        FailureCase{"create_order_invalid", Order("o-bad", 2, 0), 0, "invalid_order",
+                    {"FAILED", "COMPENSATED", "PENDING", "PENDING"}, 0},
+        // The order is cancelled and payment is never called (SCENARIOS.md, row 3).
+        FailureCase{"stock_insufficient", Order("o-big", 500), 1, "insufficient_stock",
+                    {"COMPENSATED", "FAILED", "PENDING", "PENDING"}, 0},
+        FailureCase{"payment_declined", Order("o-rich", 1, 5000), 2, "card_declined",
+                    {"COMPENSATED", "COMPENSATED", "FAILED", "PENDING"}, 0},
+        // confirm-order is the pivot: its business failure compensates every step before it.
         FailureCase{"confirm_needs_review", WithReview(Order("o-review")), 3,
-                    "manual_review_required"}),
+                    "manual_review_required",
+                    {"COMPENSATED", "COMPENSATED", "COMPENSATED", "FAILED"}, 1}),
     [](const auto& info) { return info.param.label; });
 
 TEST_F(OrderSagaTest, ATransientFailureIsRetriedAndChargesOnce) {

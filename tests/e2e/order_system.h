@@ -9,6 +9,7 @@
 #include "absl/time/time.h"
 #include "nlohmann/json.hpp"
 #include "skald/v1/saga_service.grpc.pb.h"
+#include "tests/e2e/coordinator_process.h"
 #include "tests/support/child_process.h"
 #include "tests/support/temp_dir.h"
 
@@ -44,8 +45,8 @@ class OrderSystem {
   // for tests: actions get 4 attempts 50 ms apart, compensations 100.
   nlohmann::json FastDefinition() const;
 
-  v1::SagaService::Stub& client() { return *client_; }
-  const std::string& coordinator_address() const { return coordinator_address_; }
+  v1::SagaService::Stub& client() { return coordinator_->client(); }
+  const std::string& coordinator_address() const { return coordinator_->address(); }
 
   // Returns the status of applying `definition`.
   grpc::Status Apply(const nlohmann::json& definition);
@@ -60,6 +61,10 @@ class OrderSystem {
   absl::StatusOr<v1::Saga> WaitFor(const std::string& saga_id,
                                    const std::function<bool(const v1::Saga&)>& predicate,
                                    absl::Duration timeout);
+  // The saga's rendered output (see CoordinatorProcess::SagaOutput).
+  absl::StatusOr<nlohmann::json> SagaOutput(const std::string& saga_id) {
+    return coordinator_->SagaOutput(saga_id);
+  }
 
   // Runs a query returning one integer on the participants' database.
   long long ShopCount(const std::string& sql, const std::string& param = "");
@@ -81,13 +86,10 @@ class OrderSystem {
 
   TempDir dir_;
   Options options_;
-  std::string coordinator_db_;
   std::string shop_db_;
-  std::string coordinator_address_ = "127.0.0.1:0";
-  std::unique_ptr<ChildProcess> coordinator_;
+  std::unique_ptr<CoordinatorProcess> coordinator_;
   std::map<Service, Participant> participants_;
-  std::unique_ptr<v1::SagaService::Stub> client_;
-  int starts_ = 0;
+  int starts_ = 0;  // Participant starts, numbering their ready files and logs.
 };
 
 // The initial stock of the inventory service in every OrderSystem.
