@@ -77,7 +77,15 @@ v1::Participant::Stub& ParticipantClient::StubFor(const std::string& address) {
   // REQUIRES: mutex_ held.
   auto it = stubs_.find(address);
   if (it == stubs_.end()) {
-    auto channel = grpc::CreateChannel(address, grpc::InsecureChannelCredentials());
+    // Skald's retry policies decide when to try a participant again. gRPC's own reconnect
+    // backoff (up to two minutes by default) would otherwise fail those attempts fast long
+    // after the participant is back, so it is kept short.
+    grpc::ChannelArguments arguments;
+    arguments.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
+    arguments.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 100);
+    arguments.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
+    auto channel =
+        grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), arguments);
     it = stubs_.emplace(address, v1::Participant::NewStub(channel)).first;
   }
   return *it->second;

@@ -11,8 +11,11 @@ namespace {
 using nlohmann::json;
 
 json Order(const std::string& id, int quantity = 2, int amount = 150) {
-  return {{"order_id", id}, {"customer", "ada"}, {"sku", "widget"},
-          {"quantity", quantity}, {"amount", amount}};
+  return {{"order_id", id},
+          {"customer", "ada"},
+          {"sku", "widget"},
+          {"quantity", quantity},
+          {"amount", amount}};
 }
 
 json WithReview(json order) {
@@ -48,9 +51,18 @@ class OrderSagaTest : public ::testing::Test {
   long long Shop(const std::string& sql, const std::string& param = "") {
     return system_->ShopCount(sql, param);
   }
-  long long Widgets() {
-    return Shop("SELECT quantity FROM inventory.stock WHERE sku = 'widget'");
+  // Applies `version` of the example with the payment step retried for about 10 s, so that
+  // a test can keep the payment service away for a while.
+  void ApplyPatientPayment(int version) {
+    json definition = system_->FastDefinition();
+    definition["version"] = version;
+    definition["steps"][2]["retry"] = {
+        {"max_attempts", 60}, {"initial_interval", "100ms"}, {"max_interval", "200ms"}};
+    grpc::Status applied = system_->Apply(definition);
+    ASSERT_TRUE(applied.ok()) << applied.error_message();
   }
+
+  long long Widgets() { return Shop("SELECT quantity FROM inventory.stock WHERE sku = 'widget'"); }
 
   std::unique_ptr<OrderSystem> system_;
 };
@@ -81,8 +93,7 @@ TEST_F(OrderSagaTest, AnOrderCompletesWithEveryEffectApplied) {
   ASSERT_TRUE(output.ok()) << output.status();
   EXPECT_EQ((*output)["order_id"], "o-1") << *output;
   EXPECT_EQ((*output)["status"], "CONFIRMED") << *output;
-  EXPECT_EQ((*output)["reservation_id"],
-            json::parse(saga.steps(1).output_json())["reservation_id"])
+  EXPECT_EQ((*output)["reservation_id"], json::parse(saga.steps(1).output_json())["reservation_id"])
       << *output;
   EXPECT_EQ((*output)["charge_id"], json::parse(saga.steps(2).output_json())["charge_id"])
       << *output;
@@ -93,11 +104,11 @@ TEST_F(OrderSagaTest, AnOrderCompletesWithEveryEffectApplied) {
                 "SELECT count(*) FROM saga_events WHERE saga_id = $1 AND type = 'saga_completed'",
                 saga.id()),
             1);
-  EXPECT_EQ(system_->CoordinatorCount(
-                "SELECT count(*) FROM saga_events WHERE saga_id = $1 AND type = "
-                "'attempt_started'",
-                saga.id()),
-            4);
+  EXPECT_EQ(
+      system_->CoordinatorCount("SELECT count(*) FROM saga_events WHERE saga_id = $1 AND type = "
+                                "'attempt_started'",
+                                saga.id()),
+      4);
 }
 
 struct FailureCase {
@@ -143,17 +154,32 @@ INSTANTIATE_TEST_SUITE_P(
     EachStep, BusinessFailureTest,
     ::testing::Values(
         // create-order and reserve-stock run side by side: the reservation is released.
-        FailureCase{"create_order_invalid", Order("o-bad", 2, 0), 0, "invalid_order",
-                    {"FAILED", "COMPENSATED", "PENDING", "PENDING"}, 0},
+        FailureCase{"create_order_invalid",
+                    Order("o-bad", 2, 0),
+                    0,
+                    "invalid_order",
+                    {"FAILED", "COMPENSATED", "PENDING", "PENDING"},
+                    0},
         // The order is cancelled and payment is never called (SCENARIOS.md, row 3).
-        FailureCase{"stock_insufficient", Order("o-big", 500), 1, "insufficient_stock",
-                    {"COMPENSATED", "FAILED", "PENDING", "PENDING"}, 0},
-        FailureCase{"payment_declined", Order("o-rich", 1, 5000), 2, "card_declined",
-                    {"COMPENSATED", "COMPENSATED", "FAILED", "PENDING"}, 0},
+        FailureCase{"stock_insufficient",
+                    Order("o-big", 500),
+                    1,
+                    "insufficient_stock",
+                    {"COMPENSATED", "FAILED", "PENDING", "PENDING"},
+                    0},
+        FailureCase{"payment_declined",
+                    Order("o-rich", 1, 5000),
+                    2,
+                    "card_declined",
+                    {"COMPENSATED", "COMPENSATED", "FAILED", "PENDING"},
+                    0},
         // confirm-order is the pivot: its business failure compensates every step before it.
-        FailureCase{"confirm_needs_review", WithReview(Order("o-review")), 3,
+        FailureCase{"confirm_needs_review",
+                    WithReview(Order("o-review")),
+                    3,
                     "manual_review_required",
-                    {"COMPENSATED", "COMPENSATED", "COMPENSATED", "FAILED"}, 1}),
+                    {"COMPENSATED", "COMPENSATED", "COMPENSATED", "FAILED"},
+                    1}),
     [](const auto& info) { return info.param.label; });
 
 TEST_F(OrderSagaTest, ATransientFailureIsRetriedAndChargesOnce) {
@@ -163,11 +189,11 @@ TEST_F(OrderSagaTest, ATransientFailureIsRetriedAndChargesOnce) {
   EXPECT_EQ(saga.steps(2).name(), "charge-payment");
   EXPECT_EQ(saga.steps(2).attempts(), 3);
   EXPECT_EQ(Shop("SELECT count(*) FROM payments.charges WHERE status = 'CHARGED'"), 1);
-  EXPECT_EQ(system_->CoordinatorCount(
-                "SELECT count(*) FROM saga_events WHERE saga_id = $1 AND type = "
-                "'retry_scheduled' AND step = 'charge-payment'",
-                saga.id()),
-            2);
+  EXPECT_EQ(
+      system_->CoordinatorCount("SELECT count(*) FROM saga_events WHERE saga_id = $1 AND type = "
+                                "'retry_scheduled' AND step = 'charge-payment'",
+                                saga.id()),
+      2);
 }
 
 TEST_F(OrderSagaTest, StartingTwiceWithOneIdRunsOneSaga) {
@@ -191,7 +217,8 @@ TEST_F(OrderSagaTest, BadRequestsAreRejectedNamingThePlaceAndStoreNothing) {
   broken["steps"][2].erase("action");
   grpc::Status applied = system_->Apply(broken);
   EXPECT_EQ(applied.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
-  EXPECT_EQ(applied.error_message(), "definition: steps[2].action: required string field is missing");
+  EXPECT_EQ(applied.error_message(),
+            "definition: steps[2].action: required string field is missing");
 
   v1::StartSagaRequest request;
   request.set_definition("order");
@@ -228,11 +255,7 @@ TEST_F(OrderSagaTest, BadRequestsAreRejectedNamingThePlaceAndStoreNothing) {
 
 TEST_F(OrderSagaTest, AParticipantDownForAWhileIsRetriedUntilItReturns) {
   StartSystem();
-  json definition = system_->FastDefinition();
-  definition["version"] = 2;
-  definition["steps"][2]["retry"] = {
-      {"max_attempts", 60}, {"initial_interval", "100ms"}, {"max_interval", "200ms"}};
-  ASSERT_TRUE(system_->Apply(definition).ok());
+  ApplyPatientPayment(2);
   ASSERT_TRUE(system_->StopParticipant(Service::kPayment, SIGTERM).ok());
 
   auto id = system_->StartOrder(Order("o-down"));
@@ -251,17 +274,15 @@ TEST_F(OrderSagaTest, AParticipantDownForAWhileIsRetriedUntilItReturns) {
 
 TEST_F(OrderSagaTest, ACoordinatorKilledMidSagaFinishesItAfterRestart) {
   StartSystem();
-  json definition = system_->FastDefinition();
-  definition["version"] = 2;
-  definition["steps"][2]["retry"] = {
-      {"max_attempts", 60}, {"initial_interval", "100ms"}, {"max_interval", "200ms"}};
-  ASSERT_TRUE(system_->Apply(definition).ok());
+  ApplyPatientPayment(2);
   ASSERT_TRUE(system_->StopParticipant(Service::kPayment, SIGTERM).ok());
   auto id = system_->StartOrder(Order("o-crash"));
   ASSERT_TRUE(id.ok());
-  ASSERT_TRUE(system_->WaitFor(*id, [](const v1::Saga& s) { return s.steps(2).attempts() >= 2; },
-                               absl::Seconds(20))
-                  .ok());
+  ASSERT_TRUE(
+      system_
+          ->WaitFor(
+              *id, [](const v1::Saga& s) { return s.steps(2).attempts() >= 2; }, absl::Seconds(20))
+          .ok());
 
   ASSERT_TRUE(system_->StopCoordinator(SIGKILL).ok());
   ASSERT_TRUE(system_->StartParticipant(Service::kPayment).ok());
@@ -273,6 +294,46 @@ TEST_F(OrderSagaTest, ACoordinatorKilledMidSagaFinishesItAfterRestart) {
   EXPECT_EQ(Shop("SELECT count(*) FROM orders.orders WHERE status = 'CONFIRMED'"), 1);
   EXPECT_EQ(Widgets(), kInitialWidgets - 2);
   EXPECT_EQ(Shop("SELECT count(*) FROM payments.charges WHERE status = 'CHARGED'"), 1);
+}
+
+TEST_F(OrderSagaTest, SagasKeepTheVersionTheyStartedWith) {
+  StartSystem();
+  ApplyPatientPayment(2);
+  ASSERT_TRUE(system_->StopParticipant(Service::kPayment, SIGTERM).ok());
+  auto on_v2 = system_->StartOrder(Order("o-v2"));
+  ASSERT_TRUE(on_v2.ok());
+  ASSERT_TRUE(system_
+                  ->WaitFor(
+                      *on_v2, [](const v1::Saga& s) { return s.steps(2).attempts() >= 1; },
+                      absl::Seconds(20))
+                  .ok());
+
+  // Version 3 drops confirm-order while the v2 saga waits on payment.
+  json v3 = system_->FastDefinition();
+  v3["version"] = 3;
+  v3["steps"].erase(3);
+  v3.erase("output");
+  ASSERT_TRUE(system_->Apply(v3).ok());
+  ASSERT_TRUE(system_->StartParticipant(Service::kPayment).ok());
+  auto on_v3 = system_->StartOrder(Order("o-v3"));
+  ASSERT_TRUE(on_v3.ok());
+
+  auto old_saga = system_->WaitForEnd(*on_v2);
+  auto new_saga = system_->WaitForEnd(*on_v3);
+  ASSERT_TRUE(old_saga.ok() && new_saga.ok());
+  EXPECT_EQ(old_saga->state(), v1::SAGA_STATE_COMPLETED);
+  EXPECT_EQ(old_saga->definition_version(), 2);
+  EXPECT_EQ(old_saga->steps_size(), 4) << "finished on the steps it started with";
+  EXPECT_EQ(new_saga->state(), v1::SAGA_STATE_COMPLETED) << new_saga->DebugString();
+  EXPECT_EQ(new_saga->definition_version(), 3);
+  EXPECT_EQ(new_saga->steps_size(), 3);
+  EXPECT_EQ(Shop("SELECT count(*) FROM orders.orders WHERE status = 'CONFIRMED'"), 1);
+  EXPECT_EQ(Shop("SELECT count(*) FROM orders.orders WHERE status = 'PENDING'"), 1);
+
+  // Re-applying v3 unchanged is a no-op; changing it under the same version is refused.
+  EXPECT_TRUE(system_->Apply(v3).ok());
+  v3["steps"][0]["action"] = "make";
+  EXPECT_EQ(system_->Apply(v3).error_code(), grpc::StatusCode::ALREADY_EXISTS);
 }
 
 }  // namespace
