@@ -75,7 +75,12 @@ void CoordinatorServer::Shutdown(std::chrono::milliseconds grace) {
   if (shut_down_) return;
   shut_down_ = true;
   const auto deadline = std::chrono::system_clock::now() + grace;
-  if (server_) server_->Shutdown(deadline);
+  // Client requests are short transactions: a second is plenty for those in progress.
+  // gRPC's sync server otherwise lingers for seconds over idle client connections.
+  if (server_) {
+    server_->Shutdown(
+        std::min(deadline, std::chrono::system_clock::now() + std::chrono::seconds(1)));
+  }
   if (engine_) {
     engine_->Drain(std::chrono::duration_cast<std::chrono::milliseconds>(std::max(
         deadline - std::chrono::system_clock::now(), std::chrono::system_clock::duration::zero())));

@@ -149,6 +149,8 @@ bool Engine::Drain(std::chrono::milliseconds grace) {
   if (auto s = store_.ReleaseLeases(options_.owner); !s.ok()) {
     spdlog::warn("engine: releasing leases failed (they will expire): {}",
                  std::string(s.message()));
+  } else {
+    spdlog::info("engine {}: leases released to the other coordinators", options_.owner);
   }
   return drained;
 }

@@ -57,9 +57,10 @@ absl::StatusOr<ReadyProcess> SpawnAndWaitReady(std::vector<std::string> argv,
 absl::Status CoordinatorProcess::Start() {
   ++starts_;
   const std::string ready = dir_ + "/coordinator.ready." + std::to_string(starts_);
-  auto started = SpawnAndWaitReady(
-      {SKALD_BINARY, "serve", "--db", db_uri_, "--listen", address_, "--ready-file", ready},
-      LogPath(starts_), ready);
+  std::vector<std::string> argv = {SKALD_BINARY, "serve",  "--db",         db_uri_,
+                                   "--listen",   address_, "--ready-file", ready};
+  argv.insert(argv.end(), extra_args_.begin(), extra_args_.end());
+  auto started = SpawnAndWaitReady(std::move(argv), LogPath(starts_), ready);
   if (!started.ok()) return started.status();
   process_ = std::move(started->process);
   address_ = started->address;
@@ -71,12 +72,18 @@ absl::Status CoordinatorProcess::Start() {
 absl::Status CoordinatorProcess::Stop(int signal) {
   if (!process_) return absl::FailedPreconditionError("coordinator not running");
   if (auto s = process_->Signal(signal); !s.ok()) return s;
-  if (!process_->WaitForExit(absl::Seconds(20))) {
-    return absl::DeadlineExceededError("coordinator did not exit");
-  }
+  last_exit_status_ = process_->WaitForExit(absl::Seconds(20));
+  if (!last_exit_status_) return absl::DeadlineExceededError("coordinator did not exit");
   process_.reset();
   return absl::OkStatus();
 }
+
+absl::Status CoordinatorProcess::Signal(int signal) {
+  if (!process_) return absl::FailedPreconditionError("coordinator not running");
+  return process_->Signal(signal);
+}
+
+std::string CoordinatorProcess::Log() const { return ReadFileTail(LogPath(starts_), 1 << 24); }
 
 grpc::Status CoordinatorProcess::Apply(const nlohmann::json& definition) {
   v1::ApplyDefinitionRequest request;

@@ -4,6 +4,7 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -47,14 +48,21 @@ absl::StatusOr<ReadyProcess> SpawnAndWaitReady(std::vector<std::string> argv,
 class CoordinatorProcess {
  public:
   // REQUIRES: `dir` exists and outlives this object. Nothing is started yet.
-  CoordinatorProcess(std::string dir, std::string db_uri)
-      : dir_(std::move(dir)), db_uri_(std::move(db_uri)) {}
+  // `extra_args` are added to every `skald serve` command line, e.g. {"--lease-ttl", "1s"}.
+  CoordinatorProcess(std::string dir, std::string db_uri, std::vector<std::string> extra_args = {})
+      : dir_(std::move(dir)), db_uri_(std::move(db_uri)), extra_args_(std::move(extra_args)) {}
 
   // Starts (again) the coordinator on its database, at the address it had before (port 0
   // the first time), and connects the client.
   absl::Status Start();
   // Sends `signal` and waits up to 20 s for the process to exit.
   absl::Status Stop(int signal);
+  // Sends `signal` (e.g. SIGSTOP, SIGCONT) without waiting.
+  absl::Status Signal(int signal);
+  // The exit status of the process Stop last ended (128 + signal if a signal ended it).
+  std::optional<int> last_exit_status() const { return last_exit_status_; }
+  // The whole log of the current (or last) run.
+  std::string Log() const;
 
   // "127.0.0.1:0" until first started.
   const std::string& address() const { return address_; }
@@ -94,6 +102,8 @@ class CoordinatorProcess {
 
   const std::string dir_;
   const std::string db_uri_;
+  const std::vector<std::string> extra_args_;
+  std::optional<int> last_exit_status_;
   std::string address_ = "127.0.0.1:0";
   std::unique_ptr<ChildProcess> process_;
   std::unique_ptr<v1::SagaService::Stub> client_;

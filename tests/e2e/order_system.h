@@ -46,6 +46,7 @@ class OrderSystem {
   nlohmann::json FastDefinition() const;
 
   v1::SagaService::Stub& client() { return coordinator_->client(); }
+  CoordinatorProcess& coordinator() { return *coordinator_; }
   const std::string& coordinator_address() const { return coordinator_->address(); }
 
   // Returns the status of applying `definition`.
