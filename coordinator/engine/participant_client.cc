@@ -79,10 +79,10 @@ v1::Participant::Stub& ParticipantClient::StubFor(const std::string& address) {
   if (it == stubs_.end()) {
     // Skald's retry policies decide when to try a participant again. gRPC's own reconnect
     // backoff (up to two minutes by default) would otherwise fail those attempts fast long
-    // after the participant is back, so it is kept short.
+    // after the participant is back, so it is kept short. (The "min" reconnect argument is
+    // really the connect timeout, so it keeps its default.)
     grpc::ChannelArguments arguments;
     arguments.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
-    arguments.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 100);
     arguments.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
     auto channel =
         grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), arguments);
