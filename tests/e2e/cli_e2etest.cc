@@ -1,11 +1,10 @@
 // The `skald` client subcommands against a running coordinator, as a user types them.
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 
-#include <cstdio>
 #include <fstream>
 
 #include "tests/e2e/order_system.h"
+#include "tests/e2e/skald_command.h"
 #include "tests/support/ready_file.h"
 #include "tests/support/temp_dir.h"
 #include "tests/support/test_postgres.h"
@@ -13,55 +12,31 @@
 namespace skald::testing {
 namespace {
 
-struct CommandOutput {
-  int exit_code = -1;
-  std::string out;  // stdout and stderr together
-};
-
-CommandOutput RunSkald(const std::vector<std::string>& args) {
-  std::string command = SKALD_BINARY;
-  for (const std::string& arg : args) {
-    // Single-quote each argument for the shell; the arguments here are the test's own.
-    std::string quoted = "'";
-    for (char c : arg) quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
-    command += " " + quoted + "'";
-  }
-  command += " 2>&1";
-  CommandOutput result;
-  FILE* pipe = popen(command.c_str(), "r");
-  if (!pipe) return result;
-  char buffer[4096];
-  size_t n;
-  while ((n = fread(buffer, 1, sizeof buffer, pipe)) > 0) result.out.append(buffer, n);
-  const int status = pclose(pipe);
-  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return result;
-}
-
 TEST(SkaldCli, AppliesStartsWaitsAndShowsSagas) {
   auto system = OrderSystem::Start();
   ASSERT_TRUE(system.ok()) << system.status();
   const std::string address = (*system)->coordinator_address();
+  const std::string scratch = (*system)->dir();
 
   nlohmann::json definition = (*system)->FastDefinition();
   definition["version"] = 2;
   const std::string file = (*system)->dir() + "/order-v2.json";
   std::ofstream(file) << definition.dump(2);
 
-  CommandOutput applied = RunSkald({"definition", "apply", file, "--address", address});
-  EXPECT_EQ(applied.exit_code, 0) << applied.out;
+  CommandOutput applied = RunSkald(scratch, {"definition", "apply", file, "--address", address});
+  EXPECT_EQ(applied.exit_code, 0) << applied.err;
   EXPECT_EQ(applied.out, "definition order v2 applied\n");
 
   const std::string input =
       R"({"order_id":"cli-1","customer":"bo","sku":"widget","quantity":1,"amount":5000})";
-  CommandOutput started = RunSkald(
-      {"saga", "start", "order", "--input", input, "--id", "cli-saga-1", "--address", address});
-  EXPECT_EQ(started.exit_code, 0) << started.out;
+  CommandOutput started = RunSkald(scratch, {"saga", "start", "order", "--input", input, "--id",
+                                             "cli-saga-1", "--address", address});
+  EXPECT_EQ(started.exit_code, 0) << started.err;
   EXPECT_EQ(started.out, "cli-saga-1\n");
 
   CommandOutput waited = RunSkald(
-      {"saga", "wait", "cli-saga-1", "--json", "--timeout", "30s", "--address", address});
-  ASSERT_EQ(waited.exit_code, 0) << waited.out;
+      scratch, {"saga", "wait", "cli-saga-1", "--json", "--timeout", "30s", "--address", address});
+  ASSERT_EQ(waited.exit_code, 0) << waited.err;
   nlohmann::json saga = nlohmann::json::parse(waited.out);
   EXPECT_EQ(saga["id"], "cli-saga-1");
   EXPECT_EQ(saga["definition"], "order");
@@ -71,37 +46,39 @@ TEST(SkaldCli, AppliesStartsWaitsAndShowsSagas) {
   EXPECT_EQ(saga["steps"][2]["name"], "charge-payment");
   EXPECT_EQ(saga["steps"][2]["state"], "FAILED");
   EXPECT_EQ(saga["steps"][2]["attempts"], 1);
-  EXPECT_NE(saga["steps"][2]["error"].get<std::string>().find("card_declined"),
-            std::string::npos);
+  EXPECT_NE(saga["steps"][2]["error"].get<std::string>().find("card_declined"), std::string::npos);
   EXPECT_EQ(saga["steps"][0]["output"]["order_id"], "cli-1");
 
-  CommandOutput table = RunSkald({"saga", "get", "cli-saga-1", "--address", address});
-  EXPECT_EQ(table.exit_code, 0) << table.out;
+  CommandOutput table = RunSkald(scratch, {"saga", "get", "cli-saga-1", "--address", address});
+  EXPECT_EQ(table.exit_code, 0) << table.err;
   EXPECT_NE(table.out.find("COMPENSATED"), std::string::npos) << table.out;
   EXPECT_NE(table.out.find("charge-payment"), std::string::npos) << table.out;
 
-  CommandOutput listed = RunSkald({"saga", "list", "--json", "--address", address});
-  ASSERT_EQ(listed.exit_code, 0) << listed.out;
+  CommandOutput listed = RunSkald(scratch, {"saga", "list", "--json", "--address", address});
+  ASSERT_EQ(listed.exit_code, 0) << listed.err;
   nlohmann::json page = nlohmann::json::parse(listed.out);
   ASSERT_EQ(page["sagas"].size(), 1u);
   EXPECT_EQ(page["sagas"][0]["id"], "cli-saga-1");
 
   CommandOutput filtered =
-      RunSkald({"saga", "list", "--state", "COMPLETED", "--json", "--address", address});
+      RunSkald(scratch, {"saga", "list", "--state", "COMPLETED", "--json", "--address", address});
   EXPECT_TRUE(nlohmann::json::parse(filtered.out)["sagas"].empty()) << filtered.out;
 
-  CommandOutput missing = RunSkald({"saga", "get", "nope", "--address", address});
+  CommandOutput missing = RunSkald(scratch, {"saga", "get", "nope", "--address", address});
   EXPECT_EQ(missing.exit_code, 1);
-  EXPECT_EQ(missing.out, "error: NOT_FOUND: no saga with id \"nope\"\n");
+  EXPECT_EQ(missing.err, "error: NOT_FOUND: no saga with id \"nope\"\n");
+  EXPECT_TRUE(missing.out.empty());
 
-  CommandOutput bad_state = RunSkald({"saga", "list", "--state", "DONE", "--address", address});
+  CommandOutput bad_state =
+      RunSkald(scratch, {"saga", "list", "--state", "DONE", "--address", address});
   EXPECT_EQ(bad_state.exit_code, 2);
-  EXPECT_NE(bad_state.out.find("unknown state \"DONE\""), std::string::npos);
+  EXPECT_NE(bad_state.err.find("unknown state \"DONE\""), std::string::npos);
 }
 
 TEST(SkaldCli, ServerLimitsAreConfigurable) {
   auto dir = TempDir::Create("skald-limits-");
   ASSERT_TRUE(dir.ok()) << dir.status();
+  const std::string scratch = dir->path();
   auto db = FreshDatabase("limits");
   ASSERT_TRUE(db.ok()) << db.status();
   auto coordinator = ChildProcess::Spawn(
@@ -116,29 +93,34 @@ TEST(SkaldCli, ServerLimitsAreConfigurable) {
   std::ofstream(two_steps) << R"({"name": "two", "version": 1, "steps": [
       {"name": "a", "participant": "127.0.0.1:1", "action": "a"},
       {"name": "b", "participant": "127.0.0.1:1", "action": "b"}]})";
-  CommandOutput refused = RunSkald({"definition", "apply", two_steps, "--address", *address});
+  CommandOutput refused =
+      RunSkald(scratch, {"definition", "apply", two_steps, "--address", *address});
   EXPECT_EQ(refused.exit_code, 1);
-  EXPECT_EQ(refused.out,
+  EXPECT_EQ(refused.err,
             "error: INVALID_ARGUMENT: definition: steps: has 2 steps, over the limit of 1\n");
 
   const std::string one_step = dir->File("one.json");
   std::ofstream(one_step) << R"({"name": "one", "version": 1, "steps": [
       {"name": "a", "participant": "127.0.0.1:1", "action": "a"}]})";
-  EXPECT_EQ(RunSkald({"definition", "apply", one_step, "--address", *address}).exit_code, 0);
-  CommandOutput too_big = RunSkald({"saga", "start", "one", "--input",
-                                    "{\"pad\": \"" + std::string(100, 'x') + "\"}",
-                                    "--address", *address});
+  EXPECT_EQ(RunSkald(scratch, {"definition", "apply", one_step, "--address", *address}).exit_code,
+            0);
+  CommandOutput too_big =
+      RunSkald(scratch, {"saga", "start", "one", "--input",
+                         "{\"pad\": \"" + std::string(100, 'x') + "\"}", "--address", *address});
   EXPECT_EQ(too_big.exit_code, 1);
-  EXPECT_NE(too_big.out.find("RESOURCE_EXHAUSTED: input_json: 111 bytes, over the limit of 64"),
+  EXPECT_NE(too_big.err.find("RESOURCE_EXHAUSTED: input_json: 111 bytes, over the limit of 64"),
             std::string::npos)
-      << too_big.out;
+      << too_big.err;
 }
 
 TEST(SkaldCli, ReportsAnUnreachableCoordinator) {
-  CommandOutput result = RunSkald({"saga", "list", "--address", "127.0.0.1:1"});
+  auto dir = TempDir::Create("skald-cli-");
+  ASSERT_TRUE(dir.ok()) << dir.status();
+  const std::string scratch = dir->path();
+  CommandOutput result = RunSkald(scratch, {"saga", "list", "--address", "127.0.0.1:1"});
   EXPECT_EQ(result.exit_code, 1);
-  EXPECT_NE(result.out.find("UNAVAILABLE"), std::string::npos) << result.out;
-  EXPECT_NE(result.out.find("is the coordinator running at 127.0.0.1:1?"), std::string::npos);
+  EXPECT_NE(result.err.find("UNAVAILABLE"), std::string::npos) << result.err;
+  EXPECT_NE(result.err.find("is the coordinator running at 127.0.0.1:1?"), std::string::npos);
 }
 
 }  // namespace

@@ -1,56 +1,18 @@
 // `skald definition validate | show | graph | simulate` as a user runs them: the real binary
 // as a process, offline on files and against a running coordinator.
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 
-#include <cstdio>
 #include <fstream>
 #include <sstream>
 
 #include "tests/e2e/order_system.h"
+#include "tests/e2e/skald_command.h"
 #include "tests/support/temp_dir.h"
 
 namespace skald::testing {
 namespace {
 
 using nlohmann::json;
-
-struct CommandOutput {
-  int exit_code = -1;
-  std::string out;
-  std::string err;
-};
-
-std::string ShellQuoted(const std::string& arg) {
-  std::string quoted = "'";
-  for (char c : arg) quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return quoted + "'";
-}
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
-// Runs skald with `args`, killed after 60 s; stderr is captured through a file in `dir`.
-CommandOutput RunSkald(const std::string& dir, const std::vector<std::string>& args) {
-  const std::string err_path = dir + "/skald.stderr";
-  std::string command = "timeout 60 " + ShellQuoted(SKALD_BINARY);
-  for (const std::string& arg : args) command += " " + ShellQuoted(arg);
-  command += " 2>" + ShellQuoted(err_path);
-  CommandOutput result;
-  FILE* pipe = popen(command.c_str(), "r");
-  if (!pipe) return result;
-  char buffer[4096];
-  size_t n;
-  while ((n = fread(buffer, 1, sizeof buffer, pipe)) > 0) result.out.append(buffer, n);
-  const int status = pclose(pipe);
-  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  result.err = ReadFile(err_path);
-  return result;
-}
 
 // The complete example of docs/definitions.md.
 json DocumentedExample() {
