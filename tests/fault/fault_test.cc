@@ -26,7 +26,9 @@
 #include "absl/strings/numbers.h"
 #include "absl/time/clock.h"
 #include "coordinator/devdb/local_postgres.h"
+#include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
+#include "skald/v1/saga_service.grpc.pb.h"
 #include "tests/fault/fault_system.h"
 #include "tests/fault/invariants.h"
 #include "tests/fault/order_load.h"
@@ -250,7 +252,20 @@ void RunPostgresRestart(const std::string& name, std::vector<std::string> coordi
   const absl::Time stopping_at = absl::Now();
   ASSERT_OK(postgres->Stop());
   const absl::Time stopped_at = absl::Now();
-  absl::SleepFor(absl::Seconds(2));
+  {
+    // While the database is away, client calls are answered UNAVAILABLE, not hung or
+    // crashed on.
+    auto stub = v1::SagaService::NewStub(
+        grpc::CreateChannel(system->coordinator_address(), grpc::InsecureChannelCredentials()));
+    v1::GetSagaRequest request;
+    request.set_saga_id(sagas.front().id);
+    v1::GetSagaResponse response;
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(1));
+    const grpc::Status status = stub->GetSaga(&context, request, &response);
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE) << status.error_message();
+  }
+  absl::SleepFor(absl::Seconds(2) - (absl::Now() - stopped_at));
   postgres.reset();  // Stop() was called: this does not touch the server.
   ASSERT_OK_AND_ASSIGN(postgres, devdb::LocalPostgres::Start(pg_options));
   const absl::Time recovered_at = absl::Now();

@@ -1,5 +1,5 @@
-// Several coordinators on one database: takeover after a crash, handover at shutdown, and
-// fencing of a coordinator that was paused past its lease.
+// Fault injection with several coordinators on one database: takeover after a crash,
+// handover at shutdown, and fencing of a coordinator that was paused past its lease.
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/stat.h>
