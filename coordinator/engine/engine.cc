@@ -8,18 +8,20 @@
 namespace skald::engine {
 namespace {
 
-struct Working {
-  std::string saga_id;
-  core::SagaState before;
-  core::Transition transition;
-  bool loaded_now = false;
-};
-
 v1::Phase ToWire(core::Phase phase) {
   return phase == core::Phase::kAction ? v1::PHASE_ACTION : v1::PHASE_COMPENSATION;
 }
 
 }  // namespace
+
+// One saga's share of a batch: its state before, and the transition its events led to.
+struct Engine::Working {
+  std::string saga_id;
+  core::SagaState before;
+  core::Transition transition;
+  // Loaded from the store for this batch (rather than already in memory).
+  bool loaded_now = false;
+};
 
 Engine::Engine(store::SagaStore& store, ParticipantClient& participants, EngineOptions options)
     : store_(store),
@@ -221,10 +223,23 @@ std::vector<Engine::Inbound> Engine::NextBatch() {
 }
 
 bool Engine::HandleBatch(std::vector<Inbound>& batch) {
+  std::optional<std::vector<Working>> work = DecideBatch(batch);
+  if (!work) return false;
+  absl::StatusOr<std::unordered_set<std::string>> rejected = CommitBatch(*work);
+  if (!rejected.ok()) {
+    spdlog::warn("engine: database unavailable, will retry {} event(s): {}", batch.size(),
+                 std::string(rejected.status().message()));
+    ForgetLoaded(*work);
+    return false;
+  }
+  ApplyBatch(*work, *rejected);
+  return true;
+}
+
+std::optional<std::vector<Engine::Working>> Engine::DecideBatch(std::vector<Inbound>& batch) {
   const core::TimePoint now = options_.now();
   std::vector<Working> work;
   std::unordered_map<std::string, size_t> index;
-
   for (Inbound& inbound : batch) {
     const bool takes_up = std::holds_alternative<core::SagaResumed>(inbound.event);
     bool loaded_now = false;
@@ -237,7 +252,10 @@ bool Engine::HandleBatch(std::vector<Inbound>& batch) {
       // Replies and timers of sagas no longer driven here are stale: drop them.
       if (!takes_up) continue;
       absl::Status loaded = EnsureLive(inbound.saga_id, inbound.lease_token);
-      if (absl::IsUnavailable(loaded)) return false;
+      if (absl::IsUnavailable(loaded)) {
+        ForgetLoaded(work);
+        return std::nullopt;
+      }
       if (!loaded.ok()) {
         spdlog::error("saga {}: cannot take it up: {}", inbound.saga_id,
                       std::string(loaded.message()));
@@ -247,7 +265,7 @@ bool Engine::HandleBatch(std::vector<Inbound>& batch) {
     } else if (takes_up) {
       continue;  // Already driven here: resending its calls would duplicate them.
     }
-    LiveSaga& saga = live_.at(inbound.saga_id);
+    const LiveSaga& saga = live_.at(inbound.saga_id);
     auto [it, inserted] = index.emplace(inbound.saga_id, work.size());
     if (inserted) {
       work.push_back(Working{inbound.saga_id, saga.state, {saga.state, {}, {}}, loaded_now});
@@ -258,45 +276,46 @@ bool Engine::HandleBatch(std::vector<Inbound>& batch) {
     for (auto& command : next.commands) w.transition.commands.push_back(std::move(command));
     for (auto& entry : next.history) w.transition.history.push_back(std::move(entry));
   }
+  return work;
+}
 
+absl::StatusOr<std::unordered_set<std::string>> Engine::CommitBatch(
+    const std::vector<Working>& work) {
   std::vector<store::TransitionWrite> writes;
   for (const Working& w : work) {
     if (w.transition.history.empty() && w.transition.state == w.before) continue;
     const LiveSaga& saga = live_.at(w.saga_id);
     writes.push_back({&w.before, &w.transition, saga.definition.get(), saga.lease_token});
   }
-  absl::StatusOr<std::vector<std::string>> committed =
-      writes.empty() ? std::vector<std::string>{}
-                     : store_.CommitTransitions(writes, options_.owner);
   std::unordered_set<std::string> rejected;
-  if (committed.ok()) {
-    for (const std::string& id : *committed) {
+  if (writes.empty()) return rejected;
+  absl::StatusOr<std::vector<std::string>> fenced =
+      store_.CommitTransitions(writes, options_.owner);
+  if (absl::IsUnavailable(fenced.status())) return fenced.status();
+  if (fenced.ok()) {
+    for (const std::string& id : *fenced) {
       // Another coordinator holds the lease now: nothing of ours was written.
       spdlog::warn("saga {}: lease lost to another coordinator; letting it go", id);
       rejected.insert(id);
     }
+    return rejected;
   }
-  if (absl::IsUnavailable(committed.status())) {
-    spdlog::warn("engine: database unavailable, will retry {} event(s): {}", batch.size(),
-                 std::string(committed.status().message()));
-    for (const Working& w : work) {
-      if (w.loaded_now) live_.erase(w.saga_id);  // Load it afresh on the retry.
-    }
-    return false;
-  }
-  if (!committed.ok()) {
-    // Not a connectivity problem: find the saga(s) at fault by committing one at a time, and
-    // leave those stored as they were, to be resumed after a restart.
-    for (const store::TransitionWrite& write : writes) {
-      auto alone = store_.CommitTransitions({write}, options_.owner);
-      if (!alone.ok() || !alone->empty()) {
-        spdlog::error("saga {}: transition not recorded, saga left as stored: {}", write.before->id,
-                      alone.ok() ? "lease lost" : std::string(alone.status().message()));
-        rejected.insert(write.before->id);
-      }
+  // Not a connectivity problem: find the saga(s) at fault by committing one at a time, and
+  // leave those stored as they were, to be resumed after a restart.
+  for (const store::TransitionWrite& write : writes) {
+    auto alone = store_.CommitTransitions({write}, options_.owner);
+    if (absl::IsUnavailable(alone.status())) return alone.status();
+    if (!alone.ok() || !alone->empty()) {
+      spdlog::error("saga {}: transition not recorded, saga left as stored: {}", write.before->id,
+                    alone.ok() ? "lease lost" : std::string(alone.status().message()));
+      rejected.insert(write.before->id);
     }
   }
+  return rejected;
+}
 
+void Engine::ApplyBatch(std::vector<Working>& work,
+                        const std::unordered_set<std::string>& rejected) {
   for (Working& w : work) {
     if (rejected.contains(w.saga_id)) {
       live_.erase(w.saga_id);
@@ -312,7 +331,13 @@ bool Engine::HandleBatch(std::vector<Inbound>& batch) {
   }
   std::lock_guard lock(mutex_);
   live_count_ = live_.size();
-  return true;
+}
+
+void Engine::ForgetLoaded(const std::vector<Working>& work) {
+  // Their take-up events are retried with the batch and must load them afresh then.
+  for (const Working& w : work) {
+    if (w.loaded_now) live_.erase(w.saga_id);
+  }
 }
 
 absl::Status Engine::EnsureLive(const std::string& saga_id, int64_t lease_token) {

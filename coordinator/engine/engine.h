@@ -7,10 +7,12 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <queue>
 #include <string>
 #include <thread>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "coordinator/core/definition.h"
@@ -103,8 +105,19 @@ class Engine {
   void Loop();
   // Collects the events to handle next, waiting for one or for the next timer.
   std::vector<Inbound> NextBatch();
+  struct Working;
   // Returns false when the database failed and the batch must be tried again.
   bool HandleBatch(std::vector<Inbound>& batch);
+  // Decides every event of the batch against the sagas' states, loading sagas taken up.
+  // Returns nullopt when the database could not be reached for a load.
+  std::optional<std::vector<Working>> DecideBatch(std::vector<Inbound>& batch);
+  // Commits the batch's transitions in one transaction; returns the sagas whose transition
+  // was not recorded (lease lost, or refused on its own), or UNAVAILABLE.
+  absl::StatusOr<std::unordered_set<std::string>> CommitBatch(const std::vector<Working>& work);
+  // Updates the sagas in memory and carries out their commands, after a commit.
+  void ApplyBatch(std::vector<Working>& work, const std::unordered_set<std::string>& rejected);
+  // Drops the sagas the batch loaded, so that retrying the batch loads them afresh.
+  void ForgetLoaded(const std::vector<Working>& work);
   absl::Status EnsureLive(const std::string& saga_id, int64_t lease_token);
   // The lease keeper's thread: claims free and expired leases (at once when another
   // coordinator announces released sagas), and renews the ones held.
