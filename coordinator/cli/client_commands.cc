@@ -28,11 +28,22 @@ void SetDeadline(grpc::ClientContext& context) {
 }
 
 int Report(const grpc::Status& status, const ClientFlags& client) {
-  static const char* kNames[] = {"OK", "CANCELLED", "UNKNOWN", "INVALID_ARGUMENT",
-                                 "DEADLINE_EXCEEDED", "NOT_FOUND", "ALREADY_EXISTS",
-                                 "PERMISSION_DENIED", "RESOURCE_EXHAUSTED",
-                                 "FAILED_PRECONDITION", "ABORTED", "OUT_OF_RANGE",
-                                 "UNIMPLEMENTED", "INTERNAL", "UNAVAILABLE", "DATA_LOSS",
+  static const char* kNames[] = {"OK",
+                                 "CANCELLED",
+                                 "UNKNOWN",
+                                 "INVALID_ARGUMENT",
+                                 "DEADLINE_EXCEEDED",
+                                 "NOT_FOUND",
+                                 "ALREADY_EXISTS",
+                                 "PERMISSION_DENIED",
+                                 "RESOURCE_EXHAUSTED",
+                                 "FAILED_PRECONDITION",
+                                 "ABORTED",
+                                 "OUT_OF_RANGE",
+                                 "UNIMPLEMENTED",
+                                 "INTERNAL",
+                                 "UNAVAILABLE",
+                                 "DATA_LOSS",
                                  "UNAUTHENTICATED"};
   const int code = status.error_code();
   std::cerr << "error: " << (code >= 0 && code <= 16 ? kNames[code] : "UNKNOWN") << ": "
@@ -146,10 +157,9 @@ int ListSagas(const ClientFlags& client, const std::string& state, const std::st
   if (client.json) {
     nlohmann::json sagas = nlohmann::json::array();
     for (const v1::Saga& saga : response.sagas()) sagas.push_back(SagaToJson(saga));
-    std::cout << nlohmann::json{{"sagas", sagas},
-                                {"next_page_token", response.next_page_token()}}
-                     .dump(2)
-              << "\n";
+    std::cout
+        << nlohmann::json{{"sagas", sagas}, {"next_page_token", response.next_page_token()}}.dump(2)
+        << "\n";
   } else {
     PrintSagaList(response, std::cout);
   }

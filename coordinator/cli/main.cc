@@ -37,22 +37,25 @@ int main(int argc, char** argv) {
   };
 
   auto add_shutdown_flag = [](CLI::App* command, std::string& grace) {
-    command->add_option("--shutdown-grace", grace,
-                        "on SIGTERM, how long calls in flight may take to answer")
+    command
+        ->add_option("--shutdown-grace", grace,
+                     "on SIGTERM, how long calls in flight may take to answer")
         ->capture_default_str();
   };
   auto add_limit_flags = [](CLI::App* command, skald::cli::LimitFlags& limits) {
     command->add_option("--max-input-bytes", limits.max_input_bytes, "largest saga input")
         ->capture_default_str();
-    command->add_option("--max-definition-bytes", limits.max_definition_bytes,
-                        "largest definition document")
+    command
+        ->add_option("--max-definition-bytes", limits.max_definition_bytes,
+                     "largest definition document")
         ->capture_default_str();
     command->add_option("--max-steps", limits.max_steps, "most steps in a definition")
         ->capture_default_str();
   };
 
   skald::cli::ServeFlags serve;
-  auto* serve_cmd = app.add_subcommand("serve", "run the coordinator against a PostgreSQL database");
+  auto* serve_cmd =
+      app.add_subcommand("serve", "run the coordinator against a PostgreSQL database");
   serve_cmd->add_option("--db", serve.database_uri, "libpq connection URI")->required();
   serve_cmd->add_option("--listen", serve.listen_address, "host:port for the client API")
       ->capture_default_str();
@@ -63,9 +66,10 @@ int main(int argc, char** argv) {
   serve_cmd->add_option("--node-id", serve.node_id,
                         "this coordinator's name in lease records, unique among running "
                         "coordinators (default: host/pid/random)");
-  serve_cmd->add_option("--lease-ttl", serve.lease_ttl,
-                        "how long a saga's lease lasts without renewal; a dead coordinator's "
-                        "sagas are taken over within about this plus 1s")
+  serve_cmd
+      ->add_option("--lease-ttl", serve.lease_ttl,
+                   "how long a saga's lease lasts without renewal; a dead coordinator's "
+                   "sagas are taken over within about this plus 1s")
       ->capture_default_str();
 
   skald::cli::DevFlags dev;
@@ -149,8 +153,8 @@ int main(int argc, char** argv) {
   add_client_flags(list_cmd);
 
   std::string wait_timeout = "60s";
-  auto* wait_cmd = saga_cmd->add_subcommand(
-      "wait", "wait until a saga reaches a terminal state, then show it");
+  auto* wait_cmd =
+      saga_cmd->add_subcommand("wait", "wait until a saga reaches a terminal state, then show it");
   wait_cmd->add_option("id", saga_id, "saga id")->required();
   wait_cmd->add_option("--timeout", wait_timeout, "give up after this long (exit code 3)")
       ->capture_default_str();

@@ -59,7 +59,8 @@ void PrintSaga(const v1::Saga& saga, std::ostream& out) {
   out << "created     " << saga.created_at() << "\n"
       << "updated     " << saga.updated_at() << "\n\n";
   out << std::left << std::setw(22) << "STEP" << std::setw(21) << "STATE" << std::setw(10)
-      << "ATTEMPTS" << std::setw(10) << "COMP." << "ERROR\n";
+      << "ATTEMPTS" << std::setw(10) << "COMP."
+      << "ERROR\n";
   for (const v1::Step& step : saga.steps()) {
     out << std::left << std::setw(22) << step.name() << std::setw(21) << StateName(step.state())
         << std::setw(10) << step.attempts() << std::setw(10) << step.compensation_attempts()
@@ -69,11 +70,12 @@ void PrintSaga(const v1::Saga& saga, std::ostream& out) {
 
 void PrintSagaList(const v1::ListSagasResponse& page, std::ostream& out) {
   out << std::left << std::setw(38) << "ID" << std::setw(20) << "DEFINITION" << std::setw(14)
-      << "STATE" << "CREATED\n";
+      << "STATE"
+      << "CREATED\n";
   for (const v1::Saga& saga : page.sagas()) {
     out << std::left << std::setw(38) << saga.id() << std::setw(20)
-        << (saga.definition() + " v" + std::to_string(saga.definition_version()))
-        << std::setw(14) << StateName(saga.state()) << saga.created_at() << "\n";
+        << (saga.definition() + " v" + std::to_string(saga.definition_version())) << std::setw(14)
+        << StateName(saga.state()) << saga.created_at() << "\n";
   }
 }
 

@@ -8,100 +8,98 @@ namespace skald::store {
   "to_char(" column " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
 
 const std::vector<Statement>& AllStatements() {
-  static const std::vector<Statement>
-      statements =
-          {
-              {stmt::kInsertDefinition,
-               "INSERT INTO definitions (name, version, document) VALUES ($1, $2, $3::jsonb) "
-               "ON CONFLICT (name, version) DO NOTHING"},
-              {stmt::kSelectDefinition,
-               "SELECT version, document::text FROM definitions WHERE name = $1 AND version = $2"},
-              {stmt::kSelectLatestDefinition,
-               "SELECT version, document::text FROM definitions WHERE name = $1 "
-               "ORDER BY version DESC LIMIT 1"},
-              {stmt::kInsertSaga,
-               "INSERT INTO sagas (id, definition_name, definition_version, state, input, owner, "
-               "lease_token, lease_expires_at) "
-               "VALUES (COALESCE($1, gen_random_uuid()::text), $2, $3, 'RUNNING', $4::jsonb, $5, "
-               "1, "
-               "now() + $6 * interval '1 millisecond') "
-               "ON CONFLICT (id) DO NOTHING RETURNING id"},
-              {stmt::kInsertStep,
-               "INSERT INTO saga_steps (saga_id, position, name, state) VALUES ($1, $2, $3, "
-               "'PENDING')"},
-              {stmt::kInsertEvent,
-               "INSERT INTO saga_events (saga_id, type, step, phase, attempt, detail) "
-               "VALUES ($1, $2, $3, $4, $5, $6::jsonb)"},
-              {stmt::kSelectSaga,
-               "SELECT definition_name, definition_version, state, input::text, "
-               "error, " SKALD_RFC3339("created_at") ", " SKALD_RFC3339(
-                   "updated_at") ", output::text, " SKALD_MS("deadline_at") " FROM sagas WHERE id "
-                                                                            "= $1"},
-              {stmt::kSelectSteps, "SELECT name, state, attempts, compensation_attempts, " SKALD_MS(
-                                       "retry_at") ", output::text, error, outcome_unknown, "
-                                                   "input::text, " SKALD_MS("deadline_at") " FROM "
-                                                                                           "saga_"
-                                                                                           "steps "
-                                                                                           "WHERE "
-                                                                                           "saga_"
-                                                                                           "id = "
-                                                                                           "$1 "
-                                                                                           "ORDER "
-                                                                                           "BY "
-                                                                                           "positio"
-                                                                                           "n"},
-              {stmt::kUpdateSaga,
-               "UPDATE sagas SET state = $2, error = $3, output = $4::jsonb, "
-               "deadline_at = to_timestamp($5::double precision / 1000), updated_at = now() "
-               "WHERE id = $1 AND owner = $6 AND lease_token = $7"},
-              {stmt::kUpdateStep,
-               "UPDATE saga_steps SET state = $3, attempts = $4, compensation_attempts = $5, "
-               "retry_at = to_timestamp($6::double precision / 1000), output = $7::jsonb, error = "
-               "$8, "
-               "outcome_unknown = $9, input = $10::jsonb, "
-               "deadline_at = to_timestamp($11::double precision / 1000), updated_at = now() "
-               "WHERE saga_id = $1 AND position = $2"},
-              // Free or expired leases of unfinished sagas, oldest first; SKIP LOCKED lets
-              // coordinators claim side by side without waiting on each other.
-              {stmt::kClaimSagas,
-               "UPDATE sagas SET owner = $1, lease_token = lease_token + 1, "
-               "lease_expires_at = now() + $2 * interval '1 millisecond' "
-               "WHERE id IN (SELECT id FROM sagas WHERE state IN ('RUNNING', 'COMPENSATING') "
-               "AND (lease_expires_at IS NULL OR lease_expires_at < now()) "
-               "ORDER BY lease_expires_at NULLS FIRST, created_at LIMIT $3 FOR UPDATE SKIP LOCKED) "
-               "RETURNING id, lease_token"},
-              {stmt::kRenewLeases,
-               "UPDATE sagas SET lease_expires_at = now() + $2 * interval '1 millisecond' "
-               "WHERE owner = $1 AND state IN ('RUNNING', 'COMPENSATING') RETURNING id, "
-               "lease_token"},
-              {stmt::kReclaimOwnLeases,
-               "UPDATE sagas SET lease_token = lease_token + 1, "
-               "lease_expires_at = now() + $2 * interval '1 millisecond' "
-               "WHERE owner = $1 AND state IN ('RUNNING', 'COMPENSATING') RETURNING id, "
-               "lease_token"},
-              {stmt::kReleaseLeases,
-               "UPDATE sagas SET owner = NULL, lease_expires_at = NULL "
-               "WHERE owner = $1 AND state IN ('RUNNING', 'COMPENSATING')"},
-              {stmt::kNotifyWork, "SELECT pg_notify('skald_work', $1)"},
-              {stmt::kSelectActiveSagas,
-               "SELECT id FROM sagas WHERE state IN ('RUNNING', 'COMPENSATING') ORDER BY "
-               "created_at"},
-              // Paging is by keyset on (created_at, id); the cursor is created_at as text, which
-              // PostgreSQL reads back to the exact microsecond.
-              {stmt::kListSagas,
-               "SELECT id, definition_name, definition_version, state, error, " SKALD_RFC3339(
-                   "created_at") ", " SKALD_RFC3339("updated_at") ", created_at::text "
-                                                                  "FROM sagas "
-                                                                  "WHERE ($1::text IS NULL OR "
-                                                                  "state = $1) "
-                                                                  "AND ($2::text IS NULL OR "
-                                                                  "definition_name = $2) "
-                                                                  "AND ($3::timestamptz IS NULL OR "
-                                                                  "(created_at, id) < "
-                                                                  "($3::timestamptz, $4::text)) "
-                                                                  "ORDER BY created_at DESC, id "
-                                                                  "DESC LIMIT $5"},
-          };
+  static const std::vector<Statement> statements = {
+      {stmt::kInsertDefinition,
+       "INSERT INTO definitions (name, version, document) VALUES ($1, $2, $3::jsonb) "
+       "ON CONFLICT (name, version) DO NOTHING"},
+      {stmt::kSelectDefinition,
+       "SELECT version, document::text FROM definitions WHERE name = $1 AND version = $2"},
+      {stmt::kSelectLatestDefinition,
+       "SELECT version, document::text FROM definitions WHERE name = $1 "
+       "ORDER BY version DESC LIMIT 1"},
+      {stmt::kInsertSaga,
+       "INSERT INTO sagas (id, definition_name, definition_version, state, input, owner, "
+       "lease_token, lease_expires_at) "
+       "VALUES (COALESCE($1, gen_random_uuid()::text), $2, $3, 'RUNNING', $4::jsonb, $5, "
+       "1, "
+       "now() + $6 * interval '1 millisecond') "
+       "ON CONFLICT (id) DO NOTHING RETURNING id"},
+      {stmt::kInsertStep,
+       "INSERT INTO saga_steps (saga_id, position, name, state) VALUES ($1, $2, $3, "
+       "'PENDING')"},
+      {stmt::kInsertEvent,
+       "INSERT INTO saga_events (saga_id, type, step, phase, attempt, detail) "
+       "VALUES ($1, $2, $3, $4, $5, $6::jsonb)"},
+      {stmt::kSelectSaga,
+       "SELECT definition_name, definition_version, state, input::text, "
+       "error, " SKALD_RFC3339("created_at") ", " SKALD_RFC3339(
+           "updated_at") ", output::text, " SKALD_MS("deadline_at") " FROM sagas WHERE id "
+                                                                    "= $1"},
+      {stmt::kSelectSteps, "SELECT name, state, attempts, compensation_attempts, " SKALD_MS(
+                               "retry_at") ", output::text, error, outcome_unknown, "
+                                           "input::text, " SKALD_MS("deadline_at") " FROM "
+                                                                                   "saga_"
+                                                                                   "steps "
+                                                                                   "WHERE "
+                                                                                   "saga_"
+                                                                                   "id = "
+                                                                                   "$1 "
+                                                                                   "ORDER "
+                                                                                   "BY "
+                                                                                   "positio"
+                                                                                   "n"},
+      {stmt::kUpdateSaga,
+       "UPDATE sagas SET state = $2, error = $3, output = $4::jsonb, "
+       "deadline_at = to_timestamp($5::double precision / 1000), updated_at = now() "
+       "WHERE id = $1 AND owner = $6 AND lease_token = $7"},
+      {stmt::kUpdateStep,
+       "UPDATE saga_steps SET state = $3, attempts = $4, compensation_attempts = $5, "
+       "retry_at = to_timestamp($6::double precision / 1000), output = $7::jsonb, error = "
+       "$8, "
+       "outcome_unknown = $9, input = $10::jsonb, "
+       "deadline_at = to_timestamp($11::double precision / 1000), updated_at = now() "
+       "WHERE saga_id = $1 AND position = $2"},
+      // Free or expired leases of unfinished sagas, oldest first; SKIP LOCKED lets
+      // coordinators claim side by side without waiting on each other.
+      {stmt::kClaimSagas,
+       "UPDATE sagas SET owner = $1, lease_token = lease_token + 1, "
+       "lease_expires_at = now() + $2 * interval '1 millisecond' "
+       "WHERE id IN (SELECT id FROM sagas WHERE state IN ('RUNNING', 'COMPENSATING') "
+       "AND (lease_expires_at IS NULL OR lease_expires_at < now()) "
+       "ORDER BY lease_expires_at NULLS FIRST, created_at LIMIT $3 FOR UPDATE SKIP LOCKED) "
+       "RETURNING id, lease_token"},
+      {stmt::kRenewLeases,
+       "UPDATE sagas SET lease_expires_at = now() + $2 * interval '1 millisecond' "
+       "WHERE owner = $1 AND state IN ('RUNNING', 'COMPENSATING') RETURNING id, "
+       "lease_token"},
+      {stmt::kReclaimOwnLeases,
+       "UPDATE sagas SET lease_token = lease_token + 1, "
+       "lease_expires_at = now() + $2 * interval '1 millisecond' "
+       "WHERE owner = $1 AND state IN ('RUNNING', 'COMPENSATING') RETURNING id, "
+       "lease_token"},
+      {stmt::kReleaseLeases,
+       "UPDATE sagas SET owner = NULL, lease_expires_at = NULL "
+       "WHERE owner = $1 AND state IN ('RUNNING', 'COMPENSATING')"},
+      {stmt::kNotifyWork, "SELECT pg_notify('skald_work', $1)"},
+      {stmt::kSelectActiveSagas,
+       "SELECT id FROM sagas WHERE state IN ('RUNNING', 'COMPENSATING') ORDER BY "
+       "created_at"},
+      // Paging is by keyset on (created_at, id); the cursor is created_at as text, which
+      // PostgreSQL reads back to the exact microsecond.
+      {stmt::kListSagas,
+       "SELECT id, definition_name, definition_version, state, error, " SKALD_RFC3339(
+           "created_at") ", " SKALD_RFC3339("updated_at") ", created_at::text "
+                                                          "FROM sagas "
+                                                          "WHERE ($1::text IS NULL OR "
+                                                          "state = $1) "
+                                                          "AND ($2::text IS NULL OR "
+                                                          "definition_name = $2) "
+                                                          "AND ($3::timestamptz IS NULL OR "
+                                                          "(created_at, id) < "
+                                                          "($3::timestamptz, $4::text)) "
+                                                          "ORDER BY created_at DESC, id "
+                                                          "DESC LIMIT $5"},
+  };
   return statements;
 }
 

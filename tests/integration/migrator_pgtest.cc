@@ -1,9 +1,8 @@
-#include "coordinator/store/migrator.h"
-
 #include <gtest/gtest.h>
 
 #include <pqxx/pqxx>
 
+#include "coordinator/store/migrator.h"
 #include "tests/support/test_postgres.h"
 
 namespace skald::store {
@@ -30,12 +29,14 @@ TEST(ApplyMigrations, AppliesEveryEmbeddedMigrationOnceAndTwiceIsANoOp) {
   EXPECT_TRUE(second->empty());
 
   int recorded = 0;
-  ASSERT_TRUE(pool.Run("count", [&](pqxx::connection& c) {
-                    pqxx::read_transaction tx(c);
-                    recorded = tx.exec1("SELECT count(*) FROM schema_migrations")[0].as<int>();
-                    // The schema exists.
-                    tx.exec("SELECT id, state FROM sagas LIMIT 0");
-                  }).ok());
+  ASSERT_TRUE(pool.Run("count",
+                       [&](pqxx::connection& c) {
+                         pqxx::read_transaction tx(c);
+                         recorded = tx.exec1("SELECT count(*) FROM schema_migrations")[0].as<int>();
+                         // The schema exists.
+                         tx.exec("SELECT id, state FROM sagas LIMIT 0");
+                       })
+                  .ok());
   EXPECT_EQ(recorded, static_cast<int>(migrations.size()));
 }
 
@@ -65,8 +66,7 @@ TEST(ApplyMigrations, RefusesADatabaseNewerThanTheBinary) {
   auto result = ApplyMigrations(pool, older);
   ASSERT_FALSE(result.ok());
   EXPECT_EQ(result.status().code(), absl::StatusCode::kFailedPrecondition);
-  EXPECT_NE(result.status().message().find("newer than this coordinator"),
-            absl::string_view::npos);
+  EXPECT_NE(result.status().message().find("newer than this coordinator"), absl::string_view::npos);
 }
 
 TEST(ApplyMigrations, AFailingMigrationLeavesNothingBehind) {
@@ -77,12 +77,15 @@ TEST(ApplyMigrations, AFailingMigrationLeavesNothingBehind) {
   ASSERT_FALSE(result.ok());
   EXPECT_NE(result.status().message().find("no_such_function"), absl::string_view::npos);
   bool any_table = true;
-  ASSERT_TRUE(pool.Run("check", [&](pqxx::connection& c) {
-                    pqxx::read_transaction tx(c);
-                    any_table = tx.exec1("SELECT to_regclass('sagas') IS NOT NULL OR "
-                                         "to_regclass('half_done') IS NOT NULL")[0]
-                                    .as<bool>();
-                  }).ok());
+  ASSERT_TRUE(pool.Run("check",
+                       [&](pqxx::connection& c) {
+                         pqxx::read_transaction tx(c);
+                         any_table = tx.exec1(
+                                           "SELECT to_regclass('sagas') IS NOT NULL OR "
+                                           "to_regclass('half_done') IS NOT NULL")[0]
+                                         .as<bool>();
+                       })
+                  .ok());
   EXPECT_FALSE(any_table);
 }
 
