@@ -1,0 +1,336 @@
+// The sub-transaction barrier (skald/barrier.h) against a real PostgreSQL: every ordering of
+// actions and compensations, repeats, failures, and concurrent duplicate deliveries. Each
+// test checks the participant's own table, test_effects, besides the replies.
+#include <atomic>
+#include <chrono>
+#include <future>
+#include <memory>
+#include <optional>
+#include <pqxx/pqxx>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "gtest/gtest.h"
+#include "skald/barrier.h"
+#include "tests/support/status_matchers.h"
+#include "tests/support/test_postgres.h"
+
+namespace skald {
+namespace {
+
+using std::chrono::milliseconds;
+
+class BarrierTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    absl::StatusOr<std::string> url = testing::FreshDatabase("barrier");
+    ASSERT_OK(url);
+    url_ = *url;
+    db_ = std::make_unique<pqxx::connection>(url_);
+    ASSERT_OK(ApplyBarrierSchema(*db_));
+    pqxx::work tx(*db_);
+    tx.exec0(
+        "CREATE TABLE test_effects (id serial PRIMARY KEY, saga_id text NOT NULL,"
+        " step text NOT NULL, phase text NOT NULL)");
+    tx.commit();
+    pool_ = NewConnectionPool(url_, 10);
+  }
+
+  static StepContext Context(const std::string& saga, const std::string& step, Phase phase) {
+    StepContext context;
+    context.saga_id = saga;
+    context.step = step;
+    context.phase = phase;
+    context.handler = phase == Phase::kAction ? "charge" : "refund";
+    context.attempt = 1;
+    context.idempotency_key = saga + "/" + step + "/" + std::string(PhaseName(phase));
+    context.deadline = std::chrono::system_clock::now() + std::chrono::seconds(20);
+    return context;
+  }
+
+  // Inserts one effect row and returns its id.
+  static int Effect(pqxx::work& tx, const StepContext& context) {
+    return tx
+        .exec_params1(
+            "INSERT INTO test_effects (saga_id, step, phase) VALUES ($1, $2, $3)"
+            " RETURNING id",
+            context.saga_id, context.step, std::string(PhaseName(context.phase)))[0]
+        .as<int>();
+  }
+
+  // An action applying one effect; its output names the effect's id, unique per run.
+  StepHandler Action() {
+    return Barrier(pool_,
+                   [this](pqxx::work& tx, const StepContext& context, const nlohmann::json&) {
+                     ++action_calls_;
+                     return StepResult::Success({{"effect_id", Effect(tx, context)}});
+                   });
+  }
+
+  StepHandler Compensation() {
+    return Barrier(pool_,
+                   [this](pqxx::work& tx, const StepContext& context, const nlohmann::json&) {
+                     ++compensation_calls_;
+                     return StepResult::Success({{"undo_id", Effect(tx, context)}});
+                   });
+  }
+
+  int CountEffects(const std::string& saga, Phase phase) {
+    pqxx::work tx(*db_);
+    return tx
+        .exec_params1("SELECT count(*) FROM test_effects WHERE saga_id = $1 AND phase = $2", saga,
+                      std::string(PhaseName(phase)))[0]
+        .as<int>();
+  }
+
+  // The origin column of the barrier record, if there is one.
+  std::optional<std::string> RecordOrigin(const std::string& saga, const std::string& step,
+                                          Phase phase) {
+    pqxx::work tx(*db_);
+    const pqxx::result r = tx.exec_params(
+        "SELECT origin FROM skald.barrier WHERE saga_id = $1 AND step = $2 AND phase = $3", saga,
+        step, std::string(PhaseName(phase)));
+    if (r.empty()) return std::nullopt;
+    return r[0][0].as<std::string>();
+  }
+
+  static void ExpectSame(const StepResult& a, const StepResult& b) {
+    EXPECT_EQ(a.outcome(), b.outcome()) << a.ToString() << " vs " << b.ToString();
+    EXPECT_EQ(a.output(), b.output());
+    EXPECT_EQ(a.error_code(), b.error_code());
+    EXPECT_EQ(a.error_message(), b.error_message());
+  }
+
+  std::string url_;
+  std::unique_ptr<pqxx::connection> db_;
+  std::shared_ptr<ConnectionSource> pool_;
+  std::atomic<int> action_calls_{0};
+  std::atomic<int> compensation_calls_{0};
+};
+
+TEST_F(BarrierTest, ApplyBarrierSchemaIsIdempotent) {
+  EXPECT_OK(ApplyBarrierSchema(*db_));
+  EXPECT_OK(ApplyBarrierSchema(*db_));
+}
+
+TEST_F(BarrierTest, ActionTwiceHasOneEffectAndReturnsTheFirstResult) {
+  const StepHandler action = Action();
+  const StepResult first = action(Context("s1", "charge", Phase::kAction), {});
+  ASSERT_TRUE(first.ok()) << first.ToString();
+  ASSERT_TRUE(first.output().contains("effect_id"));
+  const StepResult second = action(Context("s1", "charge", Phase::kAction), {});
+  ExpectSame(first, second);
+  EXPECT_EQ(action_calls_, 1);
+  EXPECT_EQ(CountEffects("s1", Phase::kAction), 1);
+  EXPECT_EQ(RecordOrigin("s1", "charge", Phase::kAction), "handler");
+}
+
+TEST_F(BarrierTest, CompensationFirstIsNullAndTheLateActionIsRefused) {
+  const StepHandler action = Action();
+  const StepHandler compensation = Compensation();
+  const StepResult compensated = compensation(Context("s1", "charge", Phase::kCompensation), {});
+  ASSERT_TRUE(compensated.ok()) << compensated.ToString();
+  EXPECT_EQ(compensation_calls_, 0);
+  EXPECT_EQ(RecordOrigin("s1", "charge", Phase::kCompensation), "null_compensation");
+
+  const StepResult late = action(Context("s1", "charge", Phase::kAction), {});
+  EXPECT_EQ(late.outcome(), StepResult::Outcome::kBusinessFailure) << late.ToString();
+  EXPECT_EQ(late.error_code(), "compensated_before_action");
+  EXPECT_EQ(action_calls_, 0);
+  EXPECT_EQ(RecordOrigin("s1", "charge", Phase::kAction), "refused");
+
+  ExpectSame(late, action(Context("s1", "charge", Phase::kAction), {}));
+  ExpectSame(compensated, compensation(Context("s1", "charge", Phase::kCompensation), {}));
+  EXPECT_EQ(action_calls_, 0);
+  EXPECT_EQ(compensation_calls_, 0);
+  EXPECT_EQ(CountEffects("s1", Phase::kAction), 0);
+  EXPECT_EQ(CountEffects("s1", Phase::kCompensation), 0);
+}
+
+TEST_F(BarrierTest, NullCompensationTwiceCallsNoHandler) {
+  const StepHandler compensation = Compensation();
+  const StepResult first = compensation(Context("s1", "charge", Phase::kCompensation), {});
+  const StepResult second = compensation(Context("s1", "charge", Phase::kCompensation), {});
+  ASSERT_TRUE(first.ok()) << first.ToString();
+  ExpectSame(first, second);
+  EXPECT_EQ(compensation_calls_, 0);
+  EXPECT_EQ(CountEffects("s1", Phase::kCompensation), 0);
+}
+
+TEST_F(BarrierTest, CompensationTwiceAfterActionHasOneEffect) {
+  const StepHandler action = Action();
+  const StepHandler compensation = Compensation();
+  ASSERT_TRUE(action(Context("s1", "charge", Phase::kAction), {}).ok());
+  const StepResult first = compensation(Context("s1", "charge", Phase::kCompensation), {});
+  ASSERT_TRUE(first.ok()) << first.ToString();
+  ASSERT_TRUE(first.output().contains("undo_id"));
+  ExpectSame(first, compensation(Context("s1", "charge", Phase::kCompensation), {}));
+  EXPECT_EQ(compensation_calls_, 1);
+  EXPECT_EQ(CountEffects("s1", Phase::kCompensation), 1);
+  EXPECT_EQ(RecordOrigin("s1", "charge", Phase::kCompensation), "handler");
+}
+
+TEST_F(BarrierTest, ActionThenCompensationThenBothRepeated) {
+  const StepHandler action = Action();
+  const StepHandler compensation = Compensation();
+  const StepResult acted = action(Context("s1", "charge", Phase::kAction), {});
+  const StepResult compensated = compensation(Context("s1", "charge", Phase::kCompensation), {});
+  ASSERT_TRUE(acted.ok()) << acted.ToString();
+  ASSERT_TRUE(compensated.ok()) << compensated.ToString();
+  for (int i = 0; i < 3; ++i) {
+    ExpectSame(acted, action(Context("s1", "charge", Phase::kAction), {}));
+    ExpectSame(compensated, compensation(Context("s1", "charge", Phase::kCompensation), {}));
+  }
+  EXPECT_EQ(action_calls_, 1);
+  EXPECT_EQ(compensation_calls_, 1);
+  EXPECT_EQ(CountEffects("s1", Phase::kAction), 1);
+  EXPECT_EQ(CountEffects("s1", Phase::kCompensation), 1);
+  // Another saga and another step of the same saga are keyed apart.
+  EXPECT_TRUE(action(Context("s2", "charge", Phase::kAction), {}).ok());
+  EXPECT_TRUE(action(Context("s1", "reserve", Phase::kAction), {}).ok());
+  EXPECT_EQ(action_calls_, 3);
+}
+
+TEST_F(BarrierTest, BusinessFailureIsRecordedWithoutEffect) {
+  int calls = 0;
+  const StepHandler action =
+      Barrier(pool_, [&](pqxx::work& tx, const StepContext& context, const nlohmann::json&) {
+        ++calls;
+        Effect(tx, context);  // Rolled back: a business failure has no effect.
+        return StepResult::BusinessFailure("card_declined", "the card was declined");
+      });
+  const StepResult first = action(Context("s1", "charge", Phase::kAction), {});
+  EXPECT_EQ(first.outcome(), StepResult::Outcome::kBusinessFailure) << first.ToString();
+  EXPECT_EQ(first.error_code(), "card_declined");
+  EXPECT_EQ(first.error_message(), "the card was declined");
+  ExpectSame(first, action(Context("s1", "charge", Phase::kAction), {}));
+  EXPECT_EQ(calls, 1);
+  EXPECT_EQ(CountEffects("s1", Phase::kAction), 0);
+  EXPECT_EQ(RecordOrigin("s1", "charge", Phase::kAction), "handler");
+
+  // Its compensation has nothing to undo.
+  const StepResult compensated = Compensation()(Context("s1", "charge", Phase::kCompensation), {});
+  EXPECT_TRUE(compensated.ok()) << compensated.ToString();
+  EXPECT_EQ(compensation_calls_, 0);
+  EXPECT_EQ(RecordOrigin("s1", "charge", Phase::kCompensation), "null_compensation");
+}
+
+TEST_F(BarrierTest, ThrowingHandlerRollsBackAndRecordsNothing) {
+  int calls = 0;
+  const StepHandler action =
+      Barrier(pool_, [&](pqxx::work& tx, const StepContext& context, const nlohmann::json&) {
+        ++calls;
+        const int id = Effect(tx, context);
+        if (calls == 1) throw std::runtime_error("boom");
+        return StepResult::Success({{"effect_id", id}});
+      });
+  const StepResult thrown = action(Context("s1", "charge", Phase::kAction), {});
+  EXPECT_TRUE(thrown.retryable()) << thrown.ToString();
+  EXPECT_EQ(thrown.error_code(), "handler_exception");
+  EXPECT_EQ(thrown.error_message(), "boom");
+  EXPECT_EQ(CountEffects("s1", Phase::kAction), 0);
+  EXPECT_EQ(RecordOrigin("s1", "charge", Phase::kAction), std::nullopt);
+
+  const StepResult retried = action(Context("s1", "charge", Phase::kAction), {});
+  ASSERT_TRUE(retried.ok()) << retried.ToString();
+  EXPECT_EQ(calls, 2);
+  EXPECT_EQ(CountEffects("s1", Phase::kAction), 1);
+  ExpectSame(retried, action(Context("s1", "charge", Phase::kAction), {}));
+  EXPECT_EQ(calls, 2);
+}
+
+TEST_F(BarrierTest, RetryableResultRollsBackAndRecordsNothing) {
+  int calls = 0;
+  const StepHandler action =
+      Barrier(pool_, [&](pqxx::work& tx, const StepContext& context, const nlohmann::json&) {
+        ++calls;
+        const int id = Effect(tx, context);
+        if (calls == 1) return StepResult::Retryable("downstream busy", "busy");
+        return StepResult::Success({{"effect_id", id}});
+      });
+  const StepResult busy = action(Context("s1", "charge", Phase::kAction), {});
+  EXPECT_TRUE(busy.retryable()) << busy.ToString();
+  EXPECT_EQ(busy.error_code(), "busy");
+  EXPECT_EQ(CountEffects("s1", Phase::kAction), 0);
+  EXPECT_EQ(RecordOrigin("s1", "charge", Phase::kAction), std::nullopt);
+  EXPECT_TRUE(action(Context("s1", "charge", Phase::kAction), {}).ok());
+  EXPECT_EQ(calls, 2);
+  EXPECT_EQ(CountEffects("s1", Phase::kAction), 1);
+}
+
+TEST_F(BarrierTest, ConcurrentDuplicatesRunTheHandlerOnce) {
+  constexpr int kThreads = 8;
+  std::atomic<int> calls{0};
+  std::atomic<int> ready{0};
+  const StepHandler action =
+      Barrier(pool_, [&](pqxx::work& tx, const StepContext& context, const nlohmann::json&) {
+        ++calls;
+        const int id = Effect(tx, context);
+        std::this_thread::sleep_for(milliseconds(300));  // Others pile up on the lock.
+        return StepResult::Success({{"effect_id", id}});
+      });
+  std::vector<std::future<StepResult>> replies;
+  for (int i = 0; i < kThreads; ++i) {
+    replies.push_back(std::async(std::launch::async, [&] {
+      ++ready;
+      // Bounded spin so that every delivery starts at about the same time.
+      const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+      while (ready < kThreads && std::chrono::steady_clock::now() < until) {
+        std::this_thread::yield();
+      }
+      return action(Context("s1", "charge", Phase::kAction), {});
+    }));
+  }
+  std::optional<StepResult> success;
+  int retryable = 0;
+  for (auto& reply : replies) {
+    ASSERT_EQ(reply.wait_for(std::chrono::seconds(30)), std::future_status::ready);
+    const StepResult result = reply.get();
+    if (result.retryable()) {
+      EXPECT_EQ(result.error_code(), "barrier_busy") << result.ToString();
+      ++retryable;
+      continue;
+    }
+    ASSERT_TRUE(result.ok()) << result.ToString();
+    if (success.has_value()) {
+      ExpectSame(*success, result);
+    } else {
+      success = result;
+    }
+  }
+  ASSERT_TRUE(success.has_value());
+  EXPECT_LT(retryable, kThreads);
+  EXPECT_EQ(calls, 1);
+  EXPECT_EQ(CountEffects("s1", Phase::kAction), 1);
+}
+
+TEST_F(BarrierTest, DeliveryWaitingTooLongIsBusy) {
+  std::atomic<bool> entered{false};
+  const TxHandler slow = [&](pqxx::work& tx, const StepContext& context, const nlohmann::json&) {
+    const int id = Effect(tx, context);
+    entered = true;
+    std::this_thread::sleep_for(milliseconds(1500));
+    return StepResult::Success({{"effect_id", id}});
+  };
+  const StepHandler action = Barrier(pool_, slow, BarrierOptions{milliseconds(200)});
+  auto first = std::async(std::launch::async,
+                          [&] { return action(Context("s1", "charge", Phase::kAction), {}); });
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (!entered && std::chrono::steady_clock::now() < until) {
+    std::this_thread::sleep_for(milliseconds(5));
+  }
+  ASSERT_TRUE(entered);
+  const StepResult second = action(Context("s1", "charge", Phase::kAction), {});
+  EXPECT_TRUE(second.retryable()) << second.ToString();
+  EXPECT_EQ(second.error_code(), "barrier_busy");
+  ASSERT_EQ(first.wait_for(std::chrono::seconds(30)), std::future_status::ready);
+  const StepResult acted = first.get();
+  ASSERT_TRUE(acted.ok()) << acted.ToString();
+  ExpectSame(acted, action(Context("s1", "charge", Phase::kAction), {}));
+  EXPECT_EQ(CountEffects("s1", Phase::kAction), 1);
+}
+
+}  // namespace
+}  // namespace skald
