@@ -11,6 +11,9 @@ namespace skald::api {
 // absl and gRPC share their status codes, so the mapping keeps code and message as they are.
 grpc::Status ToGrpc(const absl::Status& status);
 
+// Returns the name of a gRPC status code as the gRPC docs spell it: "NOT_FOUND", ...
+std::string StatusCodeName(grpc::StatusCode code);
+
 v1::SagaState ToWire(core::SagaStatus status);
 v1::StepState ToWire(core::StepStatus status);
 // Returns nullopt for SAGA_STATE_UNSPECIFIED or an unknown value.

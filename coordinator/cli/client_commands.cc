@@ -4,6 +4,7 @@
 #include <sstream>
 #include <thread>
 
+#include "coordinator/api/proto_mapping.h"
 #include "coordinator/cli/commands.h"
 #include "coordinator/cli/saga_printer.h"
 #include "coordinator/core/duration.h"
@@ -28,25 +29,7 @@ void SetDeadline(grpc::ClientContext& context) {
 }
 
 int Report(const grpc::Status& status, const ClientFlags& client) {
-  static const char* kNames[] = {"OK",
-                                 "CANCELLED",
-                                 "UNKNOWN",
-                                 "INVALID_ARGUMENT",
-                                 "DEADLINE_EXCEEDED",
-                                 "NOT_FOUND",
-                                 "ALREADY_EXISTS",
-                                 "PERMISSION_DENIED",
-                                 "RESOURCE_EXHAUSTED",
-                                 "FAILED_PRECONDITION",
-                                 "ABORTED",
-                                 "OUT_OF_RANGE",
-                                 "UNIMPLEMENTED",
-                                 "INTERNAL",
-                                 "UNAVAILABLE",
-                                 "DATA_LOSS",
-                                 "UNAUTHENTICATED"};
-  const int code = status.error_code();
-  std::cerr << "error: " << (code >= 0 && code <= 16 ? kNames[code] : "UNKNOWN") << ": "
+  std::cerr << "error: " << api::StatusCodeName(status.error_code()) << ": "
             << status.error_message();
   if (status.error_code() == grpc::StatusCode::UNAVAILABLE) {
     std::cerr << " (is the coordinator running at " << client.address << "?)";

@@ -7,6 +7,7 @@
 #include <cstdio>
 
 #include "absl/time/clock.h"
+#include "coordinator/api/proto_mapping.h"
 #include "skald/v1/saga_service.grpc.pb.h"
 
 namespace skald::testing::fault {
@@ -22,27 +23,6 @@ nlohmann::json Amount(int whole, int cents) {
 }
 
 // "UNAVAILABLE", "DEADLINE_EXCEEDED", ...
-std::string CodeName(grpc::StatusCode code) {
-  static const char* const kNames[] = {"OK",
-                                       "CANCELLED",
-                                       "UNKNOWN",
-                                       "INVALID_ARGUMENT",
-                                       "DEADLINE_EXCEEDED",
-                                       "NOT_FOUND",
-                                       "ALREADY_EXISTS",
-                                       "PERMISSION_DENIED",
-                                       "RESOURCE_EXHAUSTED",
-                                       "FAILED_PRECONDITION",
-                                       "ABORTED",
-                                       "OUT_OF_RANGE",
-                                       "UNIMPLEMENTED",
-                                       "INTERNAL",
-                                       "UNAVAILABLE",
-                                       "DATA_LOSS",
-                                       "UNAUTHENTICATED"};
-  const int index = static_cast<int>(code);
-  return index >= 0 && index < 17 ? kNames[index] : "CODE_" + std::to_string(index);
-}
 
 }  // namespace
 
@@ -134,7 +114,7 @@ void SagaStarter::Run() {
         break;
       }
       ++result_.failed_calls;
-      last_error = CodeName(status.error_code()) + ": " + status.error_message();
+      last_error = api::StatusCodeName(status.error_code()) + ": " + status.error_message();
       if (result_.failures.size() < 10 || result_.failures.contains(last_error)) {
         ++result_.failures[last_error];
       }
