@@ -33,7 +33,17 @@ absl::StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Start(
   for (int version : *applied) spdlog::info("applied migration {:04d}", version);
 
   server->store_ = std::make_unique<store::SagaStore>(*server->pool_);
+  server->registry_store_ = std::make_unique<store::RegistryStore>(*server->pool_);
+  server->directory_ = std::make_unique<discovery::InstanceDirectory>(*server->registry_store_);
+  if (auto s = server->directory_->Start(options.registry_refresh); !s.ok()) return s;
   server->participants_ = std::make_unique<engine::ParticipantClient>();
+  engine::CallTransport* transport = server->participants_.get();
+  if (options.delivery_faults.any()) {
+    server->faulty_participants_ = std::make_unique<engine::FaultInjectingTransport>(
+        *server->participants_, options.delivery_faults);
+    transport = server->faulty_participants_.get();
+  }
+  server->router_ = std::make_unique<engine::CallRouter>(*transport, server->directory_.get());
   engine::EngineOptions engine_options;
   engine_options.owner = options.node_id.empty() ? GeneratedNodeId() : options.node_id;
   engine_options.lease_ttl = options.lease_ttl;
@@ -42,14 +52,16 @@ absl::StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Start(
       std::min<std::chrono::milliseconds>(std::chrono::seconds(1), options.lease_ttl / 2);
   engine_options.listen_uri = options.database_uri;
   server->engine_ =
-      std::make_unique<engine::Engine>(*server->store_, *server->participants_, engine_options);
+      std::make_unique<engine::Engine>(*server->store_, *server->router_, engine_options);
   server->service_ =
       std::make_unique<SagaServiceImpl>(*server->store_, *server->engine_, options.limits);
 
   grpc::ServerBuilder builder;
   int port = 0;
   builder.AddListeningPort(options.listen_address, grpc::InsecureServerCredentials(), &port);
+  server->registry_ = std::make_unique<RegistryServiceImpl>(*server->directory_);
   builder.RegisterService(server->service_.get());
+  builder.RegisterService(server->registry_.get());
   // Requests over our own limits get a precise error from the service; gRPC's cap only
   // has to stay out of their way.
   const size_t largest =
@@ -85,6 +97,7 @@ void CoordinatorServer::Shutdown(std::chrono::milliseconds grace) {
     engine_->Drain(std::chrono::duration_cast<std::chrono::milliseconds>(std::max(
         deadline - std::chrono::system_clock::now(), std::chrono::system_clock::duration::zero())));
   }
+  if (directory_) directory_->Stop();
 }
 
 }  // namespace skald::api

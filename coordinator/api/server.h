@@ -4,10 +4,15 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "coordinator/api/registry_service.h"
 #include "coordinator/api/saga_service.h"
+#include "coordinator/discovery/instance_directory.h"
+#include "coordinator/engine/call_router.h"
+#include "coordinator/engine/delivery_faults.h"
 #include "coordinator/engine/engine.h"
 #include "coordinator/engine/participant_client.h"
 #include "coordinator/store/connection.h"
+#include "coordinator/store/registry_store.h"
 #include "coordinator/store/saga_store.h"
 #include "grpcpp/grpcpp.h"
 
@@ -27,6 +32,11 @@ struct ServerOptions {
   // How long a lease lasts without renewal: a dead coordinator's sagas are taken over
   // within about this plus one second.
   std::chrono::milliseconds lease_ttl{5'000};
+  // How often the participant registrations are reloaded from the database (those made
+  // through this coordinator are seen at once).
+  std::chrono::milliseconds registry_refresh{1'000};
+  // TEST ONLY: simulated network faults on participant calls.
+  engine::DeliveryFaults delivery_faults;
 };
 
 // A running coordinator: schema migrated, engine driving sagas, client API listening.
@@ -50,9 +60,14 @@ class CoordinatorServer {
   std::string address_;
   std::unique_ptr<store::ConnectionPool> pool_;
   std::unique_ptr<store::SagaStore> store_;
+  std::unique_ptr<store::RegistryStore> registry_store_;
+  std::unique_ptr<discovery::InstanceDirectory> directory_;
   std::unique_ptr<engine::ParticipantClient> participants_;
+  std::unique_ptr<engine::FaultInjectingTransport> faulty_participants_;
+  std::unique_ptr<engine::CallRouter> router_;
   std::unique_ptr<engine::Engine> engine_;
   std::unique_ptr<SagaServiceImpl> service_;
+  std::unique_ptr<RegistryServiceImpl> registry_;
   std::unique_ptr<grpc::Server> server_;
   bool shut_down_ = false;
 };

@@ -6,6 +6,7 @@
 
 #include "coordinator/api/proto_mapping.h"
 #include "coordinator/cli/commands.h"
+#include "coordinator/cli/rpc_support.h"
 #include "coordinator/cli/saga_printer.h"
 #include "coordinator/core/duration.h"
 #include "grpcpp/grpcpp.h"
@@ -14,28 +15,8 @@
 namespace skald::cli {
 namespace {
 
-constexpr auto kCallTimeout = std::chrono::seconds(10);
-constexpr int kExitError = 1;
-constexpr int kExitUsage = 2;
-constexpr int kExitTimeout = 3;
-
 std::unique_ptr<v1::SagaService::Stub> Connect(const ClientFlags& client) {
-  return v1::SagaService::NewStub(
-      grpc::CreateChannel(client.address, grpc::InsecureChannelCredentials()));
-}
-
-void SetDeadline(grpc::ClientContext& context) {
-  context.set_deadline(std::chrono::system_clock::now() + kCallTimeout);
-}
-
-int Report(const grpc::Status& status, const ClientFlags& client) {
-  std::cerr << "error: " << api::StatusCodeName(status.error_code()) << ": "
-            << status.error_message();
-  if (status.error_code() == grpc::StatusCode::UNAVAILABLE) {
-    std::cerr << " (is the coordinator running at " << client.address << "?)";
-  }
-  std::cerr << "\n";
-  return kExitError;
+  return v1::SagaService::NewStub(ChannelTo(client));
 }
 
 bool IsTerminal(v1::SagaState state) {
@@ -71,7 +52,7 @@ int ApplyDefinition(const ClientFlags& client, const std::string& file) {
   grpc::ClientContext context;
   SetDeadline(context);
   grpc::Status status = Connect(client)->ApplyDefinition(&context, request, &response);
-  if (!status.ok()) return Report(status, client);
+  if (!status.ok()) return ReportRpcError(status, client);
   if (client.json) {
     std::cout << nlohmann::json{{"name", response.name()},
                                 {"version", response.version()},
@@ -96,7 +77,7 @@ int StartSaga(const ClientFlags& client, const std::string& definition, int vers
   grpc::ClientContext context;
   SetDeadline(context);
   grpc::Status status = Connect(client)->StartSaga(&context, request, &response);
-  if (!status.ok()) return Report(status, client);
+  if (!status.ok()) return ReportRpcError(status, client);
   if (client.json) {
     std::cout << nlohmann::json{{"id", response.saga_id()}, {"created", response.created()}}.dump()
               << "\n";
@@ -113,7 +94,7 @@ int GetSaga(const ClientFlags& client, const std::string& saga_id) {
   grpc::ClientContext context;
   SetDeadline(context);
   grpc::Status status = Connect(client)->GetSaga(&context, request, &response);
-  if (!status.ok()) return Report(status, client);
+  if (!status.ok()) return ReportRpcError(status, client);
   Show(response.saga(), client);
   return 0;
 }
@@ -136,7 +117,7 @@ int ListSagas(const ClientFlags& client, const std::string& state, const std::st
   grpc::ClientContext context;
   SetDeadline(context);
   grpc::Status status = Connect(client)->ListSagas(&context, request, &response);
-  if (!status.ok()) return Report(status, client);
+  if (!status.ok()) return ReportRpcError(status, client);
   if (client.json) {
     nlohmann::json sagas = nlohmann::json::array();
     for (const v1::Saga& saga : response.sagas()) sagas.push_back(SagaToJson(saga));
@@ -164,7 +145,7 @@ int WaitSaga(const ClientFlags& client, const std::string& saga_id, const std::s
     grpc::ClientContext context;
     SetDeadline(context);
     grpc::Status status = stub->GetSaga(&context, request, &response);
-    if (!status.ok()) return Report(status, client);
+    if (!status.ok()) return ReportRpcError(status, client);
     if (IsTerminal(response.saga().state())) {
       Show(response.saga(), client);
       return 0;

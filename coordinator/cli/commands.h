@@ -22,6 +22,9 @@ struct ServeFlags {
   std::string shutdown_grace = "10s";
   std::string node_id;
   std::string lease_ttl = "5s";
+  // TEST ONLY: simulated network faults on participant calls (see engine/delivery_faults.h).
+  bool test_duplicate_calls = false;
+  std::string test_late_action;  // "STEP:DURATION"
 };
 
 struct DevFlags {
@@ -66,6 +69,8 @@ int StartSaga(const ClientFlags& client, const std::string& definition, int vers
 int GetSaga(const ClientFlags& client, const std::string& saga_id);
 int ListSagas(const ClientFlags& client, const std::string& state, const std::string& definition,
               int limit);
+// Prints the registered participant instances (all, or `service`'s) and their health.
+int ListParticipants(const ClientFlags& client, const std::string& service);
 int WaitSaga(const ClientFlags& client, const std::string& saga_id, const std::string& timeout);
 
 }  // namespace skald::cli

@@ -9,6 +9,7 @@
 #include "coordinator/cli/commands.h"
 #include "coordinator/cli/definition_graph.h"
 #include "coordinator/cli/definition_printer.h"
+#include "coordinator/cli/rpc_support.h"
 #include "coordinator/core/definition_parser.h"
 #include "coordinator/core/simulation.h"
 #include "grpcpp/grpcpp.h"
@@ -16,10 +17,6 @@
 
 namespace skald::cli {
 namespace {
-
-constexpr auto kCallTimeout = std::chrono::seconds(10);
-constexpr int kExitError = 1;
-constexpr int kExitUsage = 2;
 
 // Returns the file's contents ("-" reads stdin), or nullopt when it cannot be read.
 std::optional<std::string> ReadText(const std::string& file) {
@@ -37,26 +34,14 @@ std::optional<std::string> ReadText(const std::string& file) {
 // Writes the parser's errors to stderr, one per line.
 void PrintErrors(const absl::Status& status) { std::cerr << std::string(status.message()) << "\n"; }
 
-int ReportRpcError(const grpc::Status& status, const ClientFlags& client) {
-  std::cerr << "error: "
-            << absl::StatusCodeToString(static_cast<absl::StatusCode>(status.error_code())) << ": "
-            << status.error_message();
-  if (status.error_code() == grpc::StatusCode::UNAVAILABLE) {
-    std::cerr << " (is the coordinator running at " << client.address << "?)";
-  }
-  std::cerr << "\n";
-  return kExitError;
-}
-
 grpc::Status Fetch(const ClientFlags& client, const std::string& name, int version,
                    v1::GetDefinitionResponse& response) {
-  auto stub = v1::SagaService::NewStub(
-      grpc::CreateChannel(client.address, grpc::InsecureChannelCredentials()));
+  auto stub = v1::SagaService::NewStub(ChannelTo(client));
   v1::GetDefinitionRequest request;
   request.set_name(name);
   request.set_version(version);
   grpc::ClientContext context;
-  context.set_deadline(std::chrono::system_clock::now() + kCallTimeout);
+  SetDeadline(context);
   return stub->GetDefinition(&context, request, &response);
 }
 

@@ -88,11 +88,12 @@ std::string DescribeCondition(const core::Condition& condition) {
 
 void PrintStepTable(const core::SagaDefinition& definition, std::ostream& out) {
   using Row = std::array<std::string, 6>;
-  std::vector<Row> rows = {{"STEP", "AFTER", "PARTICIPANT", "ACTION", "COMPENSATION", "FLAGS"}};
+  std::vector<Row> rows = {{"STEP", "AFTER", "SENT TO", "ACTION", "COMPENSATION", "FLAGS"}};
   for (const core::StepDefinition& step : definition.steps) {
     const std::vector<std::string> after = Names(definition, step.after);
-    rows.push_back({step.name, after.empty() ? "-" : Join(after, ","), step.participant,
-                    step.action, step.has_compensation() ? step.compensation : "-", Flags(step)});
+    const std::string target = step.service.empty() ? step.participant : "service " + step.service;
+    rows.push_back({step.name, after.empty() ? "-" : Join(after, ","), target, step.action,
+                    step.has_compensation() ? step.compensation : "-", Flags(step)});
   }
   std::array<size_t, 6> widths{};
   for (const Row& row : rows) {

@@ -71,6 +71,15 @@ int main(int argc, char** argv) {
                    "how long a saga's lease lasts without renewal; a dead coordinator's "
                    "sagas are taken over within about this plus 1s")
       ->capture_default_str();
+  // Test switches, hidden from --help (an empty group name hides an option).
+  serve_cmd
+      ->add_flag("--test-duplicate-calls", serve.test_duplicate_calls,
+                 "TEST ONLY: send every participant call twice")
+      ->group("");
+  serve_cmd
+      ->add_option("--test-late-action", serve.test_late_action,
+                   "TEST ONLY: STEP:DURATION, deliver that step's actions late")
+      ->group("");
 
   skald::cli::DevFlags dev;
   dev.data_dir = DefaultDevDir();
@@ -160,6 +169,15 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   add_client_flags(wait_cmd);
 
+  auto* participant_cmd =
+      app.add_subcommand("participant", "inspect the participant instances registered");
+  participant_cmd->require_subcommand(1);
+  std::string service_filter;
+  auto* participant_list_cmd = participant_cmd->add_subcommand(
+      "list", "list registered services, their instances and their health");
+  participant_list_cmd->add_option("--service", service_filter, "only this service");
+  add_client_flags(participant_list_cmd);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -195,6 +213,9 @@ int main(int argc, char** argv) {
   }
   if (*start_cmd) {
     return skald::cli::StartSaga(client, definition_name, version, input_json, saga_id);
+  }
+  if (*participant_list_cmd) {
+    return skald::cli::ListParticipants(client, service_filter);
   }
   if (*get_cmd) {
     return skald::cli::GetSaga(client, saga_id);

@@ -78,6 +78,15 @@ int RunServe(const ServeFlags& flags) {
     return 2;
   }
   options.lease_ttl = *lease_ttl;
+  options.delivery_faults.duplicate_calls = flags.test_duplicate_calls;
+  if (!flags.test_late_action.empty()) {
+    if (absl::Status parsed =
+            engine::ParseLateAction(flags.test_late_action, &options.delivery_faults);
+        !parsed.ok()) {
+      spdlog::error("--test-late-action: {}", std::string(parsed.message()));
+      return 2;
+    }
+  }
   options.database_uri = flags.database_uri;
   options.listen_address = flags.listen_address;
   return ServeUntilSignalled(options, flags.ready_file, flags.shutdown_grace);

@@ -26,8 +26,11 @@ struct Condition {
 // that undoes it.
 struct StepDefinition {
   std::string name;
-  // "host:port" of the participant serving the action and the compensation.
+  // Where the action and the compensation are sent: exactly one of the two is set.
+  // "host:port" of a participant at a fixed address.
   std::string participant;
+  // The name of a service whose registered instances serve the step (see discovery).
+  std::string service;
   std::string action;
   // Empty when the step has nothing to undo.
   std::string compensation;

@@ -222,6 +222,29 @@ class DefinitionReader {
     }
   }
 
+  // A step names either a fixed `participant` address or a registered `service`.
+  void ReadTarget(const json& value, const std::string& path, StepDefinition& step) {
+    const bool has_participant = value.contains("participant");
+    const bool has_service = value.contains("service");
+    if (has_participant && has_service) {
+      Error(Child(path, "service"),
+            "a step names either \"participant\" (a fixed address) or \"service\" (registered "
+            "instances), not both");
+      return;
+    }
+    if (has_service) {
+      ReadName(value, path, "service", step.service);
+      return;
+    }
+    if (!has_participant) {
+      Error(Child(path, "participant"),
+            "required: the step's \"participant\" address (\"host:port\") or its \"service\" "
+            "name is missing");
+      return;
+    }
+    ReadParticipant(value, path, step.participant);
+  }
+
   void ReadParticipant(const json& value, const std::string& path, std::string& out) {
     if (!ReadString(value, path, "participant", out)) return;
     const std::string where = Child(path, "participant");
@@ -300,10 +323,10 @@ class DefinitionReader {
     }
     RejectUnknownFields(
         value, path,
-        {"name", "participant", "action", "compensation", "after", "input", "when", "pivot",
-         "retry", "compensation_retry", "attempt_timeout", "step_timeout"});
+        {"name", "participant", "service", "action", "compensation", "after", "input", "when",
+         "pivot", "retry", "compensation_retry", "attempt_timeout", "step_timeout"});
     ReadName(value, path, "name", step.name);
-    ReadParticipant(value, path, step.participant);
+    ReadTarget(value, path, step);
     ReadName(value, path, "action", step.action);
     if (value.contains("compensation")) ReadName(value, path, "compensation", step.compensation);
     if (auto it = value.find("retry"); it != value.end()) {

@@ -5,6 +5,8 @@
 #include <pqxx/pqxx>
 #include <unordered_set>
 
+#include "coordinator/core/trace_context.h"
+
 namespace skald::engine {
 namespace {
 
@@ -23,7 +25,7 @@ struct Engine::Working {
   bool loaded_now = false;
 };
 
-Engine::Engine(store::SagaStore& store, ParticipantClient& participants, EngineOptions options)
+Engine::Engine(store::SagaStore& store, CallRouter& participants, EngineOptions options)
     : store_(store),
       participants_(participants),
       options_(std::move(options)),
@@ -399,12 +401,12 @@ void Engine::SendAttempt(const std::string& saga_id, const LiveSaga& saga,
   if (call.phase == core::Phase::kCompensation && !output.is_null()) {
     request.set_action_output_json(output.dump());
   }
-  participants_.Call(
-      step.participant, request, step.attempt_timeout, [this, saga_id, call](CallResult result) {
-        Post({saga_id, core::AttemptFinished{call.step, call.phase, call.attempt, result.outcome,
-                                             std::move(result.output), std::move(result.error),
-                                             std::move(result.error_code)}});
-      });
+  request.set_traceparent(core::TraceParent(saga_id, step.name, call.phase, call.attempt));
+  participants_.Send(step, request, [this, saga_id, call](CallResult result) {
+    Post({saga_id, core::AttemptFinished{call.step, call.phase, call.attempt, result.outcome,
+                                         std::move(result.output), std::move(result.error),
+                                         std::move(result.error_code)}});
+  });
 }
 
 }  // namespace skald::engine

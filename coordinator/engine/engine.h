@@ -18,7 +18,7 @@
 #include "coordinator/core/definition.h"
 #include "coordinator/core/saga_state.h"
 #include "coordinator/core/state_machine.h"
-#include "coordinator/engine/participant_client.h"
+#include "coordinator/engine/call_router.h"
 #include "coordinator/store/saga_store.h"
 #include "pqxx/connection"
 #include "pqxx/notification"
@@ -52,7 +52,7 @@ struct EngineOptions {
 // arms the timers. No thread per saga, and no thread waits on a participant.
 class Engine {
  public:
-  Engine(store::SagaStore& store, ParticipantClient& participants, EngineOptions options = {});
+  Engine(store::SagaStore& store, CallRouter& participants, EngineOptions options = {});
   ~Engine();
   Engine(const Engine&) = delete;
   Engine& operator=(const Engine&) = delete;
@@ -132,7 +132,7 @@ class Engine {
                    const core::CallParticipant& call);
 
   store::SagaStore& store_;
-  ParticipantClient& participants_;
+  CallRouter& participants_;
   const EngineOptions options_;
 
   mutable std::mutex mutex_;

@@ -35,7 +35,11 @@ CallResult ClassifyReply(const std::string& address, const grpc::Status& status,
                               std::to_string(status.error_code()) + "): " + status.error_message();
     return {IsTransient(status.error_code()) ? AttemptOutcome::kRetryableError
                                              : AttemptOutcome::kFailure,
-            nullptr, error, ""};
+            nullptr,
+            error,
+            "",
+            status.error_code() == grpc::StatusCode::UNAVAILABLE,
+            status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED};
   }
   switch (reply.outcome()) {
     case v1::OUTCOME_SUCCESS: {
@@ -99,6 +103,7 @@ void ParticipantClient::Call(const std::string& address, const v1::StepCall& cal
   pending->address = address;
   pending->done = std::move(done);
   pending->context.set_deadline(std::chrono::system_clock::now() + timeout);
+  if (!call.traceparent().empty()) pending->context.AddMetadata("traceparent", call.traceparent());
   v1::Participant::Stub* stub;
   {
     std::lock_guard lock(mutex_);

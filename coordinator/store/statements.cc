@@ -99,6 +99,27 @@ const std::vector<Statement>& AllStatements() {
                                                           "($3::timestamptz, $4::text)) "
                                                           "ORDER BY created_at DESC, id "
                                                           "DESC LIMIT $5"},
+      // Registrations: the database's clock decides expiry, so that coordinators and
+      // participants need not agree on the time. Registering also sweeps registrations
+      // expired for an hour, which nobody reads any more.
+      {stmt::kUpsertInstance,
+       "INSERT INTO participant_instances (service, instance_id, address, actions, "
+       "compensations, expires_at) VALUES ($1, $2, $3, $4::jsonb, $5::jsonb, "
+       "now() + $6 * interval '1 millisecond') ON CONFLICT (service, instance_id) DO UPDATE "
+       "SET address = EXCLUDED.address, actions = EXCLUDED.actions, "
+       "compensations = EXCLUDED.compensations, renewed_at = now(), "
+       "expires_at = EXCLUDED.expires_at"},
+      {stmt::kSweepInstances,
+       "DELETE FROM participant_instances WHERE expires_at < now() - interval '1 hour'"},
+      {stmt::kDeleteInstance,
+       "DELETE FROM participant_instances WHERE service = $1 AND instance_id = $2"},
+      {stmt::kSelectLiveInstances,
+       "SELECT service, instance_id, address, actions::text, compensations::text, "
+       // clang-format off
+       SKALD_MS("registered_at") ", " SKALD_MS("renewed_at") ", " SKALD_MS("expires_at")
+       // clang-format on
+       " FROM participant_instances WHERE expires_at > now() "
+       "ORDER BY service, address, instance_id"},
   };
   return statements;
 }

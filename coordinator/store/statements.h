@@ -32,6 +32,10 @@ inline constexpr std::string_view kRenewLeases = "renew_leases";
 inline constexpr std::string_view kReclaimOwnLeases = "reclaim_own_leases";
 inline constexpr std::string_view kReleaseLeases = "release_leases";
 inline constexpr std::string_view kNotifyWork = "notify_work";
+inline constexpr std::string_view kUpsertInstance = "upsert_instance";
+inline constexpr std::string_view kSweepInstances = "sweep_instances";
+inline constexpr std::string_view kDeleteInstance = "delete_instance";
+inline constexpr std::string_view kSelectLiveInstances = "select_live_instances";
 }  // namespace stmt
 
 }  // namespace skald::store

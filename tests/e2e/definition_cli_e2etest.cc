@@ -116,8 +116,7 @@ TEST_F(DefinitionCliOffline, GraphAndSimulateWorkOnAFile) {
   const std::string broken_file = WriteJson(dir(), "broken.json", broken);
   CommandOutput rejected = RunSkald(dir(), {"definition", "simulate", "--file", broken_file});
   EXPECT_EQ(rejected.exit_code, 1);
-  EXPECT_NE(rejected.err.find("steps[0].participant: required string field is missing"),
-            std::string::npos)
+  EXPECT_NE(rejected.err.find("steps[0].participant: required: the step"), std::string::npos)
       << rejected.err;
 
   CommandOutput neither = RunSkald(dir(), {"definition", "simulate"});

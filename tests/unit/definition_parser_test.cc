@@ -147,8 +147,17 @@ INSTANTIATE_TEST_SUITE_P(
              d["steps"][1] = "charge"),
         CASE("step_missing_action", "steps[1].action: required string field is missing",
              d["steps"][1].erase("action")),
-        CASE("step_missing_participant", "steps[0].participant: required string field is missing",
+        CASE("step_missing_participant",
+             "steps[0].participant: required: the step's \"participant\" address "
+             "(\"host:port\") or its \"service\" name is missing",
              d["steps"][0].erase("participant")),
+        CASE("step_participant_and_service",
+             "steps[0].service: a step names either \"participant\" (a fixed address) or "
+             "\"service\" (registered instances), not both",
+             d["steps"][0]["service"] = "orders"),
+        CASE("step_bad_service",
+             "steps[0].service: \"my orders\" may hold only letters, digits, '-', '_' and '.'",
+             (d["steps"][0].erase("participant"), d["steps"][0]["service"] = "my orders")),
         CASE("step_bad_participant",
              "steps[0].participant: must be \"host:port\", got \"localhost\"",
              d["steps"][0]["participant"] = "localhost"),
@@ -157,7 +166,7 @@ INSTANTIATE_TEST_SUITE_P(
              d["steps"][0]["participant"] = "localhost:99999"),
         CASE("step_unknown_field",
              "steps[0].compensaton: unknown field (did you mean \"compensation\"?) (allowed: "
-             "name, participant, action, compensation, after, input, when, pivot, retry, "
+             "name, participant, service, action, compensation, after, input, when, pivot, retry, "
              "compensation_retry, attempt_timeout, step_timeout)",
              d["steps"][0]["compensaton"] = "cancel"),
         CASE("step_empty_compensation", "steps[0].compensation: must not be empty",
@@ -374,6 +383,17 @@ TEST(ParseDefinition, ReadsDependenciesTemplatesConditionsAndPivot) {
   EXPECT_TRUE(parsed->IsAncestor(0, 3));
   EXPECT_FALSE(parsed->IsAncestor(1, 2));
   EXPECT_EQ(parsed->Dependents(0), (std::vector<int>{1, 2}));
+}
+
+TEST(ParseDefinition, AStepMayNameAServiceInsteadOfAnAddress) {
+  auto parsed = ParseDefinition(R"({"name": "order", "version": 1, "steps": [
+      {"name": "reserve", "service": "inventory", "action": "reserve"},
+      {"name": "charge", "participant": "10.0.0.3:7803", "action": "charge"}]})");
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  EXPECT_EQ(parsed->steps[0].service, "inventory");
+  EXPECT_EQ(parsed->steps[0].participant, "");
+  EXPECT_EQ(parsed->steps[1].service, "");
+  EXPECT_EQ(parsed->steps[1].participant, "10.0.0.3:7803");
 }
 
 TEST(ParseDefinition, AnEmptyAfterStartsAStepAtOnce) {

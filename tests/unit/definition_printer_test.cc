@@ -33,7 +33,7 @@ const char kDefinition[] = R"({
      "after": [], "when": {"value": "${input}/nights", "gt": 0}},
     {"name": "pay", "participant": "10.0.0.3:80", "action": "charge",
      "after": ["flight", "hotel"], "pivot": true},
-    {"name": "mail", "participant": "10.0.0.4:80", "action": "send"}
+    {"name": "mail", "service": "mailer", "action": "send"}
   ]})";
 
 TEST(DefinitionPrinter, DescribesEveryComparison) {
@@ -53,11 +53,11 @@ TEST(DefinitionPrinter, PrintsAStepTable) {
   std::ostringstream out;
   PrintStepTable(Parse(kDefinition), out);
   EXPECT_EQ(out.str(),
-            "STEP    AFTER         PARTICIPANT  ACTION  COMPENSATION  FLAGS\n"
-            "flight  -             10.0.0.1:80  book    cancel        -\n"
-            "hotel   -             10.0.0.2:80  book    cancel        when\n"
-            "pay     flight,hotel  10.0.0.3:80  charge  -             pivot\n"
-            "mail    pay           10.0.0.4:80  send    -             after-pivot\n");
+            "STEP    AFTER         SENT TO         ACTION  COMPENSATION  FLAGS\n"
+            "flight  -             10.0.0.1:80     book    cancel        -\n"
+            "hotel   -             10.0.0.2:80     book    cancel        when\n"
+            "pay     flight,hotel  10.0.0.3:80     charge  -             pivot\n"
+            "mail    pay           service mailer  send    -             after-pivot\n");
 }
 
 TEST(DefinitionPrinter, SimulationJsonNamesStepsAndWaves) {

@@ -1,0 +1,28 @@
+#include "coordinator/cli/rpc_support.h"
+
+#include <chrono>
+#include <iostream>
+
+#include "coordinator/api/proto_mapping.h"
+
+namespace skald::cli {
+
+std::shared_ptr<grpc::Channel> ChannelTo(const ClientFlags& client) {
+  return grpc::CreateChannel(client.address, grpc::InsecureChannelCredentials());
+}
+
+void SetDeadline(grpc::ClientContext& context) {
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+}
+
+int ReportRpcError(const grpc::Status& status, const ClientFlags& client) {
+  std::cerr << "error: " << api::StatusCodeName(status.error_code()) << ": "
+            << status.error_message();
+  if (status.error_code() == grpc::StatusCode::UNAVAILABLE) {
+    std::cerr << " (is the coordinator running at " << client.address << "?)";
+  }
+  std::cerr << "\n";
+  return kExitError;
+}
+
+}  // namespace skald::cli

@@ -1,0 +1,143 @@
+// Participant registrations in PostgreSQL, and the directory the engine routes by.
+#include <gtest/gtest.h>
+
+#include <map>
+#include <pqxx/pqxx>
+#include <thread>
+
+#include "coordinator/discovery/instance_directory.h"
+#include "coordinator/store/migrator.h"
+#include "coordinator/store/registry_store.h"
+#include "tests/support/test_postgres.h"
+
+namespace skald::store {
+namespace {
+
+using std::chrono::milliseconds;
+
+core::ParticipantInstance Instance(std::string id, std::string address) {
+  core::ParticipantInstance instance;
+  instance.service = "inventory";
+  instance.instance_id = std::move(id);
+  instance.address = std::move(address);
+  instance.actions = {"reserve"};
+  instance.compensations = {"release"};
+  return instance;
+}
+
+class RegistryTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto uri = testing::FreshDatabase("registry");
+    ASSERT_TRUE(uri.ok()) << uri.status();
+    pool_ = std::make_unique<ConnectionPool>(*uri, 2);
+    ASSERT_TRUE(ApplyMigrations(*pool_, EmbeddedMigrations()).ok());
+    store_ = std::make_unique<RegistryStore>(*pool_);
+  }
+
+  std::vector<std::string> LiveIds() {
+    auto live = store_->LiveInstances();
+    EXPECT_TRUE(live.ok()) << live.status();
+    std::vector<std::string> ids;
+    for (const auto& instance : *live) ids.push_back(instance.instance_id);
+    return ids;
+  }
+
+  std::unique_ptr<ConnectionPool> pool_;
+  std::unique_ptr<RegistryStore> store_;
+};
+
+TEST_F(RegistryTest, RegistersRenewsAndDeregisters) {
+  ASSERT_TRUE(store_->Register(Instance("a", "127.0.0.1:1001"), milliseconds(60'000)).ok());
+  ASSERT_TRUE(store_->Register(Instance("b", "127.0.0.1:1002"), milliseconds(60'000)).ok());
+  auto live = store_->LiveInstances();
+  ASSERT_TRUE(live.ok()) << live.status();
+  ASSERT_EQ(live->size(), 2u);
+  EXPECT_EQ((*live)[0].address, "127.0.0.1:1001");
+  EXPECT_EQ((*live)[0].actions, std::vector<std::string>{"reserve"});
+  EXPECT_EQ((*live)[0].compensations, std::vector<std::string>{"release"});
+  EXPECT_GT((*live)[0].expires_at, (*live)[0].registered_at + milliseconds(59'000));
+
+  // A renewal may change the address and handlers; registered_at stays.
+  core::ParticipantInstance moved = Instance("a", "127.0.0.1:2001");
+  moved.actions = {"reserve", "audit"};
+  ASSERT_TRUE(store_->Register(moved, milliseconds(60'000)).ok());
+  auto renewed = store_->LiveInstances();
+  ASSERT_TRUE(renewed.ok());
+  ASSERT_EQ(renewed->size(), 2u);
+  const core::ParticipantInstance& a =
+      (*renewed)[1].instance_id == "a" ? (*renewed)[1] : (*renewed)[0];
+  EXPECT_EQ(a.address, "127.0.0.1:2001");
+  EXPECT_EQ(a.actions, (std::vector<std::string>{"reserve", "audit"}));
+  EXPECT_EQ(a.registered_at, (*live)[0].registered_at);
+  EXPECT_GE(a.renewed_at, (*live)[0].renewed_at);
+
+  auto removed = store_->Deregister("inventory", "a");
+  ASSERT_TRUE(removed.ok());
+  EXPECT_TRUE(*removed);
+  EXPECT_EQ(LiveIds(), std::vector<std::string>{"b"});
+  auto again = store_->Deregister("inventory", "a");
+  ASSERT_TRUE(again.ok());
+  EXPECT_FALSE(*again);
+}
+
+TEST_F(RegistryTest, ARegistrationNotRenewedExpires) {
+  ASSERT_TRUE(store_->Register(Instance("short", "127.0.0.1:1001"), milliseconds(300)).ok());
+  ASSERT_TRUE(store_->Register(Instance("long", "127.0.0.1:1002"), milliseconds(60'000)).ok());
+  EXPECT_EQ(LiveIds().size(), 2u);
+  std::this_thread::sleep_for(milliseconds(400));  // past the short TTL, by the database's clock
+  EXPECT_EQ(LiveIds(), std::vector<std::string>{"long"});
+}
+
+TEST_F(RegistryTest, DirectoryRoutesOverLiveInstancesAndEjectsFailingOnes) {
+  core::TimePoint now = core::Clock::now();
+  discovery::InstanceDirectory directory(*store_, [&now] { return now; });
+  ASSERT_TRUE(directory.Start(milliseconds(60'000)).ok());
+  ASSERT_TRUE(directory.Register(Instance("a", "127.0.0.1:1001"), milliseconds(60'000)).ok());
+  ASSERT_TRUE(directory.Register(Instance("b", "127.0.0.1:1002"), milliseconds(60'000)).ok());
+
+  std::map<std::string, int> chosen;
+  for (int i = 0; i < 10; ++i) {
+    auto instance = directory.Choose("inventory", core::Phase::kAction, "reserve", {});
+    ASSERT_TRUE(instance.has_value());
+    ++chosen[instance->address];
+  }
+  EXPECT_EQ(chosen, (std::map<std::string, int>{{"127.0.0.1:1001", 5}, {"127.0.0.1:1002", 5}}));
+  EXPECT_FALSE(directory.Choose("inventory", core::Phase::kAction, "charge", {}).has_value());
+  EXPECT_EQ(directory.WhyNoInstance("inventory", core::Phase::kAction, "charge"),
+            "none of the 2 live instances of service \"inventory\" serves action \"charge\"");
+  EXPECT_EQ(directory.WhyNoInstance("payment", core::Phase::kAction, "charge"),
+            "no live instance of service \"payment\" is registered");
+
+  directory.ReportFailed("inventory", "a", "connection refused");
+  for (int i = 0; i < 4; ++i) {
+    EXPECT_EQ(directory.Choose("inventory", core::Phase::kAction, "reserve", {})->instance_id, "b");
+  }
+  const auto snapshot = directory.Snapshot("inventory");
+  ASSERT_EQ(snapshot.size(), 2u);
+  EXPECT_EQ(snapshot[0].health.consecutive_failures, 1);
+  EXPECT_EQ(snapshot[0].health.last_error, "connection refused");
+  ASSERT_TRUE(snapshot[0].health.ejected_until.has_value());
+  EXPECT_EQ(*snapshot[0].health.ejected_until, now + milliseconds(1'000));
+
+  now += milliseconds(1'001);  // the ejection is over: both take turns again
+  std::set<std::string> after;
+  for (int i = 0; i < 4; ++i) {
+    after.insert(directory.Choose("inventory", core::Phase::kAction, "reserve", {})->instance_id);
+  }
+  EXPECT_EQ(after, (std::set<std::string>{"a", "b"}));
+  directory.ReportAnswered("inventory", "a");
+  EXPECT_EQ(directory.Snapshot("inventory")[0].health.consecutive_failures, 0);
+
+  // Registrations made elsewhere (another coordinator) appear on refresh; removed ones go.
+  RegistryStore other(*pool_);
+  ASSERT_TRUE(other.Register(Instance("c", "127.0.0.1:1003"), milliseconds(60'000)).ok());
+  ASSERT_TRUE(other.Deregister("inventory", "a").ok());
+  ASSERT_TRUE(directory.Refresh().ok());
+  std::vector<std::string> ids;
+  for (const auto& view : directory.Snapshot()) ids.push_back(view.instance.instance_id);
+  EXPECT_EQ(ids, (std::vector<std::string>{"b", "c"}));
+}
+
+}  // namespace
+}  // namespace skald::store
