@@ -137,6 +137,15 @@ StepResult RunInTransaction(pqxx::connection& connection, const TxHandler& handl
   }
   if (!result.ok()) tx.exec0(kRollbackToSavepointSql);  // A business failure has no effect.
   Record(tx, context, "handler", result);
+  if (context.expired()) {
+    // The caller gave up on this attempt and retries it: committing now would apply an
+    // effect after the deadline. The retry runs the handler again.
+    tx.abort();
+    return StepResult::Retryable("the call's deadline passed while " +
+                                     std::string(PhaseName(context.phase)) + " handler \"" +
+                                     context.handler + "\" ran; its writes were rolled back",
+                                 "deadline_exceeded");
+  }
   tx.commit();
   return result;
 }

@@ -4,8 +4,10 @@
 
 #include <cassert>
 #include <mutex>
+#include <optional>
 #include <utility>
 
+#include "registrar.h"
 #include "skald/v1/participant.grpc.pb.h"
 #include "step_dispatcher.h"
 
@@ -22,15 +24,24 @@ class ParticipantService final : public v1::Participant::Service {
 
   grpc::Status ExecuteAction(grpc::ServerContext* context, const v1::StepCall* call,
                              v1::StepReply* reply) override {
-    return dispatcher_->Dispatch(Phase::kAction, *call, context->deadline(), reply);
+    return dispatcher_->Dispatch(Phase::kAction, *call, Info(*context), reply);
   }
 
   grpc::Status ExecuteCompensation(grpc::ServerContext* context, const v1::StepCall* call,
                                    v1::StepReply* reply) override {
-    return dispatcher_->Dispatch(Phase::kCompensation, *call, context->deadline(), reply);
+    return dispatcher_->Dispatch(Phase::kCompensation, *call, Info(*context), reply);
   }
 
  private:
+  static CallInfo Info(const grpc::ServerContext& context) {
+    CallInfo info{.deadline = context.deadline()};
+    const auto& metadata = context.client_metadata();
+    if (const auto found = metadata.find("traceparent"); found != metadata.end()) {
+      info.traceparent_metadata.assign(found->second.data(), found->second.size());
+    }
+    return info;
+  }
+
   const StepDispatcher* dispatcher_;
 };
 
@@ -40,13 +51,21 @@ class ParticipantServer::Impl {
  public:
   StepDispatcher dispatcher;
   ParticipantService service{&dispatcher};
+  const std::string instance_id = NewInstanceId();
 
-  std::mutex mu;  // Guards the members below.
+  mutable std::mutex mu;  // Guards the members below.
+  std::optional<RegistrationOptions> registration;
+  // Set by Start() when registration is set; lives until this object is destroyed.
+  std::unique_ptr<Registrar> registrar;
   std::unique_ptr<grpc::Server> server;
   bool started = false;
   bool shut_down = false;
   int port = 0;
   std::string address;
+
+  // Builds and starts `server` on `listen_address`; sets started, port and address.
+  // REQUIRES: mu is held.
+  absl::Status Listen(const std::string& listen_address);
 };
 
 ParticipantServer::ParticipantServer() : impl_(std::make_unique<Impl>()) {}
@@ -63,9 +82,58 @@ void ParticipantServer::on_compensation(std::string name, StepHandler handler) {
   impl_->dispatcher.Register(Phase::kCompensation, std::move(name), std::move(handler));
 }
 
-absl::Status ParticipantServer::Start(const std::string& listen_address) {
+void ParticipantServer::register_with(RegistrationOptions options) {
+  assert(!options.coordinator_address.empty() && !options.service.empty() &&
+         options.ttl >= std::chrono::milliseconds(0));
   std::lock_guard<std::mutex> lock(impl_->mu);
-  if (impl_->started) {
+  assert(!impl_->started);
+  impl_->registration = std::move(options);
+}
+
+std::string ParticipantServer::instance_id() const { return impl_->instance_id; }
+
+absl::Status ParticipantServer::registration_status() const {
+  Registrar* registrar = nullptr;
+  {
+    std::lock_guard<std::mutex> lock(impl_->mu);
+    if (!impl_->registration.has_value()) {
+      return absl::FailedPreconditionError("register_with() was not called");
+    }
+    registrar = impl_->registrar.get();
+  }
+  if (registrar == nullptr) return absl::FailedPreconditionError("not started");
+  return registrar->status();
+}
+
+absl::Status ParticipantServer::Start(const std::string& listen_address) {
+  Registrar* registrar = nullptr;
+  {
+    std::lock_guard<std::mutex> lock(impl_->mu);
+    if (absl::Status listening = impl_->Listen(listen_address); !listening.ok()) return listening;
+    if (impl_->registration.has_value()) {
+      const RegistrationOptions& options = *impl_->registration;
+      impl_->registrar = std::make_unique<Registrar>(
+          options.coordinator_address,
+          Registration{
+              .service = options.service,
+              .instance_id = impl_->instance_id,
+              .address = options.advertise_address.empty() ? DefaultAdvertiseAddress(impl_->address)
+                                                           : options.advertise_address,
+              .actions = impl_->dispatcher.Names(Phase::kAction),
+              .compensations = impl_->dispatcher.Names(Phase::kCompensation),
+              .ttl = options.ttl,
+          });
+      registrar = impl_->registrar.get();
+    }
+  }
+  // Unlocked: the first Register may take its whole deadline, and address() or Shutdown()
+  // must not wait for it. The outcome is kept in registration_status().
+  if (registrar != nullptr) registrar->Start().IgnoreError();
+  return absl::OkStatus();
+}
+
+absl::Status ParticipantServer::Impl::Listen(const std::string& listen_address) {
+  if (started) {
     return absl::FailedPreconditionError("the participant server was already started");
   }
   const std::string::size_type colon = listen_address.rfind(':');
@@ -78,19 +146,19 @@ absl::Status ParticipantServer::Start(const std::string& listen_address) {
   // Without this gRPC sets SO_REUSEPORT, and a second participant on the same port would
   // start "successfully" and take a share of the calls.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
-  int port = 0;
-  builder.AddListeningPort(listen_address, grpc::InsecureServerCredentials(), &port);
-  builder.RegisterService(&impl_->service);
-  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
-  if (server == nullptr || port == 0) {
-    if (server != nullptr) server->Shutdown();
+  int bound_port = 0;
+  builder.AddListeningPort(listen_address, grpc::InsecureServerCredentials(), &bound_port);
+  builder.RegisterService(&service);
+  std::unique_ptr<grpc::Server> built = builder.BuildAndStart();
+  if (built == nullptr || bound_port == 0) {
+    if (built != nullptr) built->Shutdown();
     return absl::UnavailableError("cannot listen on \"" + listen_address +
                                   "\": the address is in use or cannot be bound");
   }
-  impl_->server = std::move(server);
-  impl_->started = true;
-  impl_->port = port;
-  impl_->address = listen_address.substr(0, colon + 1) + std::to_string(port);
+  server = std::move(built);
+  started = true;
+  port = bound_port;
+  address = listen_address.substr(0, colon + 1) + std::to_string(port);
   return absl::OkStatus();
 }
 
@@ -115,6 +183,7 @@ void ParticipantServer::Wait() {
 
 void ParticipantServer::Shutdown(std::chrono::milliseconds grace) {
   grpc::Server* server = nullptr;
+  Registrar* registrar = nullptr;
   bool first = false;
   {
     std::lock_guard<std::mutex> lock(impl_->mu);
@@ -122,9 +191,14 @@ void ParticipantServer::Shutdown(std::chrono::milliseconds grace) {
     first = !impl_->shut_down;
     impl_->shut_down = true;
     server = impl_->server.get();
+    registrar = impl_->registrar.get();
   }
-  // The grpc::Server lives until this object is destroyed, so it is used unlocked here.
+  // The grpc::Server and the Registrar live until this object is destroyed, so they are
+  // used unlocked here.
   if (first) {
+    // Deregistered first, so that the coordinator stops choosing this instance while the
+    // server still answers the calls it already sent.
+    if (registrar != nullptr) registrar->Stop();
     server->Shutdown(std::chrono::system_clock::now() + grace);
   } else {
     server->Wait();

@@ -1,11 +1,26 @@
 #include "skald/step.h"
 
+#include <algorithm>
+#include <chrono>
 #include <utility>
 
 namespace skald {
 
 std::string_view PhaseName(Phase phase) {
   return phase == Phase::kAction ? "action" : "compensation";
+}
+
+std::chrono::milliseconds StepContext::remaining() const {
+  if (deadline == std::chrono::system_clock::time_point::max()) return kNoDeadlineRemaining;
+  const auto now = std::chrono::system_clock::now();
+  if (deadline <= now) return std::chrono::milliseconds(0);
+  return std::min(std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now),
+                  kNoDeadlineRemaining);
+}
+
+bool StepContext::expired() const {
+  return deadline != std::chrono::system_clock::time_point::max() &&
+         deadline <= std::chrono::system_clock::now();
 }
 
 StepResult::StepResult(Outcome outcome, nlohmann::json output, std::string code,

@@ -2,6 +2,7 @@
 
 #include <exception>
 #include <optional>
+#include <string>
 #include <utility>
 
 namespace skald {
@@ -99,8 +100,15 @@ void StepDispatcher::Register(Phase phase, std::string name, StepHandler handler
   handlers.insert_or_assign(std::move(name), std::move(handler));
 }
 
-grpc::Status StepDispatcher::Dispatch(Phase phase, const v1::StepCall& call,
-                                      std::chrono::system_clock::time_point deadline,
+std::vector<std::string> StepDispatcher::Names(Phase phase) const {
+  const auto& handlers = phase == Phase::kAction ? actions_ : compensations_;
+  std::vector<std::string> names;
+  names.reserve(handlers.size());
+  for (const auto& [name, handler] : handlers) names.push_back(name);
+  return names;
+}
+
+grpc::Status StepDispatcher::Dispatch(Phase phase, const v1::StepCall& call, const CallInfo& info,
                                       v1::StepReply* reply) const {
   if (call.phase() != v1::PHASE_UNSPECIFIED && call.phase() != ToWire(phase)) {
     return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
@@ -115,6 +123,14 @@ grpc::Status StepDispatcher::Dispatch(Phase phase, const v1::StepCall& call,
                             call.handler() + "\" is registered with this participant");
   }
 
+  // The caller has given up: its reply would reach no one, and it retries the attempt.
+  if (info.deadline != std::chrono::system_clock::time_point::max() &&
+      info.deadline <= std::chrono::system_clock::now()) {
+    return grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED,
+                        "the call's deadline passed before " + std::string(PhaseName(phase)) +
+                            " handler \"" + call.handler() + "\" could be called");
+  }
+
   StepContext context{
       .saga_id = call.saga_id(),
       .step = call.step(),
@@ -122,8 +138,9 @@ grpc::Status StepDispatcher::Dispatch(Phase phase, const v1::StepCall& call,
       .handler = call.handler(),
       .attempt = call.attempt(),
       .idempotency_key = call.idempotency_key(),
-      .deadline = deadline,
+      .deadline = info.deadline,
       .action_output = nullptr,
+      .traceparent = call.traceparent().empty() ? info.traceparent_metadata : call.traceparent(),
   };
   nlohmann::json input;
   if (std::optional<StepResult> invalid =

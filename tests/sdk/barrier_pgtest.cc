@@ -332,5 +332,83 @@ TEST_F(BarrierTest, DeliveryWaitingTooLongIsBusy) {
   EXPECT_EQ(CountEffects("s1", Phase::kAction), 1);
 }
 
+// Returns once `context`'s deadline has passed (polled, at most 10 s).
+void WaitUntilExpired(const StepContext& context) {
+  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (!context.expired() && std::chrono::steady_clock::now() < give_up) {
+    std::this_thread::sleep_for(milliseconds(5));
+  }
+}
+
+TEST_F(BarrierTest, HandlerOutlivingTheDeadlineIsRolledBackAndRetryable) {
+  int calls = 0;
+  const StepHandler action =
+      Barrier(pool_, [&](pqxx::work& tx, const StepContext& context, const nlohmann::json&) {
+        ++calls;
+        const int id = Effect(tx, context);
+        if (calls == 1) WaitUntilExpired(context);  // Only the first attempt is too slow.
+        return StepResult::Success({{"effect_id", id}});
+      });
+  StepContext late = Context("s1", "charge", Phase::kAction);
+  late.deadline = std::chrono::system_clock::now() + milliseconds(300);
+  const StepResult expired = action(late, {});
+  EXPECT_TRUE(late.expired());
+  EXPECT_TRUE(expired.retryable()) << expired.ToString();
+  EXPECT_EQ(expired.error_code(), "deadline_exceeded");
+  EXPECT_EQ(calls, 1);
+  EXPECT_EQ(CountEffects("s1", Phase::kAction), 0);
+  EXPECT_EQ(RecordOrigin("s1", "charge", Phase::kAction), std::nullopt);
+
+  // The coordinator's retry runs the handler again, and this time it counts.
+  const StepResult retried = action(Context("s1", "charge", Phase::kAction), {});
+  ASSERT_TRUE(retried.ok()) << retried.ToString();
+  EXPECT_EQ(calls, 2);
+  EXPECT_EQ(CountEffects("s1", Phase::kAction), 1);
+  EXPECT_EQ(RecordOrigin("s1", "charge", Phase::kAction), "handler");
+}
+
+TEST_F(BarrierTest, BusinessFailurePastTheDeadlineIsNotRecorded) {
+  int calls = 0;
+  const StepHandler compensation =
+      Barrier(pool_, [&](pqxx::work& tx, const StepContext& context, const nlohmann::json&) {
+        ++calls;
+        Effect(tx, context);
+        if (calls == 1) WaitUntilExpired(context);
+        return StepResult::BusinessFailure("refund_refused", "the refund was refused");
+      });
+  ASSERT_TRUE(Action()(Context("s1", "charge", Phase::kAction), {}).ok());
+  StepContext late = Context("s1", "charge", Phase::kCompensation);
+  late.deadline = std::chrono::system_clock::now() + milliseconds(300);
+  const StepResult expired = compensation(late, {});
+  EXPECT_TRUE(expired.retryable()) << expired.ToString();
+  EXPECT_EQ(expired.error_code(), "deadline_exceeded");
+  EXPECT_EQ(RecordOrigin("s1", "charge", Phase::kCompensation), std::nullopt);
+
+  // Had the failure been recorded, the retry would return it without calling the handler.
+  const StepResult retried = compensation(Context("s1", "charge", Phase::kCompensation), {});
+  EXPECT_EQ(retried.error_code(), "refund_refused") << retried.ToString();
+  EXPECT_EQ(calls, 2);
+  EXPECT_EQ(CountEffects("s1", Phase::kCompensation), 0);
+  EXPECT_EQ(RecordOrigin("s1", "charge", Phase::kCompensation), "handler");
+}
+
+TEST_F(BarrierTest, CallWhoseDeadlinePassedBeforeTheBarrierRunsNothing) {
+  StepContext late = Context("s1", "charge", Phase::kAction);
+  late.deadline = std::chrono::system_clock::now() - milliseconds(1);
+  const StepResult expired = Action()(late, {});
+  EXPECT_TRUE(expired.retryable()) << expired.ToString();
+  EXPECT_EQ(expired.error_code(), "deadline_exceeded");
+  EXPECT_EQ(action_calls_, 0);
+  EXPECT_EQ(RecordOrigin("s1", "charge", Phase::kAction), std::nullopt);
+}
+
+TEST_F(BarrierTest, CallWithoutDeadlineCommits) {
+  StepContext unbounded = Context("s1", "charge", Phase::kAction);
+  unbounded.deadline = std::chrono::system_clock::time_point::max();
+  const StepResult acted = Action()(unbounded, {});
+  ASSERT_TRUE(acted.ok()) << acted.ToString();
+  EXPECT_EQ(CountEffects("s1", Phase::kAction), 1);
+}
+
 }  // namespace
 }  // namespace skald

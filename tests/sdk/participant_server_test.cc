@@ -305,6 +305,103 @@ TEST_F(ParticipantServerTest, CallWithoutDeadlineHasAnInfiniteOne) {
   EXPECT_EQ(seen_context_->deadline, Clock::time_point::max());
 }
 
+constexpr char kTraceparent[] = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+constexpr char kMetadataTraceparent[] = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+
+TEST_F(ParticipantServerTest, TraceparentFieldReachesTheHandler) {
+  RegisterRecorder(Phase::kAction);
+  StartServer();
+
+  v1::StepCall call = MakeCall("record", "{}");
+  call.set_traceparent(kTraceparent);
+  v1::StepReply reply;
+  ASSERT_TRUE(Call(Phase::kAction, call, &reply).ok());
+  std::lock_guard<std::mutex> lock(seen_mu_);
+  ASSERT_TRUE(seen_context_.has_value());
+  EXPECT_EQ(seen_context_->traceparent, kTraceparent);
+}
+
+TEST_F(ParticipantServerTest, TraceparentMetadataReachesTheHandlerWhenTheFieldIsEmpty) {
+  RegisterRecorder(Phase::kCompensation);
+  StartServer();
+
+  grpc::ClientContext context;
+  context.set_deadline(Clock::now() + kCallTimeout);
+  context.AddMetadata("traceparent", kMetadataTraceparent);
+  v1::StepReply reply;
+  ASSERT_TRUE(stub_->ExecuteCompensation(&context, MakeCall("record", "{}"), &reply).ok());
+  {
+    std::lock_guard<std::mutex> lock(seen_mu_);
+    ASSERT_TRUE(seen_context_.has_value());
+    EXPECT_EQ(seen_context_->traceparent, kMetadataTraceparent);
+  }
+
+  // Both sent: the field wins.
+  grpc::ClientContext both;
+  both.set_deadline(Clock::now() + kCallTimeout);
+  both.AddMetadata("traceparent", kMetadataTraceparent);
+  v1::StepCall call = MakeCall("record", "{}");
+  call.set_traceparent(kTraceparent);
+  ASSERT_TRUE(stub_->ExecuteCompensation(&both, call, &reply).ok());
+  std::lock_guard<std::mutex> lock(seen_mu_);
+  EXPECT_EQ(seen_context_->traceparent, kTraceparent);
+}
+
+TEST_F(ParticipantServerTest, CallWithoutTraceparentHasAnEmptyOne) {
+  RegisterRecorder(Phase::kAction);
+  StartServer();
+
+  v1::StepReply reply;
+  ASSERT_TRUE(Call(Phase::kAction, MakeCall("record", "{}"), &reply).ok());
+  std::lock_guard<std::mutex> lock(seen_mu_);
+  ASSERT_TRUE(seen_context_.has_value());
+  EXPECT_EQ(seen_context_->traceparent, "");
+}
+
+TEST_F(ParticipantServerTest, HandlerSeesTheTimeRemainingUntilTheDeadline) {
+  std::mutex mu;
+  std::optional<milliseconds> remaining;
+  std::optional<bool> expired;
+  server_.on_action("measure", [&](const StepContext& context, const nlohmann::json&) {
+    std::lock_guard<std::mutex> lock(mu);
+    remaining = context.remaining();
+    expired = context.expired();
+    return StepResult::Success();
+  });
+  StartServer();
+
+  v1::StepReply reply;
+  ASSERT_TRUE(
+      Call(Phase::kAction, MakeCall("measure", "{}"), &reply, Clock::now() + seconds(7)).ok());
+  std::lock_guard<std::mutex> lock(mu);
+  ASSERT_TRUE(remaining.has_value());
+  // The server's deadline is the client's give or take a few milliseconds: gRPC sends a
+  // timeout, rounded up, and the server adds it to its own clock.
+  EXPECT_LE(*remaining, milliseconds(7'500));
+  EXPECT_GT(*remaining, seconds(5));
+  EXPECT_EQ(expired, false);
+}
+
+TEST_F(ParticipantServerTest, HandlerOutlivingTheDeadlineSeesItExpire) {
+  Latch expired;
+  server_.on_action("slow", [&](const StepContext& context, const nlohmann::json&) {
+    // Polls, bounded, until the caller's deadline has passed.
+    const auto give_up = std::chrono::steady_clock::now() + seconds(5);
+    while (!context.expired() && std::chrono::steady_clock::now() < give_up) {
+      std::this_thread::sleep_for(milliseconds(5));
+    }
+    if (context.expired() && context.remaining() == milliseconds(0)) expired.Arrive();
+    return StepResult::Success();
+  });
+  StartServer();
+
+  // The caller's status is not checked: the server's deadline can be a few milliseconds
+  // later than the caller's, and either the reply or the caller's timer may come first.
+  v1::StepReply reply;
+  Call(Phase::kAction, MakeCall("slow", "{}"), &reply, Clock::now() + milliseconds(200));
+  EXPECT_TRUE(expired.WaitFor(1, milliseconds(5000)));
+}
+
 TEST_F(ParticipantServerTest, PhaseFieldContradictingTheMethodIsInvalidArgument) {
   RegisterRecorder(Phase::kAction);
   StartServer();

@@ -26,7 +26,18 @@
 //          effect") and commits the record of the failure, so a repeat returns it;
 //        - retryable error, an exception, or a success whose output is not a JSON object
 //          (replied as retryable "invalid_output"): rolls everything back and records
-//          nothing, so a retry runs the handler again.
+//          nothing, so a retry runs the handler again;
+//        - success or business failure, but the call's deadline passed before COMMIT:
+//          rolls everything back, records nothing, and answers retryable
+//          "deadline_exceeded". The caller has given up on this attempt and will retry it;
+//          rolling back keeps the participant's effects within the deadlines its caller
+//          knows of, and the retry runs the handler again. (Only a COMMIT that starts before
+//          the deadline can end after it; the retry then finds its record.)
+//   The deadline bounds the rest of the work too: a call whose deadline passed before its
+//   transaction began is answered retryable "deadline_exceeded" at once, and each statement
+//   of the transaction (the handler's included) runs under a statement_timeout of the time
+//   that was left when the transaction began; a statement it cancels rolls everything back
+//   and is answered "deadline_exceeded" as well.
 //   Database errors become retryable errors: "barrier_busy" when another delivery of the
 //   same step held the lock for longer than the wait, "database_unavailable" for a broken
 //   connection (the connection is discarded; a break before COMMIT is retried once on a
@@ -100,8 +111,7 @@ struct BarrierOptions {
 
 // Returns a StepHandler running `handler` behind the barrier described above; register it
 // with ParticipantServer::on_action or on_compensation. A call whose saga_id or step is empty
-// is answered with business failure "invalid_input". The transaction's statement_timeout is
-// the time left until the call's deadline. REQUIRES: `connections` and `handler` are not
+// is answered with business failure "invalid_input". REQUIRES: `connections` and `handler` are not
 // empty; ApplyBarrierSchema() has succeeded on the database of `connections`.
 StepHandler Barrier(std::shared_ptr<ConnectionSource> connections, TxHandler handler,
                     BarrierOptions options = {});

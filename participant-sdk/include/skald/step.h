@@ -32,13 +32,33 @@ struct StepContext {
   // their effect at most once: the coordinator delivers each call at least once.
   std::string idempotency_key;
   // When the caller stops waiting for the reply. std::chrono::system_clock::time_point::max()
-  // when the caller set no deadline.
-  std::chrono::system_clock::time_point deadline;
+  // when the caller set no deadline. The SDK does not call a handler for a call whose
+  // deadline has already passed (see participant_server.h); a handler that runs long should
+  // check expired() or bound its own waits by remaining().
+  std::chrono::system_clock::time_point deadline = std::chrono::system_clock::time_point::max();
   // For a compensation: the output of the step's action when the action reported success.
   // Null otherwise (for every action, and for a compensation whose action never reported
   // success, which includes an action that never ran).
   nlohmann::json action_output;
+  // The W3C trace context of this attempt, "00-<trace id>-<span id>-<flags>", as the caller
+  // sent it (not validated): the StepCall's traceparent field, or when that is empty the
+  // gRPC request metadata "traceparent". Empty when the call carried neither. A handler
+  // passes it on to its own outgoing calls to join the saga's trace.
+  std::string traceparent;
+
+  // Returns the time left until `deadline`, rounded down to whole milliseconds: zero once
+  // the deadline has passed, kNoDeadlineRemaining when the call has no deadline. Reads the
+  // system clock on every call.
+  std::chrono::milliseconds remaining() const;
+
+  // Returns true once `deadline` has passed: the caller has stopped waiting, and a reply
+  // will not reach it. Always false for a call without a deadline.
+  bool expired() const;
 };
+
+// What StepContext::remaining() returns for a call without a deadline: ten years, longer
+// than any wait, yet small enough to add to std::chrono::system_clock::now() safely.
+inline constexpr std::chrono::milliseconds kNoDeadlineRemaining = std::chrono::hours(24 * 3652);
 
 // What a handler answers. Constructed only through the factories below.
 class StepResult {
