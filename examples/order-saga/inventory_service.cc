@@ -1,6 +1,9 @@
 // inventory-service: stock per sku for the order saga.
 //   action "reserve"        takes `quantity` of `sku` from stock ("insufficient_stock")
-//   compensation "release"  puts a reservation back, once (none: success, {"noop": true})
+//   compensation "release"  puts the step's reservation back
+// Both run behind the SDK's barrier (skald/barrier.h): repeats return the first result, a
+// "release" whose "reserve" had no effect is answered by the barrier itself, and a "reserve"
+// arriving after its "release" is refused ("compensated_before_action").
 // --stock sku=qty (repeatable) sets a sku's stock level at every start (an upsert: the same
 // flags give the same level, they never add up). Reservations still held across a restart
 // are added back on top when released.
@@ -10,10 +13,10 @@
 #include <utility>
 #include <vector>
 
+#include "common/database.h"
 #include "common/input_fields.h"
-#include "common/pg_pool.h"
 #include "common/service_main.h"
-#include "common/step_ledger.h"
+#include "skald/barrier.h"
 #include "skald/participant_server.h"
 
 namespace skald::examples {
@@ -38,55 +41,56 @@ CREATE TABLE IF NOT EXISTS inventory.reservations (
   UNIQUE (saga_id, step));
 )sql";
 
-constexpr LedgerSql kLedgerSql = SKALD_LEDGER_SQL("inventory");
-
-StepResult Reserve(StepLedger& ledger, const StepContext& context, const json& input) {
+StepResult Reserve(pqxx::work& tx, const StepContext& context, const json& input) {
   absl::StatusOr<std::string> sku = NonEmptyStringField(input, "sku");
-  if (!sku.ok())
+  if (!sku.ok()) {
     return StepResult::BusinessFailure("invalid_input", std::string(sku.status().message()));
+  }
   absl::StatusOr<int> quantity = PositiveIntField(input, "quantity");
   if (!quantity.ok()) {
     return StepResult::BusinessFailure("invalid_input", std::string(quantity.status().message()));
   }
-  return ledger.Run(context, [&](pqxx::work& tx) {
-    const pqxx::result taken = tx.exec_params(
-        "UPDATE inventory.stock SET quantity = quantity - $2"
-        " WHERE sku = $1 AND quantity >= $2 RETURNING quantity",
-        *sku, *quantity);
-    if (taken.empty()) {
-      const pqxx::result stock =
-          tx.exec_params("SELECT quantity FROM inventory.stock WHERE sku = $1", *sku);
-      const std::string available = stock.empty() ? "none (unknown sku)" : stock[0][0].c_str();
-      return StepResult::BusinessFailure(
-          "insufficient_stock", "sku " + *sku + ": " + std::to_string(*quantity) + " requested, " +
-                                    available + " available");
-    }
-    const pqxx::result reservation = tx.exec_params(
-        "INSERT INTO inventory.reservations (saga_id, step, sku, quantity, status)"
-        " VALUES ($1, $2, $3, $4, 'RESERVED') RETURNING reservation_id",
-        context.saga_id, context.step, *sku, *quantity);
-    return StepResult::Success({{"reservation_id", reservation[0][0].as<std::string>()},
-                                {"sku", *sku},
-                                {"quantity", *quantity}});
-  });
+  const pqxx::result taken = tx.exec_params(
+      "UPDATE inventory.stock SET quantity = quantity - $2"
+      " WHERE sku = $1 AND quantity >= $2 RETURNING quantity",
+      *sku, *quantity);
+  if (taken.empty()) {
+    const pqxx::result stock =
+        tx.exec_params("SELECT quantity FROM inventory.stock WHERE sku = $1", *sku);
+    const std::string available = stock.empty() ? "none (unknown sku)" : stock[0][0].c_str();
+    return StepResult::BusinessFailure(
+        "insufficient_stock", "sku " + *sku + ": " + std::to_string(*quantity) + " requested, " +
+                                  available + " available");
+  }
+  const pqxx::result reservation = tx.exec_params(
+      "INSERT INTO inventory.reservations (saga_id, step, sku, quantity, status)"
+      " VALUES ($1, $2, $3, $4, 'RESERVED') RETURNING reservation_id",
+      context.saga_id, context.step, *sku, *quantity);
+  return StepResult::Success({{"reservation_id", reservation[0][0].as<std::string>()},
+                              {"sku", *sku},
+                              {"quantity", *quantity}});
 }
 
-StepResult Release(StepLedger& ledger, const StepContext& context, const json&) {
-  return ledger.Run(context, [&](pqxx::work& tx) {
-    const pqxx::result released = tx.exec_params(
-        "UPDATE inventory.reservations SET status = 'RELEASED', released_at = now()"
-        " WHERE saga_id = $1 AND step = $2 AND status = 'RESERVED'"
-        " RETURNING reservation_id, sku, quantity",
-        context.saga_id, context.step);
-    if (released.empty()) return StepResult::Success({{"noop", true}});
-    const std::string sku = released[0][1].as<std::string>();
-    const int quantity = released[0][2].as<int>();
-    tx.exec_params("UPDATE inventory.stock SET quantity = quantity + $2 WHERE sku = $1", sku,
-                   quantity);
-    return StepResult::Success({{"reservation_id", released[0][0].as<std::string>()},
-                                {"sku", sku},
-                                {"released", quantity}});
-  });
+// The barrier calls it once, and only after a successful "reserve" of the same step, which
+// left a RESERVED reservation: a missing one means the table was changed behind the
+// service's back, which an operator must look at.
+StepResult Release(pqxx::work& tx, const StepContext& context, const json&) {
+  const pqxx::result released = tx.exec_params(
+      "UPDATE inventory.reservations SET status = 'RELEASED', released_at = now()"
+      " WHERE saga_id = $1 AND step = $2 AND status = 'RESERVED'"
+      " RETURNING reservation_id, sku, quantity",
+      context.saga_id, context.step);
+  if (released.empty()) {
+    return StepResult::BusinessFailure("reservation_missing",
+                                       "step \"" + context.step + "\" of saga " + context.saga_id +
+                                           " has no RESERVED reservation, although it succeeded");
+  }
+  const std::string sku = released[0][1].as<std::string>();
+  const int quantity = released[0][2].as<int>();
+  tx.exec_params("UPDATE inventory.stock SET quantity = quantity + $2 WHERE sku = $1", sku,
+                 quantity);
+  return StepResult::Success(
+      {{"reservation_id", released[0][0].as<std::string>()}, {"sku", sku}, {"released", quantity}});
 }
 
 // Returns `flags` ("sku=qty") as pairs, or the first malformed one.
@@ -111,12 +115,10 @@ absl::StatusOr<std::vector<std::pair<std::string, int>>> ParseStock(
   return stock;
 }
 
-absl::Status SeedStock(PgPool& pool, const std::vector<std::pair<std::string, int>>& stock) {
-  absl::StatusOr<PgPool::Lease> lease =
-      pool.Acquire(std::chrono::system_clock::now() + std::chrono::seconds(30));
-  if (!lease.ok()) return lease.status();
-  try {
-    pqxx::work tx(lease->connection());
+absl::Status SeedStock(ConnectionSource& connections,
+                       const std::vector<std::pair<std::string, int>>& stock) {
+  absl::Status status = WithConnection(connections, [&stock](pqxx::connection& connection) {
+    pqxx::work tx(connection);
     for (const auto& [sku, quantity] : stock) {
       tx.exec_params(
           "INSERT INTO inventory.stock (sku, quantity) VALUES ($1, $2)"
@@ -125,28 +127,22 @@ absl::Status SeedStock(PgPool& pool, const std::vector<std::pair<std::string, in
     }
     tx.commit();
     return absl::OkStatus();
-  } catch (const std::exception& e) {
-    lease->Discard();
-    return absl::UnavailableError(std::string("cannot seed the stock: ") + e.what());
-  }
+  });
+  if (status.ok()) return status;
+  return absl::Status(status.code(), "cannot seed the stock: " + std::string(status.message()));
 }
 
-absl::Status Setup(const std::vector<std::string>& stock_flags, PgPool& pool,
-                   ParticipantServer& server) {
+absl::Status Setup(const std::vector<std::string>& stock_flags,
+                   std::shared_ptr<ConnectionSource> connections, ParticipantServer& server) {
   absl::StatusOr<std::vector<std::pair<std::string, int>>> stock = ParseStock(stock_flags);
   if (!stock.ok()) return stock.status();
-  if (absl::Status status = ApplySchema(pool, std::string(kSchemaDdl) + kLedgerSql.create);
-      !status.ok()) {
+  if (absl::Status status = WithConnection(*connections, ApplyBarrierSchema); !status.ok()) {
     return status;
   }
-  if (absl::Status status = SeedStock(pool, *stock); !status.ok()) return status;
-  auto ledger = std::make_shared<StepLedger>(&pool, kLedgerSql);
-  server.on_action("reserve", WithCallLog([ledger](const StepContext& c, const json& in) {
-                     return Reserve(*ledger, c, in);
-                   }));
-  server.on_compensation("release", WithCallLog([ledger](const StepContext& c, const json& in) {
-                           return Release(*ledger, c, in);
-                         }));
+  if (absl::Status status = ApplySchema(*connections, kSchemaDdl); !status.ok()) return status;
+  if (absl::Status status = SeedStock(*connections, *stock); !status.ok()) return status;
+  server.on_action("reserve", WithCallLog(Barrier(connections, Reserve)));
+  server.on_compensation("release", WithCallLog(Barrier(connections, Release)));
   return absl::OkStatus();
 }
 
@@ -167,7 +163,8 @@ int main(int argc, char** argv) {
                  ->capture_default_str();
            },
        .setup =
-           [&](skald::examples::PgPool& pool, skald::ParticipantServer& server) {
-             return skald::examples::Setup(stock_flags, pool, server);
+           [&](std::shared_ptr<skald::ConnectionSource> connections,
+               skald::ParticipantServer& server) {
+             return skald::examples::Setup(stock_flags, std::move(connections), server);
            }});
 }

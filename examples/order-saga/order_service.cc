@@ -1,15 +1,18 @@
 // order-service: the orders of the order saga.
 //   action "create"        inserts the order, PENDING
 //   action "confirm"       sets it CONFIRMED ("manual_review_required" when input.review)
-//   compensation "cancel"  sets it CANCELLED (no order: success, {"noop": true})
+//   compensation "cancel"  sets it CANCELLED
+// Every handler runs behind the SDK's barrier (skald/barrier.h): repeats return the first
+// result, a "cancel" whose "create" had no effect is answered by the barrier itself, and a
+// "create" arriving after its "cancel" is refused ("compensated_before_action").
 
 #include <memory>
 #include <string>
 
+#include "common/database.h"
 #include "common/input_fields.h"
-#include "common/pg_pool.h"
 #include "common/service_main.h"
-#include "common/step_ledger.h"
+#include "skald/barrier.h"
 #include "skald/participant_server.h"
 
 namespace skald::examples {
@@ -31,8 +34,6 @@ CREATE TABLE IF NOT EXISTS orders.orders (
   updated_at timestamptz NOT NULL DEFAULT now());
 )sql";
 
-constexpr LedgerSql kLedgerSql = SKALD_LEDGER_SQL("orders");
-
 struct Order {
   std::string order_id;
   std::string customer;
@@ -43,7 +44,6 @@ struct Order {
 
 // Returns the order described by `input`, or the problem with the first bad field.
 absl::StatusOr<Order> ParseOrder(const json& input) {
-  Order order;
   absl::StatusOr<std::string> order_id = NonEmptyStringField(input, "order_id");
   if (!order_id.ok()) return order_id.status();
   absl::StatusOr<std::string> customer = NonEmptyStringField(input, "customer");
@@ -57,79 +57,71 @@ absl::StatusOr<Order> ParseOrder(const json& input) {
   return Order{*order_id, *customer, *sku, *quantity, *amount};
 }
 
-StepResult Create(StepLedger& ledger, const StepContext& context, const json& input) {
+StepResult Create(pqxx::work& tx, const StepContext& context, const json& input) {
   absl::StatusOr<Order> order = ParseOrder(input);
   if (!order.ok()) {
     return StepResult::BusinessFailure("invalid_order", std::string(order.status().message()));
   }
-  return ledger.Run(context, [&](pqxx::work& tx) {
-    const pqxx::result inserted = tx.exec_params(
-        "INSERT INTO orders.orders (order_id, saga_id, customer, sku, quantity, amount, status)"
-        " VALUES ($1, $2, $3, $4, $5, $6::numeric, 'PENDING')"
-        " ON CONFLICT DO NOTHING RETURNING order_id",
-        order->order_id, context.saga_id, order->customer, order->sku, order->quantity,
-        order->amount.text);
-    if (inserted.empty()) {
-      return StepResult::BusinessFailure("duplicate_order",
-                                         "order " + order->order_id + " already exists, or saga " +
-                                             context.saga_id + " already created another order");
-    }
-    return StepResult::Success({{"order_id", order->order_id}, {"status", "PENDING"}});
-  });
+  const pqxx::result inserted = tx.exec_params(
+      "INSERT INTO orders.orders (order_id, saga_id, customer, sku, quantity, amount, status)"
+      " VALUES ($1, $2, $3, $4, $5, $6::numeric, 'PENDING')"
+      " ON CONFLICT DO NOTHING RETURNING order_id",
+      order->order_id, context.saga_id, order->customer, order->sku, order->quantity,
+      order->amount.text);
+  if (inserted.empty()) {
+    return StepResult::BusinessFailure("duplicate_order",
+                                       "order " + order->order_id + " already exists, or saga " +
+                                           context.saga_id + " already created another order");
+  }
+  return StepResult::Success({{"order_id", order->order_id}, {"status", "PENDING"}});
 }
 
-StepResult Confirm(StepLedger& ledger, const StepContext& context, const json& input) {
+StepResult Confirm(pqxx::work& tx, const StepContext& context, const json& input) {
   if (const auto review = input.find("review"); review != input.end() && *review == true) {
     return StepResult::BusinessFailure("manual_review_required",
                                        "the order is flagged for review (input.review)");
   }
-  return ledger.Run(context, [&](pqxx::work& tx) {
-    const pqxx::result rows = tx.exec_params(
-        "UPDATE orders.orders SET status = 'CONFIRMED', updated_at = now()"
-        " WHERE saga_id = $1 AND status IN ('PENDING', 'CONFIRMED') RETURNING order_id",
-        context.saga_id);
-    if (rows.empty()) {
-      const pqxx::result existing =
-          tx.exec_params("SELECT status FROM orders.orders WHERE saga_id = $1", context.saga_id);
-      return existing.empty()
-                 ? StepResult::BusinessFailure("order_not_found",
-                                               "saga " + context.saga_id + " has no order")
-                 : StepResult::BusinessFailure("order_cancelled",
-                                               "the order of saga " + context.saga_id + " is " +
-                                                   existing[0][0].as<std::string>());
-    }
-    return StepResult::Success(
-        {{"order_id", rows[0][0].as<std::string>()}, {"status", "CONFIRMED"}});
-  });
+  const pqxx::result rows = tx.exec_params(
+      "UPDATE orders.orders SET status = 'CONFIRMED', updated_at = now()"
+      " WHERE saga_id = $1 AND status IN ('PENDING', 'CONFIRMED') RETURNING order_id",
+      context.saga_id);
+  if (rows.empty()) {
+    // A definition may run "confirm" in a saga without an order, or after its cancellation.
+    const pqxx::result existing =
+        tx.exec_params("SELECT status FROM orders.orders WHERE saga_id = $1", context.saga_id);
+    return existing.empty() ? StepResult::BusinessFailure(
+                                  "order_not_found", "saga " + context.saga_id + " has no order")
+                            : StepResult::BusinessFailure(
+                                  "order_cancelled", "the order of saga " + context.saga_id +
+                                                         " is " + existing[0][0].as<std::string>());
+  }
+  return StepResult::Success({{"order_id", rows[0][0].as<std::string>()}, {"status", "CONFIRMED"}});
 }
 
-StepResult Cancel(StepLedger& ledger, const StepContext& context, const json&) {
-  return ledger.Run(context, [&](pqxx::work& tx) {
-    const pqxx::result rows = tx.exec_params(
-        "UPDATE orders.orders SET status = 'CANCELLED', updated_at = now()"
-        " WHERE saga_id = $1 RETURNING order_id",
-        context.saga_id);
-    if (rows.empty()) return StepResult::Success({{"noop", true}});
-    return StepResult::Success(
-        {{"order_id", rows[0][0].as<std::string>()}, {"status", "CANCELLED"}});
-  });
+// The barrier calls it only after a successful action of the same step ("create" or
+// "confirm"), and both leave the saga's order in place: a missing order means the table was
+// changed behind the service's back, which an operator must look at.
+StepResult Cancel(pqxx::work& tx, const StepContext& context, const json&) {
+  const pqxx::result rows = tx.exec_params(
+      "UPDATE orders.orders SET status = 'CANCELLED', updated_at = now()"
+      " WHERE saga_id = $1 RETURNING order_id",
+      context.saga_id);
+  if (rows.empty()) {
+    return StepResult::BusinessFailure(
+        "order_missing", "saga " + context.saga_id + " has no order, although step \"" +
+                             context.step + "\" succeeded; nothing to cancel");
+  }
+  return StepResult::Success({{"order_id", rows[0][0].as<std::string>()}, {"status", "CANCELLED"}});
 }
 
-absl::Status Setup(PgPool& pool, ParticipantServer& server) {
-  if (absl::Status status = ApplySchema(pool, std::string(kSchemaDdl) + kLedgerSql.create);
-      !status.ok()) {
+absl::Status Setup(std::shared_ptr<ConnectionSource> connections, ParticipantServer& server) {
+  if (absl::Status status = WithConnection(*connections, ApplyBarrierSchema); !status.ok()) {
     return status;
   }
-  auto ledger = std::make_shared<StepLedger>(&pool, kLedgerSql);
-  server.on_action("create", WithCallLog([ledger](const StepContext& c, const json& in) {
-                     return Create(*ledger, c, in);
-                   }));
-  server.on_action("confirm", WithCallLog([ledger](const StepContext& c, const json& in) {
-                     return Confirm(*ledger, c, in);
-                   }));
-  server.on_compensation("cancel", WithCallLog([ledger](const StepContext& c, const json& in) {
-                           return Cancel(*ledger, c, in);
-                         }));
+  if (absl::Status status = ApplySchema(*connections, kSchemaDdl); !status.ok()) return status;
+  server.on_action("create", WithCallLog(Barrier(connections, Create)));
+  server.on_action("confirm", WithCallLog(Barrier(connections, Confirm)));
+  server.on_compensation("cancel", WithCallLog(Barrier(connections, Cancel)));
   return absl::OkStatus();
 }
 

@@ -1,19 +1,23 @@
 // payment-service: card charges for the order saga.
 //   action "charge"        records a CHARGED charge of `amount` ("card_declined" when
 //                          amount > --limit)
-//   compensation "refund"  marks the charge REFUNDED, once (none: success, {"noop": true})
+//   compensation "refund"  marks the step's charge REFUNDED
+// Both run behind the SDK's barrier (skald/barrier.h): repeats return the first result, a
+// "refund" whose "charge" had no effect is answered by the barrier itself, and a "charge"
+// arriving after its "refund" is refused ("compensated_before_action").
 // --fail-first-attempts N is a demo and test knob for transient failures: attempts numbered
 // <= N of any call answer a retryable "payment gateway timeout (simulated)" and touch
-// nothing.
+// nothing (not even the barrier).
 
 #include <memory>
 #include <string>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "common/database.h"
 #include "common/input_fields.h"
-#include "common/pg_pool.h"
 #include "common/service_main.h"
-#include "common/step_ledger.h"
+#include "skald/barrier.h"
 #include "skald/participant_server.h"
 
 namespace skald::examples {
@@ -34,67 +38,73 @@ CREATE TABLE IF NOT EXISTS payments.charges (
   UNIQUE (saga_id, step));
 )sql";
 
-constexpr LedgerSql kLedgerSql = SKALD_LEDGER_SQL("payments");
-
 struct PaymentFlags {
   double limit = 1000;
   int fail_first_attempts = 0;
 };
 
-StepResult SimulatedTimeout() {
-  return StepResult::Retryable("payment gateway timeout (simulated)", "gateway_timeout");
+// Returns `handler` answering attempts <= fail_first_attempts with a simulated retryable
+// gateway timeout, without calling it.
+StepHandler WithSimulatedTimeouts(int fail_first_attempts, StepHandler handler) {
+  return [fail_first_attempts, handler = std::move(handler)](const StepContext& context,
+                                                             const json& input) {
+    if (context.attempt <= fail_first_attempts) {
+      return StepResult::Retryable("payment gateway timeout (simulated)", "gateway_timeout");
+    }
+    return handler(context, input);
+  };
 }
 
-StepResult Charge(const PaymentFlags& flags, StepLedger& ledger, const StepContext& context,
-                  const json& input) {
-  if (context.attempt <= flags.fail_first_attempts) return SimulatedTimeout();
+StepResult Charge(double limit, pqxx::work& tx, const StepContext& context, const json& input) {
   absl::StatusOr<PositiveNumber> amount = PositiveNumberField(input, "amount");
   if (!amount.ok()) {
     return StepResult::BusinessFailure("invalid_input", std::string(amount.status().message()));
   }
-  return ledger.Run(context, [&](pqxx::work& tx) {
-    if (amount->value > flags.limit) {
-      return StepResult::BusinessFailure(
-          "card_declined",
-          "amount " + amount->text + " exceeds the card limit " + absl::StrCat(flags.limit));
-    }
-    const pqxx::result charge = tx.exec_params(
-        "INSERT INTO payments.charges (saga_id, step, amount, status)"
-        " VALUES ($1, $2, $3::numeric, 'CHARGED') RETURNING charge_id",
-        context.saga_id, context.step, amount->text);
-    return StepResult::Success(
-        {{"charge_id", charge[0][0].as<std::string>()}, {"amount", input.at("amount")}});
-  });
+  if (amount->value > limit) {
+    return StepResult::BusinessFailure(
+        "card_declined",
+        "amount " + amount->text + " exceeds the card limit " + absl::StrCat(limit));
+  }
+  const pqxx::result charge = tx.exec_params(
+      "INSERT INTO payments.charges (saga_id, step, amount, status)"
+      " VALUES ($1, $2, $3::numeric, 'CHARGED') RETURNING charge_id",
+      context.saga_id, context.step, amount->text);
+  return StepResult::Success(
+      {{"charge_id", charge[0][0].as<std::string>()}, {"amount", input.at("amount")}});
 }
 
-StepResult Refund(const PaymentFlags& flags, StepLedger& ledger, const StepContext& context,
-                  const json&) {
-  if (context.attempt <= flags.fail_first_attempts) return SimulatedTimeout();
-  return ledger.Run(context, [&](pqxx::work& tx) {
-    const pqxx::result refunded = tx.exec_params(
-        "UPDATE payments.charges SET status = 'REFUNDED', refunded_at = now()"
-        " WHERE saga_id = $1 AND step = $2 AND status = 'CHARGED'"
-        " RETURNING charge_id, amount::text",
-        context.saga_id, context.step);
-    if (refunded.empty()) return StepResult::Success({{"noop", true}});
-    return StepResult::Success({{"charge_id", refunded[0][0].as<std::string>()},
-                                {"refunded", json::parse(refunded[0][1].c_str())}});
-  });
+// The barrier calls it once, and only after a successful "charge" of the same step, which
+// left a CHARGED charge: a missing one means the table was changed behind the service's
+// back, which an operator must look at.
+StepResult Refund(pqxx::work& tx, const StepContext& context, const json&) {
+  const pqxx::result refunded = tx.exec_params(
+      "UPDATE payments.charges SET status = 'REFUNDED', refunded_at = now()"
+      " WHERE saga_id = $1 AND step = $2 AND status = 'CHARGED'"
+      " RETURNING charge_id, amount::text",
+      context.saga_id, context.step);
+  if (refunded.empty()) {
+    return StepResult::BusinessFailure("charge_missing",
+                                       "step \"" + context.step + "\" of saga " + context.saga_id +
+                                           " has no CHARGED charge, although it succeeded");
+  }
+  return StepResult::Success({{"charge_id", refunded[0][0].as<std::string>()},
+                              {"refunded", json::parse(refunded[0][1].c_str())}});
 }
 
-absl::Status Setup(const PaymentFlags& flags, PgPool& pool, ParticipantServer& server) {
-  if (absl::Status status = ApplySchema(pool, std::string(kSchemaDdl) + kLedgerSql.create);
-      !status.ok()) {
+absl::Status Setup(const PaymentFlags& flags, std::shared_ptr<ConnectionSource> connections,
+                   ParticipantServer& server) {
+  if (absl::Status status = WithConnection(*connections, ApplyBarrierSchema); !status.ok()) {
     return status;
   }
-  auto ledger = std::make_shared<StepLedger>(&pool, kLedgerSql);
-  server.on_action("charge", WithCallLog([flags, ledger](const StepContext& c, const json& in) {
-                     return Charge(flags, *ledger, c, in);
-                   }));
-  server.on_compensation("refund",
-                         WithCallLog([flags, ledger](const StepContext& c, const json& in) {
-                           return Refund(flags, *ledger, c, in);
-                         }));
+  if (absl::Status status = ApplySchema(*connections, kSchemaDdl); !status.ok()) return status;
+  const double limit = flags.limit;
+  TxHandler charge = [limit](pqxx::work& tx, const StepContext& context, const json& input) {
+    return Charge(limit, tx, context, input);
+  };
+  server.on_action("charge", WithCallLog(WithSimulatedTimeouts(flags.fail_first_attempts,
+                                                               Barrier(connections, charge))));
+  server.on_compensation("refund", WithCallLog(WithSimulatedTimeouts(
+                                       flags.fail_first_attempts, Barrier(connections, Refund))));
   return absl::OkStatus();
 }
 
@@ -119,7 +129,8 @@ int main(int argc, char** argv) {
                  ->check(CLI::NonNegativeNumber);
            },
        .setup =
-           [&](skald::examples::PgPool& pool, skald::ParticipantServer& server) {
-             return skald::examples::Setup(flags, pool, server);
+           [&](std::shared_ptr<skald::ConnectionSource> connections,
+               skald::ParticipantServer& server) {
+             return skald::examples::Setup(flags, std::move(connections), server);
            }});
 }

@@ -20,15 +20,16 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <utility>
 
-#include "common/pg_pool.h"
+#include "common/database.h"
 #include "common/service_main.h"
+#include "skald/barrier.h"
 #include "skald/participant_server.h"
 
 namespace skald::testing {
 namespace {
 
-using examples::PgPool;
 using nlohmann::json;
 
 constexpr const char* kSchemaDdl = R"sql(
@@ -55,10 +56,13 @@ CREATE INDEX IF NOT EXISTS calls_saga_idx ON testp.calls (saga_id, started_at);
 constexpr auto kDbWait = std::chrono::seconds(10);
 constexpr long long kMaxSleepMs = 30'000;
 
-// Records the start and the end of each call in testp.calls.
+// Records the start and the end of each call in testp.calls. It records every call, repeats
+// included, in transactions of its own: no barrier (skald/barrier.h) here, since the tests
+// read exactly what the coordinator delivered.
 class CallRecorder {
  public:
-  explicit CallRecorder(PgPool* pool) : pool_(pool) {}
+  explicit CallRecorder(std::shared_ptr<ConnectionSource> connections)
+      : connections_(std::move(connections)) {}
 
   // Inserts the call's row, started now; returns its id.
   absl::StatusOr<long long> Started(const StepContext& context, const json& input) {
@@ -96,21 +100,23 @@ class CallRecorder {
  private:
   template <typename Statement>
   absl::StatusOr<long long> Run(const Statement& statement) {
-    absl::StatusOr<PgPool::Lease> lease =
-        pool_->Acquire(std::chrono::system_clock::now() + kDbWait);
-    if (!lease.ok()) return lease.status();
+    absl::StatusOr<std::unique_ptr<pqxx::connection>> connection =
+        connections_->Acquire(std::chrono::system_clock::now() + kDbWait);
+    if (!connection.ok()) return connection.status();
+    absl::StatusOr<long long> value;
     try {
-      pqxx::work tx(lease->connection());
-      const long long value = statement(tx);
+      pqxx::work tx(**connection);
+      value = statement(tx);
       tx.commit();
-      return value;
     } catch (const std::exception& e) {
-      lease->Discard();
-      return absl::UnavailableError(std::string("testp.calls: ") + e.what());
+      value = absl::UnavailableError(std::string("testp.calls: ") + e.what());
     }
+    // After an error the connection may be broken: it is closed, not lent again.
+    connections_->Release(*std::move(connection), value.ok());
+    return value;
   }
 
-  PgPool* const pool_;
+  const std::shared_ptr<ConnectionSource> connections_;
 };
 
 // Returns `handler` wrapped to record each call; a call that cannot be recorded is
@@ -193,9 +199,9 @@ StepResult Undo(const StepContext& context, const json& input) {
   return StepResult::Success({{"undone", context.step}});
 }
 
-absl::Status Setup(PgPool& pool, ParticipantServer& server) {
-  if (absl::Status s = examples::ApplySchema(pool, kSchemaDdl); !s.ok()) return s;
-  auto recorder = std::make_shared<CallRecorder>(&pool);
+absl::Status Setup(std::shared_ptr<ConnectionSource> connections, ParticipantServer& server) {
+  if (absl::Status s = examples::ApplySchema(*connections, kSchemaDdl); !s.ok()) return s;
+  auto recorder = std::make_shared<CallRecorder>(std::move(connections));
   auto add = [&](const char* name, StepHandler handler) {
     server.on_action(name, examples::WithCallLog(Recorded(recorder, std::move(handler))));
   };

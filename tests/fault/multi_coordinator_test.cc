@@ -4,7 +4,8 @@
 //  - the invariants of tests/fault/invariants.h (every saga terminal and as expected, the
 //    participants' effects matching each saga's end, stock reconciled, attempt numbering);
 //  - no step attempt was driven by two coordinators at once, as far as history shows it
-//    (see CheckAttemptExclusivity) and at most one ledger entry per idempotency key;
+//    (see CheckAttemptExclusivity), and the participants' barrier records (skald.barrier)
+//    agree with the history;
 //  - takeover: for each kill, the time from the SIGKILL to the first history event written
 //    after it for a saga the killed coordinator owned then.
 //
@@ -184,11 +185,13 @@ long long ExpectNone(pqxx::transaction_base& tx, const std::string& what, const 
 }
 
 struct Exclusivity {
-  long long sequences = 0;  // (saga, step, phase) with at least one attempt_started.
-  long long attempts = 0;   // attempt_started events.
-  long long resends = 0;    // attempt_resent events.
-  long long outcomes = 0;   // attempt_succeeded / attempt_failed events.
-  long long ledger_entries = 0;
+  long long sequences = 0;           // (saga, step, phase) with at least one attempt_started.
+  long long attempts = 0;            // attempt_started events.
+  long long resends = 0;             // attempt_resent events.
+  long long outcomes = 0;            // attempt_succeeded / attempt_failed events.
+  long long barrier_records = 0;     // Rows of skald.barrier, of which:
+  long long null_compensations = 0;  //   compensations answered by the barrier itself,
+  long long refused_actions = 0;     //   actions refused after their compensation.
   std::vector<std::string> violations;
 };
 
@@ -204,9 +207,10 @@ struct Exclusivity {
 //     before attempt_started k+1: attempt k+1 never started while k was still in flight,
 //     and no coordinator resent or finished an attempt that had been superseded;
 //  4. attempt_started k+1 comes after the outcome of attempt k (attempts do not overlap);
-// and in the participants' ledgers (<schema>.step_ledger, one row per idempotency key,
-// which the coordinator derives from saga, step and phase) at most one row per
-// (saga, step, phase), and every ledger row belongs to a step the coordinator started.
+// and in the barrier records of the participants (skald.barrier in the shop database, one
+// row per (saga, step, phase) by its primary key): every record belongs to a step and phase
+// the coordinator started, and every attempt_succeeded has a record of a success (a
+// participant behind the barrier answers success only once it is recorded).
 Exclusivity CheckAttemptExclusivity(const std::string& coordinator_db, const std::string& shop_db) {
   Exclusivity r;
   {
@@ -258,35 +262,49 @@ Exclusivity CheckAttemptExclusivity(const std::string& coordinator_db, const std
                    "  AND o.type = 'attempt_failed' AND o.id < s.next_id)",
                r.violations);
   }
-  // Which (saga, step, phase) the coordinator started, to compare with the ledgers.
+  // Which (saga, step, phase) the coordinator started, and which it saw succeed, to compare
+  // with the barrier records.
   std::vector<std::string> started;
+  std::vector<std::string> succeeded;
   {
     pqxx::connection conn(coordinator_db);
     pqxx::read_transaction tx(conn);
-    for (const auto& row :
-         tx.exec("SELECT DISTINCT saga_id || '/' || step || '/' || phase FROM saga_events"
-                 " WHERE type = 'attempt_started'")) {
-      started.push_back(row[0].as<std::string>());
+    for (const auto& row : tx.exec(
+             "SELECT DISTINCT saga_id || '/' || step || '/' || phase, type = 'attempt_succeeded'"
+             " FROM saga_events WHERE type IN ('attempt_started', 'attempt_succeeded')")) {
+      (row[1].as<bool>() ? succeeded : started).push_back(row[0].as<std::string>());
     }
   }
   std::sort(started.begin(), started.end());
-  pqxx::connection conn(shop_db);
-  pqxx::read_transaction tx(conn);
-  for (const std::string schema : {"orders", "inventory", "payments"}) {
-    const std::string table = schema + ".step_ledger";
-    r.ledger_entries += tx.exec1("SELECT count(*) FROM " + table)[0].as<long long>();
-    ExpectNone(tx, table + ": more than one entry per (saga, step, phase)",
-               "SELECT count(*) FROM (SELECT 1 FROM " + table +
-                   " GROUP BY saga_id, step, phase HAVING count(*) > 1) d",
-               r.violations);
-    int unknown = 0;
-    for (const auto& row : tx.exec("SELECT saga_id || '/' || step || '/' || phase FROM " + table)) {
-      unknown += !std::binary_search(started.begin(), started.end(), row[0].as<std::string>());
+  std::vector<std::string> recorded_successes;
+  long long never_started = 0;
+  {
+    pqxx::connection conn(shop_db);
+    pqxx::read_transaction tx(conn);
+    for (const auto& row : tx.exec("SELECT saga_id || '/' || step || '/' || phase, origin, outcome"
+                                   " FROM skald.barrier")) {
+      const std::string key = row[0].as<std::string>();
+      const std::string origin = row[1].as<std::string>();
+      ++r.barrier_records;
+      r.null_compensations += origin == "null_compensation";
+      r.refused_actions += origin == "refused";
+      never_started += !std::binary_search(started.begin(), started.end(), key);
+      if (row[2].as<std::string>() == "success") recorded_successes.push_back(key);
     }
-    if (unknown != 0) {
-      r.violations.push_back(table +
-                             ": entries for a step never started: " + std::to_string(unknown));
-    }
+  }
+  if (never_started != 0) {
+    r.violations.push_back("skald.barrier: records of a step and phase never started: " +
+                           std::to_string(never_started));
+  }
+  std::sort(recorded_successes.begin(), recorded_successes.end());
+  long long unrecorded = 0;
+  for (const std::string& key : succeeded) {
+    unrecorded += !std::binary_search(recorded_successes.begin(), recorded_successes.end(), key);
+  }
+  if (unrecorded != 0) {
+    r.violations.push_back(
+        "attempt_succeeded without a success recorded in skald.barrier (saga/step/phase): " +
+        std::to_string(unrecorded));
   }
   return r;
 }
@@ -461,7 +479,9 @@ TEST(MultiCoordinatorFaultTest, SigkillsAcrossThreeCoordinatorsKeepAttemptsExclu
   Say("exclusivity: " + std::to_string(ex.sequences) + " (saga, step, phase) sequences, " +
       std::to_string(ex.attempts) + " attempts started, " + std::to_string(ex.resends) +
       " resent, " + std::to_string(ex.outcomes) + " outcomes, " +
-      std::to_string(ex.ledger_entries) + " ledger entries; " +
+      std::to_string(ex.barrier_records) + " barrier records (" +
+      std::to_string(ex.null_compensations) + " null compensations, " +
+      std::to_string(ex.refused_actions) + " refused actions); " +
       std::to_string(ex.violations.size()) + " violation(s)");
   for (const std::string& v : ex.violations) Say("  VIOLATION " + v);
   EXPECT_TRUE(ex.violations.empty());

@@ -68,9 +68,9 @@ int RunService(int argc, char** argv, const ServiceDefinition& definition) {
   spdlog::set_default_logger(spdlog::stderr_color_mt(definition.name));
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ [%n] %v");
 
-  PgPool pool(db_url, db_pool);
   ParticipantServer server;
-  if (absl::Status status = definition.setup(pool, server); !status.ok()) {
+  if (absl::Status status = definition.setup(NewConnectionPool(db_url, db_pool), server);
+      !status.ok()) {
     spdlog::error("setup failed: {}", status.ToString());
     return 1;
   }

@@ -1,15 +1,17 @@
-// What the example participants share: flags, logging, the database pool, the ready file,
-// and a graceful stop on SIGTERM/SIGINT. Each service's main() is one RunService() call.
+// What the example participants share: flags, logging, the database connection pool (the
+// SDK's, which skald::Barrier uses), the ready file, and a graceful stop on SIGTERM/SIGINT.
+// Each service's main() is one RunService() call.
 
 #ifndef SKALD_EXAMPLES_ORDER_SAGA_COMMON_SERVICE_MAIN_H_
 #define SKALD_EXAMPLES_ORDER_SAGA_COMMON_SERVICE_MAIN_H_
 
 #include <CLI/CLI.hpp>
 #include <functional>
+#include <memory>
 #include <string>
 
 #include "absl/status/status.h"
-#include "common/pg_pool.h"
+#include "skald/barrier.h"
 #include "skald/participant_server.h"
 
 namespace skald::examples {
@@ -21,8 +23,11 @@ struct ServiceDefinition {
   // Adds the service's own flags; may be empty.
   std::function<void(CLI::App& app)> add_flags;
   // Creates the service's schema and registers its handlers on `server`; runs after the
-  // flags are parsed. `pool` and `server` outlive every handler call.
-  std::function<absl::Status(PgPool& pool, ParticipantServer& server)> setup;
+  // flags are parsed. `connections` is a pool of at most --db-pool connections to --db;
+  // handlers may keep it (skald::Barrier does). `server` outlives every handler call.
+  std::function<absl::Status(std::shared_ptr<ConnectionSource> connections,
+                             ParticipantServer& server)>
+      setup;
 };
 
 // Parses the common flags (--db URL, required; --listen ADDR; --ready-file PATH;
