@@ -95,7 +95,7 @@ std::optional<ChosenInstance> InstanceDirectory::Choose(const std::string& servi
                           health == health_.end() ? std::nullopt : health->second.ejected_until});
     instances.push_back(&it->second);
   }
-  const std::optional<size_t> chosen = core::ChooseInstance(candidates, tried, turn_++, now_());
+  const std::optional<size_t> chosen = core::ChooseInstance(candidates, tried, turns_[service]++, now_());
   if (!chosen) return std::nullopt;
   return ChosenInstance{instances[*chosen]->instance_id, instances[*chosen]->address};
 }

@@ -97,7 +97,10 @@ class InstanceDirectory {
   mutable std::mutex mutex_;
   std::map<Key, core::ParticipantInstance> instances_;
   std::map<Key, InstanceHealth> health_;
-  uint64_t turn_ = 0;
+  // Per service: a counter shared by all services would hand each service a stride of
+  // the turns, and with two services called alternately one of them would always get the
+  // same instance.
+  std::map<std::string, uint64_t> turns_;
 
   bool stopping_ = false;
   std::condition_variable stop_;

@@ -5,7 +5,8 @@
 // "release" whose "reserve" had no effect is answered by the barrier itself, and a "reserve"
 // arriving after its "release" is refused ("compensated_before_action").
 // --stock sku=qty (repeatable) sets a sku's stock level at every start (an upsert: the same
-// flags give the same level, they never add up). Reservations still held across a restart
+// flags give the same level, they never add up), or with --keep-stock only for skus not yet
+// stocked (a second instance). Reservations still held across a restart
 // are added back on top when released.
 
 #include <memory>
@@ -115,15 +116,19 @@ absl::StatusOr<std::vector<std::pair<std::string, int>>> ParseStock(
   return stock;
 }
 
+// Sets each sku's stock level; with `keep_existing`, only skus not stocked yet (a second
+// instance must not reset what the first one's sagas already took).
 absl::Status SeedStock(ConnectionSource& connections,
-                       const std::vector<std::pair<std::string, int>>& stock) {
-  absl::Status status = WithConnection(connections, [&stock](pqxx::connection& connection) {
+                       const std::vector<std::pair<std::string, int>>& stock, bool keep_existing) {
+  absl::Status status = WithConnection(connections, [&](pqxx::connection& connection) {
     pqxx::work tx(connection);
     for (const auto& [sku, quantity] : stock) {
-      tx.exec_params(
-          "INSERT INTO inventory.stock (sku, quantity) VALUES ($1, $2)"
-          " ON CONFLICT (sku) DO UPDATE SET quantity = EXCLUDED.quantity",
-          sku, quantity);
+      tx.exec_params(keep_existing
+                         ? "INSERT INTO inventory.stock (sku, quantity) VALUES ($1, $2)"
+                           " ON CONFLICT (sku) DO NOTHING"
+                         : "INSERT INTO inventory.stock (sku, quantity) VALUES ($1, $2)"
+                           " ON CONFLICT (sku) DO UPDATE SET quantity = EXCLUDED.quantity",
+                     sku, quantity);
     }
     tx.commit();
     return absl::OkStatus();
@@ -132,7 +137,7 @@ absl::Status SeedStock(ConnectionSource& connections,
   return absl::Status(status.code(), "cannot seed the stock: " + std::string(status.message()));
 }
 
-absl::Status Setup(const std::vector<std::string>& stock_flags,
+absl::Status Setup(const std::vector<std::string>& stock_flags, bool keep_stock,
                    std::shared_ptr<ConnectionSource> connections, ParticipantServer& server) {
   absl::StatusOr<std::vector<std::pair<std::string, int>>> stock = ParseStock(stock_flags);
   if (!stock.ok()) return stock.status();
@@ -140,7 +145,8 @@ absl::Status Setup(const std::vector<std::string>& stock_flags,
     return status;
   }
   if (absl::Status status = ApplySchema(*connections, kSchemaDdl); !status.ok()) return status;
-  if (absl::Status status = SeedStock(*connections, *stock); !status.ok()) return status;
+  if (absl::Status status = SeedStock(*connections, *stock, keep_stock); !status.ok())
+    return status;
   server.on_action("reserve", WithCallLog(Barrier(connections, Reserve)));
   server.on_compensation("release", WithCallLog(Barrier(connections, Release)));
   return absl::OkStatus();
@@ -151,9 +157,11 @@ absl::Status Setup(const std::vector<std::string>& stock_flags,
 
 int main(int argc, char** argv) {
   std::vector<std::string> stock_flags = {"widget=100", "gadget=5"};
+  bool keep_stock = false;
   return skald::examples::RunService(
       argc, argv,
       {.name = "inventory-service",
+       .service = "inventory",
        .description = "Order saga example participant: stock (reserve / release)",
        .default_listen = "127.0.0.1:7802",
        .add_flags =
@@ -161,10 +169,13 @@ int main(int argc, char** argv) {
              app.add_option("--stock", stock_flags,
                             "sku=quantity to set at start; repeatable; replaces the default")
                  ->capture_default_str();
+             app.add_flag("--keep-stock", keep_stock,
+                          "only stock skus not stocked yet (for a second instance on the same "
+                          "database)");
            },
        .setup =
            [&](std::shared_ptr<skald::ConnectionSource> connections,
                skald::ParticipantServer& server) {
-             return skald::examples::Setup(stock_flags, std::move(connections), server);
+             return skald::examples::Setup(stock_flags, keep_stock, std::move(connections), server);
            }});
 }

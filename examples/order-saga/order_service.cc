@@ -132,6 +132,7 @@ int main(int argc, char** argv) {
   return skald::examples::RunService(
       argc, argv,
       {.name = "order-service",
+       .service = "order",
        .description = "Order saga example participant: orders (create, confirm / cancel)",
        .default_listen = "127.0.0.1:7801",
        .add_flags = nullptr,

@@ -116,6 +116,7 @@ int main(int argc, char** argv) {
   return skald::examples::RunService(
       argc, argv,
       {.name = "payment-service",
+       .service = "payment",
        .description = "Order saga example participant: payments (charge / refund)",
        .default_listen = "127.0.0.1:7803",
        .add_flags =

@@ -13,19 +13,33 @@ absl::StatusOr<std::unique_ptr<OrderSystem>> OrderSystem::Start(Options options)
   std::unique_ptr<OrderSystem> system(new OrderSystem(std::move(*dir), std::move(options)));
   auto coordinator_db = FreshDatabase("coordinator");
   if (!coordinator_db.ok()) return coordinator_db.status();
-  system->coordinator_ = std::make_unique<CoordinatorProcess>(system->dir(), *coordinator_db);
   auto shop_db = FreshDatabase("shop");
   if (!shop_db.ok()) return shop_db.status();
   system->shop_db_ = *shop_db;
 
-  system->participants_[Service::kOrder] = {"order", ORDER_SERVICE_BINARY, "127.0.0.1:0", {}};
-  system->participants_[Service::kInventory] = {
-      "inventory", INVENTORY_SERVICE_BINARY, "127.0.0.1:0", {}};
-  system->participants_[Service::kPayment] = {"payment", PAYMENT_SERVICE_BINARY, "127.0.0.1:0", {}};
-  for (Service service : {Service::kOrder, Service::kInventory, Service::kPayment}) {
-    if (auto s = system->StartParticipant(service); !s.ok()) return s;
+  system->coordinator_ = std::make_unique<CoordinatorProcess>(system->dir(), *coordinator_db,
+                                                              system->options_.coordinator_flags);
+
+  system->participants_[{Service::kOrder, 0}] = {"order", ORDER_SERVICE_BINARY, "127.0.0.1:0", {}};
+  for (int i = 0; i < system->options_.inventory_instances; ++i) {
+    system->participants_[{Service::kInventory, i}] = {
+        i == 0 ? "inventory" : "inventory." + std::to_string(i),
+        INVENTORY_SERVICE_BINARY,
+        "127.0.0.1:0",
+        {}};
   }
-  if (auto s = system->StartCoordinator(); !s.ok()) return s;
+  system->participants_[{Service::kPayment, 0}] = {
+      "payment", PAYMENT_SERVICE_BINARY, "127.0.0.1:0", {}};
+  // Registering participants need the coordinator first; fixed-address ones do not.
+  if (system->options_.discovery) {
+    if (auto s = system->StartCoordinator(); !s.ok()) return s;
+  }
+  for (const auto& [key, participant] : system->participants_) {
+    if (auto s = system->StartParticipant(key.first, key.second); !s.ok()) return s;
+  }
+  if (!system->options_.discovery) {
+    if (auto s = system->StartCoordinator(); !s.ok()) return s;
+  }
   grpc::Status applied = system->Apply(system->FastDefinition());
   if (!applied.ok()) {
     return absl::InternalError("applying the example definition failed: " +
@@ -38,13 +52,19 @@ absl::Status OrderSystem::StartCoordinator() { return coordinator_->Start(); }
 
 absl::Status OrderSystem::StopCoordinator(int signal) { return coordinator_->Stop(signal); }
 
-absl::Status OrderSystem::StartParticipant(Service service) {
-  Participant& p = participants_.at(service);
+absl::Status OrderSystem::StartParticipant(Service service, int instance) {
+  Participant& p = participants_.at({service, instance});
   const std::string ready = dir() + "/" + p.name + ".ready." + std::to_string(++starts_);
   std::vector<std::string> argv = {p.binary,  "--db",         shop_db_, "--listen",
                                    p.address, "--ready-file", ready};
   if (service == Service::kInventory) {
     argv.insert(argv.end(), {"--stock", "widget=" + std::to_string(kInitialWidgets)});
+    // Inventory instances share one stock table: a later instance (or a restart) must not
+    // reset what the sagas already took.
+    if (instance > 0) argv.push_back("--keep-stock");
+  }
+  if (options_.discovery) {
+    argv.insert(argv.end(), {"--register-with", coordinator_->address()});
   }
   if (auto it = options_.participant_flags.find(service); it != options_.participant_flags.end()) {
     argv.insert(argv.end(), it->second.begin(), it->second.end());
@@ -57,8 +77,8 @@ absl::Status OrderSystem::StartParticipant(Service service) {
   return absl::OkStatus();
 }
 
-absl::Status OrderSystem::StopParticipant(Service service, int signal) {
-  Participant& p = participants_.at(service);
+absl::Status OrderSystem::StopParticipant(Service service, int signal, int instance) {
+  Participant& p = participants_.at({service, instance});
   if (!p.process) return absl::FailedPreconditionError(p.name + " not running");
   if (auto s = p.process->Signal(signal); !s.ok()) return s;
   if (!p.process->WaitForExit(absl::Seconds(20))) {
@@ -66,6 +86,10 @@ absl::Status OrderSystem::StopParticipant(Service service, int signal) {
   }
   p.process.reset();
   return absl::OkStatus();
+}
+
+const std::string& OrderSystem::ParticipantAddress(Service service, int instance) const {
+  return participants_.at({service, instance}).address;
 }
 
 nlohmann::json OrderSystem::FastDefinition() const {
@@ -76,7 +100,12 @@ nlohmann::json OrderSystem::FastDefinition() const {
                                                 {"charge-payment", Service::kPayment},
                                                 {"confirm-order", Service::kOrder}};
   for (auto& step : definition["steps"]) {
-    step["participant"] = participants_.at(owner.at(step["name"])).address;
+    if (options_.discovery) {
+      step.erase("participant");
+      step["service"] = participants_.at({owner.at(step["name"]), 0}).name;
+    } else {
+      step["participant"] = participants_.at({owner.at(step["name"]), 0}).address;
+    }
     step["retry"] = {{"max_attempts", 4}, {"initial_interval", "50ms"}, {"max_interval", "50ms"}};
     step["compensation_retry"] = {
         {"max_attempts", 100}, {"initial_interval", "50ms"}, {"max_interval", "200ms"}};
@@ -115,6 +144,15 @@ long long OrderSystem::ShopCount(const std::string& sql, const std::string& para
 
 long long OrderSystem::CoordinatorCount(const std::string& sql, const std::string& param) {
   return coordinator_->Count(sql, param);
+}
+
+int OrderSystem::CountLogLines(Service service, const std::string& text, int instance) const {
+  const Participant& p = participants_.at({service, instance});
+  if (!p.process) return 0;
+  std::ifstream in(p.process->log_path());
+  int count = 0;
+  for (std::string line; std::getline(in, line);) count += line.find(text) != std::string::npos;
+  return count;
 }
 
 std::string OrderSystem::LogTail(const std::string& name) const {

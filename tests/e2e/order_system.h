@@ -25,10 +25,17 @@ class OrderSystem {
   struct Options {
     // Extra flags per participant, e.g. {kPayment, {"--fail-first-attempts", "2"}}.
     std::map<Service, std::vector<std::string>> participant_flags;
+    // Extra `skald serve` flags, e.g. {"--test-duplicate-calls"}.
+    std::vector<std::string> coordinator_flags;
+    // Participants register with the coordinator as services "order", "inventory" and
+    // "payment", and the definition names services instead of addresses.
+    bool discovery = false;
+    // How many inventory instances run (more than one needs `discovery`).
+    int inventory_instances = 1;
   };
 
-  // Starts the coordinator and the three participants and applies the example definition
-  // with fast retries (see FastDefinition).
+  // Starts the coordinator and the participants and applies the example definition with
+  // fast retries (see FastDefinition).
   static absl::StatusOr<std::unique_ptr<OrderSystem>> Start(Options options);
   static absl::StatusOr<std::unique_ptr<OrderSystem>> Start() { return Start(Options{}); }
 
@@ -37,12 +44,16 @@ class OrderSystem {
   // Sends `signal` to the coordinator and waits for it to exit.
   absl::Status StopCoordinator(int signal);
 
-  // Starts (again) a participant; after a restart it listens on the port it had.
-  absl::Status StartParticipant(Service service);
-  absl::Status StopParticipant(Service service, int signal);
+  // Starts (again) an instance of a participant; after a restart it listens on the port it
+  // had. Instances are numbered from 0.
+  absl::Status StartParticipant(Service service, int instance = 0);
+  absl::Status StopParticipant(Service service, int signal, int instance = 0);
+  // The address instance `instance` of `service` listens on.
+  const std::string& ParticipantAddress(Service service, int instance = 0) const;
 
-  // The example definition with the participants' real addresses and retry policies fit
-  // for tests: actions get 4 attempts 50 ms apart, compensations 100.
+  // The example definition with the participants' real addresses (or, with `discovery`,
+  // their service names) and retry policies fit for tests: actions get 4 attempts 50 ms
+  // apart, compensations 100.
   nlohmann::json FastDefinition() const;
 
   v1::SagaService::Stub& client() { return coordinator_->client(); }
@@ -72,7 +83,12 @@ class OrderSystem {
   long long CoordinatorCount(const std::string& sql, const std::string& param = "");
 
   const std::string& dir() const { return dir_.path(); }
-  // The tail of a process's log, for failure messages: "coordinator", "order", ...
+  // Returns how many lines of the current log of participant instance `instance` of
+  // `service` contain `text`.
+  int CountLogLines(Service service, const std::string& text, int instance = 0) const;
+
+  // The tail of a process's log, for failure messages: "coordinator", "order",
+  // "inventory", "inventory.1" (the second inventory instance), ...
   std::string LogTail(const std::string& name) const;
 
  private:
@@ -89,7 +105,7 @@ class OrderSystem {
   Options options_;
   std::string shop_db_;
   std::unique_ptr<CoordinatorProcess> coordinator_;
-  std::map<Service, Participant> participants_;
+  std::map<std::pair<Service, int>, Participant> participants_;
   int starts_ = 0;  // Participant starts, numbering their ready files and logs.
 };
 

@@ -96,18 +96,25 @@ TEST_F(RegistryTest, DirectoryRoutesOverLiveInstancesAndEjectsFailingOnes) {
   ASSERT_TRUE(directory.Register(Instance("a", "127.0.0.1:1001"), milliseconds(60'000)).ok());
   ASSERT_TRUE(directory.Register(Instance("b", "127.0.0.1:1002"), milliseconds(60'000)).ok());
 
+  core::ParticipantInstance payment = Instance("p", "127.0.0.1:1009");
+  payment.service = "payment";
+  payment.actions = {"charge"};
+  ASSERT_TRUE(directory.Register(payment, milliseconds(60'000)).ok());
+
+  // Calls to another service in between do not upset the turns within one service.
   std::map<std::string, int> chosen;
   for (int i = 0; i < 10; ++i) {
     auto instance = directory.Choose("inventory", core::Phase::kAction, "reserve", {});
     ASSERT_TRUE(instance.has_value());
     ++chosen[instance->address];
+    ASSERT_TRUE(directory.Choose("payment", core::Phase::kAction, "charge", {}).has_value());
   }
   EXPECT_EQ(chosen, (std::map<std::string, int>{{"127.0.0.1:1001", 5}, {"127.0.0.1:1002", 5}}));
   EXPECT_FALSE(directory.Choose("inventory", core::Phase::kAction, "charge", {}).has_value());
   EXPECT_EQ(directory.WhyNoInstance("inventory", core::Phase::kAction, "charge"),
             "none of the 2 live instances of service \"inventory\" serves action \"charge\"");
-  EXPECT_EQ(directory.WhyNoInstance("payment", core::Phase::kAction, "charge"),
-            "no live instance of service \"payment\" is registered");
+  EXPECT_EQ(directory.WhyNoInstance("shipping", core::Phase::kAction, "ship"),
+            "no live instance of service \"shipping\" is registered");
 
   directory.ReportFailed("inventory", "a", "connection refused");
   for (int i = 0; i < 4; ++i) {
@@ -136,7 +143,7 @@ TEST_F(RegistryTest, DirectoryRoutesOverLiveInstancesAndEjectsFailingOnes) {
   ASSERT_TRUE(directory.Refresh().ok());
   std::vector<std::string> ids;
   for (const auto& view : directory.Snapshot()) ids.push_back(view.instance.instance_id);
-  EXPECT_EQ(ids, (std::vector<std::string>{"b", "c"}));
+  EXPECT_EQ(ids, (std::vector<std::string>{"b", "c", "p"}));
 }
 
 }  // namespace

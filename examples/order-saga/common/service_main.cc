@@ -49,6 +49,8 @@ int RunService(int argc, char** argv, const ServiceDefinition& definition) {
   std::string listen = definition.default_listen;
   std::string ready_file;
   int db_pool = 4;
+  std::string coordinator;
+  std::string service_name = definition.service;
   app.add_option("--db", db_url, "PostgreSQL URL, e.g. postgresql://skald@127.0.0.1/skald")
       ->required();
   app.add_option("--listen", listen, "host:port to serve on; port 0 picks a free one")
@@ -58,6 +60,11 @@ int RunService(int argc, char** argv, const ServiceDefinition& definition) {
   app.add_option("--db-pool", db_pool, "maximum PostgreSQL connections")
       ->capture_default_str()
       ->check(CLI::Range(1, 100));
+  app.add_option("--register-with", coordinator,
+                 "host:port of a coordinator to register with, so that definitions can name "
+                 "the service instead of this address");
+  app.add_option("--service", service_name, "the service name to register under")
+      ->capture_default_str();
   if (definition.add_flags) definition.add_flags(app);
   try {
     app.parse(argc, argv);
@@ -74,9 +81,22 @@ int RunService(int argc, char** argv, const ServiceDefinition& definition) {
     spdlog::error("setup failed: {}", status.ToString());
     return 1;
   }
+  if (!coordinator.empty()) {
+    server.register_with({.coordinator_address = coordinator, .service = service_name});
+  }
   if (absl::Status status = server.Start(listen); !status.ok()) {
     spdlog::error("{}", status.ToString());
     return 1;
+  }
+  if (!coordinator.empty()) {
+    // Start() never fails for want of a coordinator: the SDK keeps trying in the background.
+    if (absl::Status registered = server.registration_status(); registered.ok()) {
+      spdlog::info("registered as service \"{}\" (instance {}) with {}", service_name,
+                   server.instance_id(), coordinator);
+    } else {
+      spdlog::warn("not registered yet, retrying in the background: {}",
+                   std::string(registered.message()));
+    }
   }
   if (!ready_file.empty()) {
     if (absl::Status status = WriteReadyFile(ready_file, server.address()); !status.ok()) {

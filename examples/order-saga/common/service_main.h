@@ -18,6 +18,7 @@ namespace skald::examples {
 
 struct ServiceDefinition {
   std::string name;            // e.g. "order-service"; also the logger's name.
+  std::string service;         // The default name to register under, e.g. "order".
   std::string description;     // One line for --help.
   std::string default_listen;  // e.g. "127.0.0.1:7801".
   // Adds the service's own flags; may be empty.
@@ -31,7 +32,8 @@ struct ServiceDefinition {
 };
 
 // Parses the common flags (--db URL, required; --listen ADDR; --ready-file PATH;
-// --db-pool N) and the service's own, sets up the service, serves until SIGTERM or SIGINT,
+// --db-pool N; --register-with HOST:PORT and --service NAME to register with a coordinator)
+// and the service's own, sets up the service, serves until SIGTERM or SIGINT,
 // then drains the calls in progress (up to 10 s). Once listening, writes the bound address
 // ("127.0.0.1:40123\n") to the ready file, atomically (PATH.tmp, then rename). Returns the
 // process exit code: 0 after a signal, 1 when setup or listening failed, 2 for bad flags.
