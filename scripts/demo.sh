@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # The main job on a fresh machine: installs what is missing, builds, then runs a local
 # coordinator (`skald dev`, with its own throwaway PostgreSQL) and the example order
-# participants, and drives two orders: one to COMPLETED, one (payment declined) to
-# COMPENSATED. Shows both sagas and the participants' own tables, then stops everything.
+# participants, which register with it as services (two inventory instances). Drives two
+# orders: one to COMPLETED, one (payment declined) to COMPENSATED; then a batch of orders
+# during which one inventory instance is killed, all of which complete. Shows the sagas, the
+# registered participants and the participants' own tables, then stops everything.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -46,24 +48,29 @@ echo "   coordinator at $address"
 shop_db="postgresql://postgres@/shop?host=$work/pg"
 psql -q "postgresql://postgres@/postgres?host=$work/pg" -c "CREATE DATABASE shop"
 
-declare -A participant_address
-for service in order inventory payment; do
-  "$bin/examples/order-saga/$service-service" --db "$shop_db" --listen 127.0.0.1:0 \
-    --ready-file "$work/$service.ready" >"$work/$service.log" 2>&1 &
+# Each participant registers with the coordinator under its service name; the definition
+# names services, not addresses. Inventory runs twice: calls are spread over both.
+start_participant() {  # name binary extra-flags...
+  local name=$1 binary=$2
+  shift 2
+  "$bin/examples/order-saga/$binary" --db "$shop_db" --listen 127.0.0.1:0 \
+    --register-with "$address" --ready-file "$work/$name.ready" "$@" >"$work/$name.log" 2>&1 &
   pids+=($!)
-  participant_address[$service]=$(wait_ready "$work/$service.ready" "${pids[-1]}" "$work/$service.log")
-  echo "   $service-service at ${participant_address[$service]}"
-done
+  echo "   $name at $(wait_ready "$work/$name.ready" "${pids[-1]}" "$work/$name.log")"
+}
+start_participant order order-service
+start_participant inventory-1 inventory-service
+inventory_2_index=${#pids[@]}
+start_participant inventory-2 inventory-service --keep-stock
+start_participant payment payment-service
 
-# The example definition names the services' default ports; point it at the real ones.
-sed -e "s/127.0.0.1:7801/${participant_address[order]}/" \
-    -e "s/127.0.0.1:7802/${participant_address[inventory]}/" \
-    -e "s/127.0.0.1:7803/${participant_address[payment]}/" \
-    examples/order-saga/order-saga.json >"$work/order-saga.json"
+echo
+echo "== skald participant list"
+"$skald" participant list --address "$address"
 
 echo
 echo "== skald definition apply examples/order-saga/order-saga.json"
-"$skald" definition apply "$work/order-saga.json" --address "$address"
+"$skald" definition apply examples/order-saga/order-saga.json --address "$address"
 
 echo
 echo "== order 1: 2 widgets for 150 (should complete)"
@@ -77,23 +84,49 @@ declined_id=$("$skald" saga start order --address "$address" \
   --input '{"order_id":"order-2","customer":"bo","sku":"widget","quantity":1,"amount":5000}')
 "$skald" saga wait "$declined_id" --timeout 60s --address "$address"
 
+state() { "$skald" saga get "$1" --json --address "$address" | sed -n 's/^  "state": "\(.*\)",$/\1/p'; }
+
+echo
+echo "== orders 3-22, one widget each; inventory-2 is killed (SIGKILL) after the fifth"
+batch=()
+for n in $(seq 3 22); do
+  batch+=("$("$skald" saga start order --address "$address" \
+    --input "{\"order_id\":\"order-$n\",\"customer\":\"cy\",\"sku\":\"widget\",\"quantity\":1,\"amount\":20}")")
+  if [ "$n" = 7 ]; then
+    kill -KILL "${pids[$inventory_2_index]}"
+    wait "${pids[$inventory_2_index]}" 2>/dev/null || true
+    echo "   inventory-2 killed"
+  fi
+done
+batch_failed=0
+for id in "${batch[@]}"; do
+  "$skald" saga wait "$id" --timeout 60s --address "$address" >/dev/null || true
+  [ "$(state "$id")" = COMPLETED ] || batch_failed=$((batch_failed + 1))
+done
+echo "   ${#batch[@]} orders, $batch_failed not COMPLETED"
+
+echo
+echo "== skald participant list (inventory-2 is ejected or failing, and gone once its registration expires)"
+"$skald" participant list --address "$address"
+
 echo
 echo "== skald saga list"
 "$skald" saga list --address "$address"
 
 echo
 echo "== the participants' own tables"
-psql -q "$shop_db" -c "SELECT order_id, status FROM orders.orders ORDER BY order_id" \
+psql -q "$shop_db" -c "SELECT order_id, status FROM orders.orders WHERE order_id IN ('order-1', 'order-2') ORDER BY order_id" \
+  -c "SELECT status, count(*) AS orders FROM orders.orders GROUP BY status ORDER BY status" \
   -c "SELECT sku, quantity AS in_stock FROM inventory.stock ORDER BY sku" \
-  -c "SELECT r.saga_id, r.quantity, r.status FROM inventory.reservations r ORDER BY created_at" \
-  -c "SELECT saga_id, amount, status FROM payments.charges ORDER BY created_at"
+  -c "SELECT status, count(*) AS reservations, sum(quantity) AS widgets FROM inventory.reservations GROUP BY status ORDER BY status" \
+  -c "SELECT status, count(*) AS charges, sum(amount) AS amount FROM payments.charges GROUP BY status ORDER BY status" \
+  -c "SELECT phase, origin, outcome, count(*) AS barrier_records FROM skald.barrier GROUP BY 1, 2, 3 ORDER BY 1, 2, 3"
 
-state() { "$skald" saga get "$1" --json --address "$address" | sed -n 's/^  "state": "\(.*\)",$/\1/p'; }
 ok_state=$(state "$ok_id")
 declined_state=$(state "$declined_id")
 echo "order 1: $ok_state; order 2: $declined_state"
-if [ "$ok_state" != COMPLETED ] || [ "$declined_state" != COMPENSATED ]; then
-  echo "demo FAILED: expected COMPLETED and COMPENSATED" >&2
+if [ "$ok_state" != COMPLETED ] || [ "$declined_state" != COMPENSATED ] || [ "$batch_failed" != 0 ]; then
+  echo "demo FAILED: expected COMPLETED, COMPENSATED and every order of the batch COMPLETED" >&2
   exit 1
 fi
-echo "demo OK: one saga COMPLETED, one COMPENSATED"
+echo "demo OK: one saga COMPLETED, one COMPENSATED; ${#batch[@]} more COMPLETED although an inventory instance was killed"

@@ -127,7 +127,10 @@ grpc::Status RegistryServiceImpl::ListParticipants(grpc::ServerContext*,
     out->set_renewed_at(Rfc3339(instance.renewed_at));
     out->set_expires_at(Rfc3339(instance.expires_at));
     const bool ejected = view.health.ejected_until && *view.health.ejected_until > now;
-    out->set_health(ejected ? "ejected" : view.health.called ? "healthy" : "unknown");
+    out->set_health(ejected                                ? "ejected"
+                    : view.health.consecutive_failures > 0 ? "failing"
+                    : view.health.called                   ? "healthy"
+                                                           : "unknown");
     out->set_consecutive_failures(view.health.consecutive_failures);
     out->set_last_error(view.health.last_error);
     if (ejected) out->set_ejected_until(Rfc3339(*view.health.ejected_until));

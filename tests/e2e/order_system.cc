@@ -100,10 +100,9 @@ nlohmann::json OrderSystem::FastDefinition() const {
                                                 {"charge-payment", Service::kPayment},
                                                 {"confirm-order", Service::kOrder}};
   for (auto& step : definition["steps"]) {
-    if (options_.discovery) {
-      step.erase("participant");
-      step["service"] = participants_.at({owner.at(step["name"]), 0}).name;
-    } else {
+    // The example names services; without discovery, point each step at its address.
+    if (!options_.discovery) {
+      step.erase("service");
       step["participant"] = participants_.at({owner.at(step["name"]), 0}).address;
     }
     step["retry"] = {{"max_attempts", 4}, {"initial_interval", "50ms"}, {"max_interval", "50ms"}};
