@@ -1,32 +1,19 @@
 #pragma once
 
-#include "coordinator/core/definition_parser.h"
-#include "coordinator/engine/engine.h"
-#include "coordinator/store/saga_store.h"
+#include "coordinator/api/saga_operations.h"
 #include "skald/v1/saga_service.grpc.pb.h"
 
 namespace skald::api {
 
-// Limits on client requests, checked before anything is stored.
-struct ApiLimits {
-  core::DefinitionLimits definition;
-  size_t max_input_bytes = 1 << 20;
-  size_t max_saga_id_length = 128;
-  int max_page_size = 1000;
-  int default_page_size = 50;
-};
-
-// The client API (skald.v1.SagaService). Runs on gRPC's synchronous server threads: each
-// request is a short database transaction, and sagas it starts are handed to the engine.
+// The client API over gRPC (skald.v1.SagaService): each method hands its request to
+// SagaOperations on gRPC's synchronous server threads and maps the status.
 class SagaServiceImpl final : public v1::SagaService::Service {
  public:
-  SagaServiceImpl(store::SagaStore& store, engine::Engine& engine, ApiLimits limits = {})
-      : store_(store), engine_(engine), limits_(limits) {}
+  explicit SagaServiceImpl(SagaOperations& operations) : operations_(operations) {}
 
   grpc::Status ApplyDefinition(grpc::ServerContext* context,
                                const v1::ApplyDefinitionRequest* request,
                                v1::ApplyDefinitionResponse* response) override;
-  // Returns the stored document of definition `name` at `version` (0: the latest).
   grpc::Status GetDefinition(grpc::ServerContext* context, const v1::GetDefinitionRequest* request,
                              v1::GetDefinitionResponse* response) override;
   grpc::Status StartSaga(grpc::ServerContext* context, const v1::StartSagaRequest* request,
@@ -35,11 +22,24 @@ class SagaServiceImpl final : public v1::SagaService::Service {
                        v1::GetSagaResponse* response) override;
   grpc::Status ListSagas(grpc::ServerContext* context, const v1::ListSagasRequest* request,
                          v1::ListSagasResponse* response) override;
+  grpc::Status CountSagas(grpc::ServerContext* context, const v1::CountSagasRequest* request,
+                          v1::CountSagasResponse* response) override;
+  grpc::Status GetSagaHistory(grpc::ServerContext* context,
+                              const v1::GetSagaHistoryRequest* request,
+                              v1::GetSagaHistoryResponse* response) override;
+  // Polls the history (every 200 ms) and streams new events until the saga is terminal
+  // and its last event was sent, or the client goes away.
+  grpc::Status WatchSaga(grpc::ServerContext* context, const v1::WatchSagaRequest* request,
+                         grpc::ServerWriter<v1::SagaEvent>* writer) override;
+  grpc::Status AbortSaga(grpc::ServerContext* context, const v1::OperatorActionRequest* request,
+                         v1::OperatorActionResponse* response) override;
+  grpc::Status RetrySaga(grpc::ServerContext* context, const v1::OperatorActionRequest* request,
+                         v1::OperatorActionResponse* response) override;
+  grpc::Status SkipStep(grpc::ServerContext* context, const v1::OperatorActionRequest* request,
+                        v1::OperatorActionResponse* response) override;
 
  private:
-  store::SagaStore& store_;
-  engine::Engine& engine_;
-  const ApiLimits limits_;
+  SagaOperations& operations_;
 };
 
 }  // namespace skald::api

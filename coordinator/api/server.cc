@@ -53,8 +53,9 @@ absl::StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Start(
   engine_options.listen_uri = options.database_uri;
   server->engine_ =
       std::make_unique<engine::Engine>(*server->store_, *server->router_, engine_options);
-  server->service_ =
-      std::make_unique<SagaServiceImpl>(*server->store_, *server->engine_, options.limits);
+  server->operations_ =
+      std::make_unique<SagaOperations>(*server->store_, *server->engine_, options.limits);
+  server->service_ = std::make_unique<SagaServiceImpl>(*server->operations_);
 
   grpc::ServerBuilder builder;
   int port = 0;

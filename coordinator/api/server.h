@@ -66,6 +66,7 @@ class CoordinatorServer {
   std::unique_ptr<engine::FaultInjectingTransport> faulty_participants_;
   std::unique_ptr<engine::CallRouter> router_;
   std::unique_ptr<engine::Engine> engine_;
+  std::unique_ptr<SagaOperations> operations_;
   std::unique_ptr<SagaServiceImpl> service_;
   std::unique_ptr<RegistryServiceImpl> registry_;
   std::unique_ptr<grpc::Server> server_;

@@ -190,6 +190,46 @@ absl::StatusOr<SagaRecord> SagaStore::GetSaga(const std::string& saga_id) {
   return *std::move(record);
 }
 
+absl::StatusOr<std::map<core::SagaStatus, int64_t>> SagaStore::CountSagas(
+    const std::optional<std::string>& definition_name) {
+  std::map<SagaStatus, int64_t> counts;
+  absl::Status status = pool_.Run("count sagas", [&](pqxx::connection& c) {
+    counts.clear();
+    for (SagaStatus s : {SagaStatus::kRunning, SagaStatus::kCompensating, SagaStatus::kCompleted,
+                         SagaStatus::kCompensated, SagaStatus::kFailed}) {
+      counts[s] = 0;
+    }
+    pqxx::read_transaction tx(c);
+    for (const auto& row : tx.exec_prepared(Name(stmt::kCountSagas), definition_name)) {
+      if (auto state = core::ParseSagaStatus(row[0].as<std::string>())) {
+        counts[*state] = row[1].as<int64_t>();
+      }
+    }
+  });
+  if (!status.ok()) return status;
+  return counts;
+}
+
+absl::StatusOr<std::vector<HistoryRecord>> SagaStore::GetHistory(const std::string& saga_id,
+                                                                 int64_t after_id, int limit) {
+  std::vector<HistoryRecord> events;
+  bool exists = false;
+  absl::Status status = pool_.Run("load history of saga " + saga_id, [&](pqxx::connection& c) {
+    events.clear();
+    pqxx::read_transaction tx(c);
+    exists = !tx.exec_prepared(Name(stmt::kSelectSaga), saga_id).empty();
+    if (!exists) return;
+    for (const auto& row : tx.exec_prepared(Name(stmt::kSelectHistory), saga_id, after_id, limit)) {
+      events.push_back({row[0].as<int64_t>(), row[1].as<std::string>(), row[2].as<std::string>(),
+                        row[3].as<std::string>(), row[4].as<std::string>(), row[5].as<int>(),
+                        row[6].as<std::string>()});
+    }
+  });
+  if (!status.ok()) return status;
+  if (!exists) return absl::NotFoundError("no saga with id \"" + saga_id + "\"");
+  return events;
+}
+
 absl::StatusOr<SagaPage> SagaStore::ListSagas(const SagaFilter& filter) {
   std::optional<std::string> cursor_time, cursor_id;
   if (!filter.page_token.empty()) {
@@ -208,7 +248,8 @@ absl::StatusOr<SagaPage> SagaStore::ListSagas(const SagaFilter& filter) {
     page.sagas.clear();
     pqxx::read_transaction tx(c);
     auto rows = tx.exec_prepared(Name(stmt::kListSagas), status_filter, filter.definition_name,
-                                 cursor_time, cursor_id, filter.page_size + 1);
+                                 cursor_time, cursor_id, filter.page_size + 1, filter.created_after,
+                                 filter.created_before);
     for (const auto& row : rows) {
       if (static_cast<int>(page.sagas.size()) == filter.page_size) {
         page.next_page_token = last_cursor;

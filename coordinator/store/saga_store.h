@@ -1,5 +1,6 @@
 #pragma once
 
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -22,9 +23,24 @@ struct SagaRecord {
   std::string updated_at;
 };
 
+// One stored history event.
+struct HistoryRecord {
+  int64_t id = 0;
+  std::string at;  // RFC 3339, UTC, milliseconds
+  std::string type;
+  std::string step;   // empty for saga-wide events
+  std::string phase;  // "action", "compensation" or empty
+  int attempt = 0;
+  std::string detail_json;
+};
+
 struct SagaFilter {
   std::optional<core::SagaStatus> status;
   std::optional<std::string> definition_name;
+  // Creation-time bounds (timestamps PostgreSQL reads, e.g. RFC 3339):
+  // created_after <= created_at < created_before.
+  std::optional<std::string> created_after;
+  std::optional<std::string> created_before;
   int page_size = 50;
   std::string page_token;
 };
@@ -114,6 +130,16 @@ class SagaStore {
 
   // Returns one page of sagas matching `filter`; INVALID_ARGUMENT for a bad page token.
   absl::StatusOr<SagaPage> ListSagas(const SagaFilter& filter);
+
+  // Returns how many sagas are in each state (of one definition, when given); every state
+  // is present, with 0 when none.
+  absl::StatusOr<std::map<core::SagaStatus, int64_t>> CountSagas(
+      const std::optional<std::string>& definition_name);
+
+  // Returns up to `limit` events of the saga's history with an id above `after_id`, oldest
+  // first; NOT_FOUND for an unknown saga.
+  absl::StatusOr<std::vector<HistoryRecord>> GetHistory(const std::string& saga_id,
+                                                        int64_t after_id, int limit);
 
   // Returns the ids of every saga not in a terminal state, oldest first.
   absl::StatusOr<std::vector<std::string>> ActiveSagaIds();

@@ -86,19 +86,26 @@ const std::vector<Statement>& AllStatements() {
        "created_at"},
       // Paging is by keyset on (created_at, id); the cursor is created_at as text, which
       // PostgreSQL reads back to the exact microsecond.
-      {stmt::kListSagas,
-       "SELECT id, definition_name, definition_version, state, error, " SKALD_RFC3339(
-           "created_at") ", " SKALD_RFC3339("updated_at") ", created_at::text "
-                                                          "FROM sagas "
-                                                          "WHERE ($1::text IS NULL OR "
-                                                          "state = $1) "
-                                                          "AND ($2::text IS NULL OR "
-                                                          "definition_name = $2) "
-                                                          "AND ($3::timestamptz IS NULL OR "
-                                                          "(created_at, id) < "
-                                                          "($3::timestamptz, $4::text)) "
-                                                          "ORDER BY created_at DESC, id "
-                                                          "DESC LIMIT $5"},
+      {stmt::kListSagas, "SELECT id, definition_name, definition_version, state, error, "
+       // clang-format off
+       SKALD_RFC3339("created_at") ", " SKALD_RFC3339("updated_at") ", created_at::text "
+                         // clang-format on
+                         "FROM sagas WHERE ($1::text IS NULL OR state = $1) "
+                         "AND ($2::text IS NULL OR definition_name = $2) "
+                         "AND ($3::timestamptz IS NULL OR (created_at, id) < ($3::timestamptz, "
+                         "$4::text)) "
+                         "AND ($6::timestamptz IS NULL OR created_at >= $6::timestamptz) "
+                         "AND ($7::timestamptz IS NULL OR created_at < $7::timestamptz) "
+                         "ORDER BY created_at DESC, id DESC LIMIT $5"},
+      {stmt::kCountSagas,
+       "SELECT state, count(*) FROM sagas WHERE ($1::text IS NULL OR definition_name = $1) "
+       "GROUP BY state"},
+      {stmt::kSelectHistory, "SELECT id, "
+       // clang-format off
+       SKALD_RFC3339("at")
+       // clang-format on
+       ", type, coalesce(step, ''), coalesce(phase, ''), attempt, detail::text "
+       "FROM saga_events WHERE saga_id = $1 AND id > $2 ORDER BY id LIMIT $3"},
       // Registrations: the database's clock decides expiry, so that coordinators and
       // participants need not agree on the time. Registering also sweeps registrations
       // expired for an hour, which nobody reads any more.

@@ -1,0 +1,59 @@
+#pragma once
+
+#include <string>
+
+#include "absl/status/status.h"
+#include "coordinator/core/definition_parser.h"
+#include "coordinator/engine/engine.h"
+#include "coordinator/store/saga_store.h"
+#include "skald/v1/saga_service.pb.h"
+
+namespace skald::api {
+
+// Limits on client requests, checked before anything is stored.
+struct ApiLimits {
+  core::DefinitionLimits definition;
+  size_t max_input_bytes = 1 << 20;
+  size_t max_saga_id_length = 128;
+  int max_page_size = 1000;
+  int default_page_size = 50;
+  size_t max_operator_text = 1000;
+};
+
+// What the client API does, independent of the transport: the gRPC SagaService and the
+// HTTP JSON API both call these. Each validates its request (INVALID_ARGUMENT naming the
+// field), does its work as short database transactions, and fills `response`. Thread-safe.
+class SagaOperations {
+ public:
+  SagaOperations(store::SagaStore& store, engine::Engine& engine, ApiLimits limits = {})
+      : store_(store), engine_(engine), limits_(limits) {}
+
+  absl::Status ApplyDefinition(const v1::ApplyDefinitionRequest& request,
+                               v1::ApplyDefinitionResponse* response);
+  // Returns the stored document of definition `name` at `version` (0: the latest).
+  absl::Status GetDefinition(const v1::GetDefinitionRequest& request,
+                             v1::GetDefinitionResponse* response);
+  absl::Status StartSaga(const v1::StartSagaRequest& request, v1::StartSagaResponse* response);
+  absl::Status GetSaga(const v1::GetSagaRequest& request, v1::GetSagaResponse* response);
+  absl::Status ListSagas(const v1::ListSagasRequest& request, v1::ListSagasResponse* response);
+  absl::Status CountSagas(const v1::CountSagasRequest& request, v1::CountSagasResponse* response);
+  absl::Status GetSagaHistory(const v1::GetSagaHistoryRequest& request,
+                              v1::GetSagaHistoryResponse* response);
+  absl::Status AbortSaga(const v1::OperatorActionRequest& request,
+                         v1::OperatorActionResponse* response);
+  absl::Status RetrySaga(const v1::OperatorActionRequest& request,
+                         v1::OperatorActionResponse* response);
+  absl::Status SkipStep(const v1::OperatorActionRequest& request,
+                        v1::OperatorActionResponse* response);
+
+ private:
+  // Validates the common fields of an operator's action.
+  absl::Status CheckOperatorAction(const v1::OperatorActionRequest& request) const;
+  absl::Status CheckSagaId(const std::string& saga_id) const;
+
+  store::SagaStore& store_;
+  engine::Engine& engine_;
+  const ApiLimits limits_;
+};
+
+}  // namespace skald::api
