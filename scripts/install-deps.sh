@@ -11,6 +11,11 @@ packages=(
   libcli11-dev libspdlog-dev libabsl-dev uuid-dev
   postgresql postgresql-contrib
   python3-jsonschema
+  # The coordinator's HTTP port (metrics, health, JSON API, dashboard) and its webhooks;
+  # libssl-dev for HTTPS webhooks and their HMAC signatures.
+  libcpp-httplib-dev libssl-dev
+  # The dashboard's end-to-end test drives a real headless browser.
+  chromium chromium-driver python3-selenium
 )
 
 missing=()
