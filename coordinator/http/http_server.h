@@ -1,0 +1,76 @@
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "coordinator/api/registry_service.h"
+#include "coordinator/api/saga_operations.h"
+#include "coordinator/observability/metrics.h"
+
+namespace httplib {
+class Server;
+}
+
+namespace skald::http {
+
+// One thing /readyz looked at: "database", "migrations", "coordinator".
+struct ReadinessCheck {
+  std::string name;
+  bool ok = false;
+  // "ok", or what is wrong.
+  std::string detail;
+};
+
+struct HttpServerOptions {
+  // host:port; port 0 picks a free port (see HttpServer::address()).
+  std::string listen_address;
+  // Request bodies over this are refused (413) before they are read.
+  size_t max_body_bytes = 4 << 20;
+  // Threads answering requests. A connection holds one while it is kept alive (up to 1 s
+  // idle), and a browser opens up to six.
+  int threads = 8;
+};
+
+// What the HTTP port serves; everything must outlive the server.
+struct HttpServices {
+  api::SagaOperations* operations = nullptr;
+  api::RegistryServiceImpl* registry = nullptr;
+  observability::MetricsRegistry* metrics = nullptr;
+  // Called for each /readyz: ready when every check is ok. Must not block for long.
+  std::function<std::vector<ReadinessCheck>()> readiness;
+};
+
+// The coordinator's HTTP port, on its own threads (cpp-httplib): GET /healthz, /readyz,
+// /metrics, the JSON API under /api/v1 (docs/http-api.md), and the dashboard (/ and /ui/).
+class HttpServer {
+ public:
+  // Binds the address and starts serving. INVALID_ARGUMENT for a malformed address,
+  // UNAVAILABLE when it cannot be bound.
+  static absl::StatusOr<std::unique_ptr<HttpServer>> Start(const HttpServerOptions& options,
+                                                           const HttpServices& services);
+  ~HttpServer();
+  HttpServer(const HttpServer&) = delete;
+  HttpServer& operator=(const HttpServer&) = delete;
+
+  // The address it listens on, with the port actually bound: "127.0.0.1:40123".
+  const std::string& address() const { return address_; }
+
+  // Stops accepting connections and waits for the requests in progress. Idempotent.
+  void Stop();
+
+ private:
+  HttpServer();
+
+  std::unique_ptr<httplib::Server> server_;
+  std::thread thread_;
+  std::string address_;
+};
+
+// The body of /readyz for `checks`: {"status": "ready"|"not ready", "checks": {name: detail}}.
+std::string ReadinessBody(const std::vector<ReadinessCheck>& checks);
+
+}  // namespace skald::http

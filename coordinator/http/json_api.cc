@@ -1,0 +1,233 @@
+#include "coordinator/http/json_api.h"
+
+#include <httplib.h>
+
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+#include <initializer_list>
+
+#include "coordinator/http/json_codec.h"
+
+namespace skald::http {
+namespace {
+
+absl::Status Invalid(const std::string& message) { return absl::InvalidArgumentError(message); }
+
+// Checks that `query` holds only parameters named in `allowed`, each at most once.
+absl::Status CheckParams(const QueryParams& query,
+                         std::initializer_list<std::string_view> allowed) {
+  for (auto it = query.begin(); it != query.end(); it = query.upper_bound(it->first)) {
+    if (std::find(allowed.begin(), allowed.end(), it->first) == allowed.end()) {
+      std::string expected;
+      for (std::string_view name : allowed)
+        expected += (expected.empty() ? "" : ", ") + std::string(name);
+      return Invalid("unknown query parameter \"" + it->first + "\"" +
+                     (expected.empty() ? "; this endpoint takes none" : "; expected " + expected));
+    }
+    if (query.count(it->first) > 1) return Invalid(it->first + ": given more than once");
+  }
+  return absl::OkStatus();
+}
+
+// Returns the parameter's value, or an empty string.
+std::string Param(const QueryParams& query, const std::string& name) {
+  auto it = query.find(name);
+  return it == query.end() ? "" : it->second;
+}
+
+template <typename Integer>
+absl::Status ParseInteger(const QueryParams& query, const std::string& name, Integer* out) {
+  auto it = query.find(name);
+  if (it == query.end()) return absl::OkStatus();
+  const std::string& text = it->second;
+  auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), *out);
+  if (error != std::errc() || end != text.data() + text.size()) {
+    return Invalid(name + ": expected an integer, got \"" + text + "\"");
+  }
+  return absl::OkStatus();
+}
+
+void ReplyError(httplib::Response& response, const absl::Status& status) {
+  response.status = HttpStatusFor(status.code());
+  response.set_header("Cache-Control", "no-store");
+  response.set_content(ErrorBody(status), "application/json");
+}
+
+void Reply(httplib::Response& response, const absl::Status& status,
+           const google::protobuf::Message& message) {
+  if (!status.ok()) return ReplyError(response, status);
+  response.status = 200;
+  response.set_header("Cache-Control", "no-store");
+  response.set_content(ToJson(message), "application/json");
+}
+
+// Answers with the response of `call(request)`, or the error of building the request.
+template <typename Request, typename Response, typename Call>
+void Answer(httplib::Response& http_response, const absl::StatusOr<Request>& request, Call call) {
+  if (!request.ok()) return ReplyError(http_response, request.status());
+  Response response;
+  Reply(http_response, call(*request, &response), response);
+}
+
+}  // namespace
+
+absl::StatusOr<v1::SagaState> ParseSagaState(const std::string& text) {
+  std::string name = text;
+  std::transform(name.begin(), name.end(), name.begin(),
+                 [](unsigned char c) { return std::toupper(c); });
+  if (!name.starts_with("SAGA_STATE_")) name = "SAGA_STATE_" + name;
+  v1::SagaState state;
+  if (name == "SAGA_STATE_UNSPECIFIED" || !v1::SagaState_Parse(name, &state)) {
+    return Invalid("state: unknown value \"" + text +
+                   "\"; expected RUNNING, COMPENSATING, COMPLETED, COMPENSATED or FAILED");
+  }
+  return state;
+}
+
+absl::StatusOr<v1::ListSagasRequest> ListSagasRequestFrom(const QueryParams& query) {
+  if (absl::Status s = CheckParams(query, {"state", "definition", "created_after", "created_before",
+                                           "page_size", "page_token"});
+      !s.ok()) {
+    return s;
+  }
+  v1::ListSagasRequest request;
+  if (const std::string state = Param(query, "state"); !state.empty()) {
+    absl::StatusOr<v1::SagaState> parsed = ParseSagaState(state);
+    if (!parsed.ok()) return parsed.status();
+    request.set_state(*parsed);
+  }
+  request.set_definition(Param(query, "definition"));
+  request.set_created_after(Param(query, "created_after"));
+  request.set_created_before(Param(query, "created_before"));
+  request.set_page_token(Param(query, "page_token"));
+  int32_t page_size = 0;
+  if (absl::Status s = ParseInteger(query, "page_size", &page_size); !s.ok()) return s;
+  request.set_page_size(page_size);
+  return request;
+}
+
+absl::StatusOr<v1::CountSagasRequest> CountSagasRequestFrom(const QueryParams& query) {
+  if (absl::Status s = CheckParams(query, {"definition"}); !s.ok()) return s;
+  v1::CountSagasRequest request;
+  request.set_definition(Param(query, "definition"));
+  return request;
+}
+
+absl::StatusOr<v1::GetSagaHistoryRequest> GetSagaHistoryRequestFrom(const std::string& saga_id,
+                                                                    const QueryParams& query) {
+  if (absl::Status s = CheckParams(query, {"after_event_id"}); !s.ok()) return s;
+  v1::GetSagaHistoryRequest request;
+  request.set_saga_id(saga_id);
+  int64_t after = 0;
+  if (absl::Status s = ParseInteger(query, "after_event_id", &after); !s.ok()) return s;
+  request.set_after_event_id(after);
+  return request;
+}
+
+absl::StatusOr<v1::GetDefinitionRequest> GetDefinitionRequestFrom(const std::string& name,
+                                                                  const QueryParams& query) {
+  if (absl::Status s = CheckParams(query, {"version"}); !s.ok()) return s;
+  v1::GetDefinitionRequest request;
+  request.set_name(name);
+  int32_t version = 0;
+  if (absl::Status s = ParseInteger(query, "version", &version); !s.ok()) return s;
+  request.set_version(version);
+  return request;
+}
+
+absl::StatusOr<v1::ListParticipantsRequest> ListParticipantsRequestFrom(const QueryParams& query) {
+  if (absl::Status s = CheckParams(query, {"service"}); !s.ok()) return s;
+  v1::ListParticipantsRequest request;
+  request.set_service(Param(query, "service"));
+  return request;
+}
+
+// POST routes take no query parameters and do not check them: httplib mixes the fields of a
+// form-encoded body into them, and a JSON body sent as a form (curl -d without a
+// Content-Type) must still reach the JSON parser.
+void AddJsonApiRoutes(httplib::Server& server, api::SagaOperations& operations,
+                      api::RegistryServiceImpl& registry) {
+  using httplib::Request;
+  using httplib::Response;
+  api::SagaOperations* ops = &operations;
+
+  server.Get("/api/v1/sagas", [ops](const Request& req, Response& res) {
+    Answer<v1::ListSagasRequest, v1::ListSagasResponse>(
+        res, ListSagasRequestFrom(req.params),
+        [ops](const auto& request, auto* response) { return ops->ListSagas(request, response); });
+  });
+  // Before the saga route: "counts" is not a saga id here.
+  server.Get("/api/v1/sagas/counts", [ops](const Request& req, Response& res) {
+    Answer<v1::CountSagasRequest, v1::CountSagasResponse>(
+        res, CountSagasRequestFrom(req.params),
+        [ops](const auto& request, auto* response) { return ops->CountSagas(request, response); });
+  });
+  server.Get(R"(/api/v1/sagas/([^/]+))", [ops](const Request& req, Response& res) {
+    absl::StatusOr<v1::GetSagaRequest> request = v1::GetSagaRequest();
+    if (absl::Status s = CheckParams(req.params, {}); !s.ok()) request = s;
+    if (request.ok()) request->set_saga_id(req.matches[1]);
+    Answer<v1::GetSagaRequest, v1::GetSagaResponse>(
+        res, request,
+        [ops](const auto& request, auto* response) { return ops->GetSaga(request, response); });
+  });
+  server.Get(R"(/api/v1/sagas/([^/]+)/history)", [ops](const Request& req, Response& res) {
+    Answer<v1::GetSagaHistoryRequest, v1::GetSagaHistoryResponse>(
+        res, GetSagaHistoryRequestFrom(req.matches[1], req.params),
+        [ops](const auto& request, auto* response) {
+          return ops->GetSagaHistory(request, response);
+        });
+  });
+  server.Post("/api/v1/sagas", [ops](const Request& req, Response& res) {
+    v1::StartSagaRequest request;
+    if (absl::Status parsed = FromJson(req.body, &request); !parsed.ok()) {
+      return ReplyError(res, parsed);
+    }
+    v1::StartSagaResponse response;
+    Reply(res, ops->StartSaga(request, &response), response);
+  });
+  server.Post(R"(/api/v1/sagas/([^/]+)/(abort|retry|skip))",
+              [ops](const Request& req, Response& res) {
+                v1::OperatorActionRequest request;
+                absl::Status parsed = FromJson(req.body, &request);
+                const std::string saga_id = req.matches[1];
+                if (parsed.ok() && !request.saga_id().empty() && request.saga_id() != saga_id) {
+                  parsed = Invalid("saga_id: the body names \"" + request.saga_id() +
+                                   "\", the path \"" + saga_id + "\"; leave it out of the body");
+                }
+                if (!parsed.ok()) return ReplyError(res, parsed);
+                request.set_saga_id(saga_id);
+                const std::string action = req.matches[2];
+                v1::OperatorActionResponse response;
+                absl::Status status = action == "abort"   ? ops->AbortSaga(request, &response)
+                                      : action == "retry" ? ops->RetrySaga(request, &response)
+                                                          : ops->SkipStep(request, &response);
+                Reply(res, status, response);
+              });
+  server.Get(R"(/api/v1/definitions/([^/]+))", [ops](const Request& req, Response& res) {
+    Answer<v1::GetDefinitionRequest, v1::GetDefinitionResponse>(
+        res, GetDefinitionRequestFrom(req.matches[1], req.params),
+        [ops](const auto& request, auto* response) {
+          return ops->GetDefinition(request, response);
+        });
+  });
+  server.Post("/api/v1/definitions", [ops](const Request& req, Response& res) {
+    v1::ApplyDefinitionRequest request;
+    request.set_definition_json(req.body);
+    v1::ApplyDefinitionResponse response;
+    Reply(res, ops->ApplyDefinition(request, &response), response);
+  });
+  api::RegistryServiceImpl* participants = &registry;
+  server.Get("/api/v1/participants", [participants](const Request& req, Response& res) {
+    Answer<v1::ListParticipantsRequest, v1::ListParticipantsReply>(
+        res, ListParticipantsRequestFrom(req.params),
+        [participants](const auto& request, auto* response) {
+          // The registry's listing needs no gRPC context.
+          grpc::Status status = participants->ListParticipants(nullptr, &request, response);
+          return absl::Status(static_cast<absl::StatusCode>(status.error_code()),
+                              status.error_message());
+        });
+  });
+}
+
+}  // namespace skald::http

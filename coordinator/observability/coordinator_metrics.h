@@ -1,0 +1,45 @@
+#pragma once
+
+#include <chrono>
+#include <string_view>
+
+#include "coordinator/observability/metrics.h"
+
+namespace skald::observability {
+
+// What a coordinator measures, served at /metrics. Labels name definitions, steps, phases,
+// states and outcomes, never a saga: the number of series stays bounded by the definitions.
+class CoordinatorMetrics {
+ public:
+  explicit CoordinatorMetrics(MetricsRegistry& registry);
+
+  // A saga was created through this coordinator's API.
+  void SagaStarted(std::string_view definition);
+  // A saga driven here reached COMPLETED, COMPENSATED or FAILED.
+  void SagaFinished(std::string_view definition, std::string_view state);
+  // A participant answered an attempt (or the call failed) after `elapsed`. `phase` is
+  // "action" or "compensation", `outcome` "success", "retryable_error" or "failure".
+  void AttemptFinished(std::string_view definition, std::string_view step, std::string_view phase,
+                       std::string_view outcome, std::chrono::steady_clock::duration elapsed);
+  // A step's attempt failed transiently and another was scheduled.
+  void RetryScheduled(std::string_view definition, std::string_view step, std::string_view phase);
+  void SetSagasInFlight(size_t count);
+  // This coordinator claimed `count` sagas whose lease was free or had expired.
+  void LeasesTakenOver(size_t count);
+  // A database transaction of `operation` (store::OperationLabel) took `elapsed`; `failed`
+  // when it did not succeed (other than as a refused duplicate).
+  void DatabaseTransaction(std::string_view operation, std::chrono::steady_clock::duration elapsed,
+                           bool failed);
+
+ private:
+  CounterFamily& sagas_started_;
+  CounterFamily& sagas_finished_;
+  HistogramFamily& attempt_duration_;
+  CounterFamily& step_retries_;
+  GaugeFamily& sagas_in_flight_;
+  CounterFamily& lease_takeovers_;
+  HistogramFamily& db_duration_;
+  CounterFamily& db_errors_;
+};
+
+}  // namespace skald::observability
