@@ -19,7 +19,8 @@ class Decider {
   }
 
   Transition Run(const Event& event) {
-    if (!IsTerminal(saga().status)) {
+    // Only an operator may move a saga that has ended (a FAILED one).
+    if (!IsTerminal(saga().status) || std::holds_alternative<OperatorAction>(event)) {
       std::visit([this](const auto& e) { On(e); }, event);
     }
     return std::move(out_);
@@ -165,6 +166,74 @@ class Decider {
       Record("saga_compensating", {}, {}, 0, {{"error", saga().error}});
     }
     Advance();
+  }
+
+  void On(const OperatorAction& a) {
+    if (!CheckOperatorAction(definition_, saga(), a).ok()) return;
+    const nlohmann::json who = {{"operator", a.operator_name}, {"reason", a.reason}};
+    switch (a.kind) {
+      case OperatorAction::Kind::kAbort:
+        Record("operator_abort", {}, {}, 0, who);
+        Abort("aborted by " + a.operator_name + ": " + a.reason);
+        break;
+      case OperatorAction::Kind::kRetry:
+        Record("operator_retry", {}, {}, 0, who);
+        RetryFailed();
+        break;
+      case OperatorAction::Kind::kSkip:
+        Skip(*a.step, a.operator_name + ": " + a.reason, who);
+        break;
+    }
+    Advance();
+  }
+
+  // Stops going forward: steps in progress may have taken effect and are compensated too.
+  void Abort(const std::string& why) {
+    // The saga's error names the operator, not the step that happened to be in progress.
+    saga().status = SagaStatus::kCompensating;
+    saga().error = why;
+    Record("saga_compensating", {}, {}, 0, {{"error", saga().error}});
+    for (int i = 0; i < step_count(); ++i) {
+      if (step(i).status == StepStatus::kRunning) {
+        FailStep(i, why + " while the step was in progress", /*outcome_unknown=*/true);
+      }
+    }
+  }
+
+  // Nothing is in flight in a FAILED saga, so attempt numbers can start again at 1: no
+  // late reply can be mistaken for the new attempts' (the idempotency key is unchanged).
+  void RetryFailed() {
+    bool forward = false;
+    for (int i = 0; i < step_count(); ++i) {
+      StepState& s = step(i);
+      if (s.status == StepStatus::kCompensationFailed) {
+        s.compensation_attempts = 0;
+        StartAttempt(i, Phase::kCompensation);
+      } else if (s.status == StepStatus::kFailed && step_def(i).after_pivot) {
+        s.attempts = 0;
+        forward = true;
+        StartAttempt(i, Phase::kAction);
+      }
+    }
+    saga().status = forward ? SagaStatus::kRunning : SagaStatus::kCompensating;
+  }
+
+  void Skip(int index, const std::string& by, const nlohmann::json& who) {
+    StepState& s = step(index);
+    s.retry_at.reset();
+    if (s.status == StepStatus::kFailed) {
+      // An after-pivot step the operator completed by hand: the saga goes forward again.
+      Record("operator_skip", index, Phase::kAction, s.attempts, who);
+      s.status = StepStatus::kSucceeded;
+      s.output = nlohmann::json::object();
+      s.error = "completed by hand, " + by;
+      saga().status = SagaStatus::kRunning;
+      return;
+    }
+    Record("operator_skip", index, Phase::kCompensation, s.compensation_attempts, who);
+    s.status = StepStatus::kCompensated;
+    s.error = "compensation skipped, undone by hand, " + by;
+    if (saga().status == SagaStatus::kFailed) saga().status = SagaStatus::kCompensating;
   }
 
   bool IsCurrentAttempt(int index, Phase phase, int attempt) {
@@ -409,6 +478,53 @@ class Decider {
 Transition Decide(const SagaDefinition& definition, const SagaState& state, const Event& event,
                   TimePoint now) {
   return Decider(definition, state, now).Run(event);
+}
+
+absl::Status CheckOperatorAction(const SagaDefinition& definition, const SagaState& state,
+                                 const OperatorAction& action) {
+  const std::string saga_is = "the saga is " + std::string(ToString(state.status));
+  switch (action.kind) {
+    case OperatorAction::Kind::kAbort: {
+      if (state.status != SagaStatus::kRunning) {
+        return absl::FailedPreconditionError(saga_is + ": only a RUNNING saga can be aborted");
+      }
+      if (auto pivot = definition.Pivot();
+          pivot && state.steps[*pivot].status != StepStatus::kPending) {
+        return absl::FailedPreconditionError(
+            "the pivot step " + definition.steps[*pivot].name +
+            " has started: the saga can only go forward now, it cannot be aborted");
+      }
+      return absl::OkStatus();
+    }
+    case OperatorAction::Kind::kRetry:
+      if (state.status != SagaStatus::kFailed) {
+        return absl::FailedPreconditionError(saga_is + ": only a FAILED saga can be retried");
+      }
+      return absl::OkStatus();
+    case OperatorAction::Kind::kSkip: {
+      if (!action.step || *action.step < 0 ||
+          *action.step >= static_cast<int>(definition.steps.size())) {
+        return absl::InvalidArgumentError("step: not a step of the saga");
+      }
+      const StepStatus status = state.steps[*action.step].status;
+      const std::string step_is =
+          "step " + definition.steps[*action.step].name + " is " + std::string(ToString(status));
+      const bool stuck_compensation =
+          (status == StepStatus::kCompensationFailed && state.status == SagaStatus::kFailed) ||
+          (status == StepStatus::kCompensating && state.status == SagaStatus::kCompensating);
+      const bool failed_after_pivot = status == StepStatus::kFailed &&
+                                      definition.steps[*action.step].after_pivot &&
+                                      state.status == SagaStatus::kFailed;
+      if (!stuck_compensation && !failed_after_pivot) {
+        return absl::FailedPreconditionError(
+            step_is + " and " + saga_is +
+            ": only a compensation that failed or is being retried, or an after-pivot step "
+            "that failed, can be skipped");
+      }
+      return absl::OkStatus();
+    }
+  }
+  return absl::InvalidArgumentError("unknown operator action");
 }
 
 }  // namespace skald::core

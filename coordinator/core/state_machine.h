@@ -5,6 +5,7 @@
 #include <variant>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "coordinator/core/definition.h"
 #include "coordinator/core/saga_state.h"
 #include "nlohmann/json.hpp"
@@ -55,7 +56,22 @@ struct DeadlinePassed {
   std::optional<int> step;
 };
 
-using Event = std::variant<SagaResumed, AttemptFinished, RetryDue, DeadlinePassed>;
+// An operator's decision, recorded in the history with who and why:
+//   kAbort  a RUNNING saga (pivot not started) stops going forward and compensates;
+//   kRetry  a FAILED saga's failed compensations (or failed after-pivot steps) start again
+//           with a fresh attempt budget;
+//   kSkip   `step`'s compensation, failed or still being retried, counts as done (the
+//           operator undid it by hand), or a failed after-pivot step counts as succeeded
+//           (the operator completed it by hand); the saga goes on without it.
+struct OperatorAction {
+  enum class Kind { kAbort, kRetry, kSkip };
+  Kind kind = Kind::kAbort;
+  std::optional<int> step;
+  std::string operator_name;
+  std::string reason;
+};
+
+using Event = std::variant<SagaResumed, AttemptFinished, RetryDue, DeadlinePassed, OperatorAction>;
 
 // --- Commands: what the shell must do once the new state is committed ---------------------
 
@@ -104,5 +120,10 @@ struct Transition {
 // REQUIRES: state.steps.size() == definition.steps.size().
 Transition Decide(const SagaDefinition& definition, const SagaState& state, const Event& event,
                   TimePoint now);
+
+// Returns OK when `action` applies to the saga as it is, otherwise FAILED_PRECONDITION
+// saying why in words for the operator. Decide ignores an action this refuses.
+absl::Status CheckOperatorAction(const SagaDefinition& definition, const SagaState& state,
+                                 const OperatorAction& action);
 
 }  // namespace skald::core

@@ -158,5 +158,38 @@ TEST_F(CoordinatorsTest, APausedCoordinatorsLateWritesAreRefused) {
   EXPECT_TRUE(a().Signal(0).ok()) << "a must still be running";
 }
 
+TEST_F(CoordinatorsTest, AnOperatorActionThroughAnotherCoordinatorTakesTheSagaOver) {
+  const std::string id = StartStuckOrder("o-operator");
+  ASSERT_FALSE(id.empty());
+  // The operator's CLI happens to reach `b`, while `a` drives the saga.
+  v1::OperatorActionRequest request;
+  request.set_saga_id(id);
+  request.set_operator_("ada");
+  request.set_reason("customer cancelled");
+  v1::OperatorActionResponse response;
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(15));
+  grpc::Status aborted = b().client().AbortSaga(&context, request, &response);
+  ASSERT_TRUE(aborted.ok()) << aborted.error_message();
+  EXPECT_EQ(Owner(id), "b") << "b took the lease to carry the action out";
+  EXPECT_EQ(response.saga().state(), v1::SAGA_STATE_COMPENSATING);
+
+  ASSERT_TRUE(system_->StartParticipant(Service::kPayment).ok());
+  auto saga = b().WaitForEnd(id);
+  ASSERT_TRUE(saga.ok()) << saga.status();
+  EXPECT_EQ(saga->state(), v1::SAGA_STATE_COMPENSATED) << saga->DebugString();
+  EXPECT_EQ(system_->ShopCount("SELECT count(*) FROM payments.charges"), 0);
+  EXPECT_EQ(system_->ShopCount("SELECT count(*) FROM orders.orders WHERE status = 'CANCELLED'"), 1);
+  EXPECT_EQ(system_->ShopCount("SELECT quantity FROM inventory.stock WHERE sku = 'widget'"),
+            kInitialWidgets);
+  // `a`, fenced, wrote nothing after the takeover: the abort is recorded once, and no step
+  // moved after the saga ended.
+  EXPECT_EQ(a().Count("SELECT count(*) FROM saga_events WHERE saga_id = $1 AND type = "
+                      "'operator_abort'",
+                      id),
+            1);
+  EXPECT_TRUE(a().Signal(0).ok()) << "a must still be running";
+}
+
 }  // namespace
 }  // namespace skald::testing

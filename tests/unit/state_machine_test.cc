@@ -344,6 +344,163 @@ TEST(StateMachine, HistoryNamesStepPhaseAndAttempt) {
   EXPECT_EQ(t.history[1].detail["delay_ms"], 100);
 }
 
+OperatorAction Abort() {
+  return {OperatorAction::Kind::kAbort, std::nullopt, "ada", "customer cancelled"};
+}
+OperatorAction Retry() {
+  return {OperatorAction::Kind::kRetry, std::nullopt, "ada", "inventory is back"};
+}
+OperatorAction SkipStep(int step) {
+  return {OperatorAction::Kind::kSkip, step, "ada", "released the stock by hand"};
+}
+
+// s0, s1 succeeded; s2 refused; s1's compensation gave up: the saga is FAILED.
+SagaDriver FailedSaga() {
+  SagaDriver saga(LinearDefinition(3));
+  saga.Apply(SagaResumed{});
+  saga.Succeed(0, Phase::kAction, 1);
+  saga.Succeed(1, Phase::kAction, 1);
+  saga.Fail(2, Phase::kAction, 1);
+  saga.Fail(1, Phase::kCompensation, 1);
+  return saga;
+}
+
+TEST(OperatorAction, AbortCompensatesWhatIsDoneAndWhatIsInProgress) {
+  SagaDriver saga(LinearDefinition(3));
+  saga.Apply(SagaResumed{});
+  saga.Succeed(0, Phase::kAction, 1);  // s1 now in progress
+  Transition t = saga.Apply(Abort());
+  EXPECT_EQ(t.history.front().type, "operator_abort");
+  EXPECT_EQ(t.history.front().detail,
+            nlohmann::json({{"operator", "ada"}, {"reason", "customer cancelled"}}));
+  EXPECT_EQ(saga.state().status, SagaStatus::kCompensating);
+  EXPECT_EQ(saga.state().error, "aborted by ada: customer cancelled");
+  EXPECT_EQ(saga.state().steps[1].status, StepStatus::kCompensating)
+      << "s1 may have taken effect: compensated first";
+  ExpectSingleCall(t, 1, Phase::kCompensation, 1);
+  saga.Succeed(1, Phase::kCompensation, 1);
+  saga.Succeed(0, Phase::kCompensation, 1);
+  EXPECT_EQ(saga.state().status, SagaStatus::kCompensated);
+  EXPECT_EQ(saga.state().steps[2].status, StepStatus::kPending) << "never started";
+  // A late reply of the aborted attempt changes nothing.
+  EXPECT_TRUE(saga.Succeed(1, Phase::kAction, 1).history.empty());
+}
+
+TEST(OperatorAction, AbortIsRefusedOnceThePivotStartedOrTheSagaIsNotRunning) {
+  SagaDefinition definition = LinearDefinition(3);
+  definition.steps[1].pivot = true;
+  definition.steps[2].after_pivot = true;
+  SagaDriver saga(definition);
+  saga.Apply(SagaResumed{});
+  saga.Succeed(0, Phase::kAction, 1);  // the pivot s1 starts
+  const absl::Status refused = CheckOperatorAction(definition, saga.state(), Abort());
+  EXPECT_EQ(refused.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(refused.message(),
+            "the pivot step s1 has started: the saga can only go forward now, it cannot be "
+            "aborted");
+  EXPECT_TRUE(saga.Apply(Abort()).history.empty());
+  EXPECT_EQ(saga.state().status, SagaStatus::kRunning);
+
+  SagaDriver failed = FailedSaga();
+  EXPECT_EQ(CheckOperatorAction(LinearDefinition(3), failed.state(), Abort()).message(),
+            "the saga is FAILED: only a RUNNING saga can be aborted");
+}
+
+TEST(OperatorAction, RetryRestartsFailedCompensationsWithAFreshBudget) {
+  SagaDriver saga = FailedSaga();
+  ASSERT_EQ(saga.state().status, SagaStatus::kFailed);
+  Transition t = saga.Apply(Retry());
+  EXPECT_EQ(HistoryTypes(t), (std::vector<std::string>{"operator_retry", "attempt_started"}));
+  EXPECT_EQ(saga.state().status, SagaStatus::kCompensating);
+  ExpectSingleCall(t, 1, Phase::kCompensation, 1);
+  // The whole budget again: the first new attempt may fail and be retried.
+  t = saga.Retryable(1, Phase::kCompensation, 1);
+  ASSERT_EQ(Retries(t).size(), 1u);
+  saga.Advance(milliseconds(10));
+  saga.Apply(RetryDue{1, Phase::kCompensation});
+  saga.Succeed(1, Phase::kCompensation, 2);
+  saga.Succeed(0, Phase::kCompensation, 1);
+  EXPECT_EQ(saga.state().status, SagaStatus::kCompensated);
+}
+
+TEST(OperatorAction, RetryResumesAFailedAfterPivotStep) {
+  SagaDefinition definition = LinearDefinition(3);
+  definition.steps[1].pivot = true;
+  definition.steps[2].after_pivot = true;
+  SagaDriver saga(definition);
+  saga.Apply(SagaResumed{});
+  saga.Succeed(0, Phase::kAction, 1);
+  saga.Succeed(1, Phase::kAction, 1);
+  saga.Fail(2, Phase::kAction, 1);
+  ASSERT_EQ(saga.state().status, SagaStatus::kFailed);
+  Transition t = saga.Apply(Retry());
+  EXPECT_EQ(saga.state().status, SagaStatus::kRunning);
+  ExpectSingleCall(t, 2, Phase::kAction, 1);
+  saga.Succeed(2, Phase::kAction, 1);
+  EXPECT_EQ(saga.state().status, SagaStatus::kCompleted);
+}
+
+TEST(OperatorAction, RetryIsRefusedUnlessTheSagaFailed) {
+  SagaDriver saga(LinearDefinition(2));
+  saga.Apply(SagaResumed{});
+  EXPECT_EQ(CheckOperatorAction(LinearDefinition(2), saga.state(), Retry()).message(),
+            "the saga is RUNNING: only a FAILED saga can be retried");
+  EXPECT_TRUE(saga.Apply(Retry()).history.empty());
+}
+
+TEST(OperatorAction, SkipLetsAFailedSagaFinishCompensating) {
+  SagaDriver saga = FailedSaga();
+  Transition t = saga.Apply(SkipStep(1));
+  EXPECT_EQ(t.history.front().type, "operator_skip");
+  EXPECT_EQ(t.history.front().step, 1);
+  EXPECT_EQ(saga.state().steps[1].status, StepStatus::kCompensated);
+  EXPECT_EQ(saga.state().steps[1].error,
+            "compensation skipped, undone by hand, ada: released the stock by hand");
+  // s0's compensation was waiting for s1's: it goes now.
+  ExpectSingleCall(t, 0, Phase::kCompensation, 1);
+  saga.Succeed(0, Phase::kCompensation, 1);
+  EXPECT_EQ(saga.state().status, SagaStatus::kCompensated);
+}
+
+TEST(OperatorAction, SkipStopsACompensationStillBeingRetried) {
+  SagaDriver saga(LinearDefinition(2));
+  saga.Apply(SagaResumed{});
+  saga.Succeed(0, Phase::kAction, 1);
+  saga.Fail(1, Phase::kAction, 1);
+  saga.Retryable(0, Phase::kCompensation, 1);  // waiting to retry
+  Transition t = saga.Apply(SkipStep(0));
+  EXPECT_TRUE(Calls(t).empty());
+  EXPECT_EQ(saga.state().status, SagaStatus::kCompensated);
+  saga.Advance(milliseconds(10));
+  EXPECT_TRUE(saga.Apply(RetryDue{0, Phase::kCompensation}).history.empty());
+}
+
+TEST(OperatorAction, SkipCompletesAFailedAfterPivotStepByHand) {
+  SagaDefinition definition = LinearDefinition(3);
+  definition.steps[1].pivot = true;
+  definition.steps[2].after_pivot = true;
+  SagaDriver saga(definition);
+  saga.Apply(SagaResumed{});
+  saga.Succeed(0, Phase::kAction, 1);
+  saga.Succeed(1, Phase::kAction, 1);
+  saga.Fail(2, Phase::kAction, 1);
+  saga.Apply(SkipStep(2));
+  EXPECT_EQ(saga.state().steps[2].status, StepStatus::kSucceeded);
+  EXPECT_EQ(saga.state().status, SagaStatus::kCompleted);
+}
+
+TEST(OperatorAction, SkipIsRefusedForAStepThatIsNotStuck) {
+  SagaDriver saga = FailedSaga();
+  const absl::Status refused = CheckOperatorAction(LinearDefinition(3), saga.state(), SkipStep(0));
+  EXPECT_EQ(refused.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(refused.message(),
+            "step s0 is SUCCEEDED and the saga is FAILED: only a compensation that failed or is "
+            "being retried, or an after-pivot step that failed, can be skipped");
+  EXPECT_EQ(CheckOperatorAction(LinearDefinition(3), saga.state(), SkipStep(7)).code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(saga.Apply(SkipStep(0)).history.empty());
+}
+
 TEST(IdempotencyKey, IsStablePerSagaStepAndPhase) {
   EXPECT_EQ(IdempotencyKey("s-1", "charge", Phase::kAction), "s-1/charge/action");
   EXPECT_EQ(IdempotencyKey("s-1", "charge", Phase::kCompensation), "s-1/charge/compensation");
