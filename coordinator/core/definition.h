@@ -65,6 +65,8 @@ struct SagaDefinition {
   std::optional<std::chrono::milliseconds> timeout;
   // The saga output template, rendered when it completes.
   std::optional<nlohmann::json> output;
+  // Where each saga's completion notification is POSTed (http:// or https://); empty: none.
+  std::string notify;
   // The document as applied, kept so that the stored definition is exactly what was sent.
   nlohmann::json document;
 

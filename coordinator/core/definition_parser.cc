@@ -6,6 +6,7 @@
 
 #include "absl/status/status.h"
 #include "coordinator/core/duration.h"
+#include "coordinator/core/notification.h"
 #include "coordinator/core/template.h"
 
 namespace skald::core {
@@ -41,7 +42,7 @@ class DefinitionReader {
                                         std::string(document.type_name()));
     }
     RejectUnknownFields(document, "",
-                        {"name", "version", "steps", "defaults", "timeout", "output"});
+                        {"name", "version", "steps", "defaults", "timeout", "output", "notify"});
     ReadName(document, "", "name", definition_.name);
     ReadVersion(document);
     ReadDefaults(document);
@@ -49,6 +50,7 @@ class DefinitionReader {
       definition_.timeout = Duration(*it, "timeout", /*positive=*/true);
     }
     if (auto it = document.find("output"); it != document.end()) definition_.output = *it;
+    ReadNotify(document);
     ReadSteps(document);
     if (errors_.empty()) CheckGraph();
     if (errors_.empty()) CheckReferences();
@@ -138,6 +140,22 @@ class DefinitionReader {
     } else {
       definition_.version = version->get<int>();
     }
+  }
+
+  void ReadNotify(const json& document) {
+    auto it = document.find("notify");
+    if (it == document.end()) return;
+    if (!it->is_string()) {
+      Error("notify",
+            "must be an http:// or https:// URL string, got " + std::string(it->type_name()));
+      return;
+    }
+    const std::string url = it->get<std::string>();
+    if (absl::Status s = ValidateWebhookUrl(url); !s.ok()) {
+      Error("notify", s.message());
+      return;
+    }
+    definition_.notify = url;
   }
 
   // Overrides the fields of `policy` that `value` sets.

@@ -78,6 +78,10 @@ def broken_variants(example):
     yield "when value not a reference", variant(
         set_step(0, "when", {"value": "amount", "gt": 0}))
     yield "gt with a string", variant(set_step(0, "when", {"value": "${input}/a", "gt": "1"}))
+    yield "notify not http(s)", variant(lambda d: d.__setitem__("notify", "ftp://h/x"))
+    yield "notify with credentials", variant(
+        lambda d: d.__setitem__("notify", "https://user:pw@h/x"))
+    yield "notify with a space", variant(lambda d: d.__setitem__("notify", "https://h/a b"))
 
 
 def skald_validate(skald, document):

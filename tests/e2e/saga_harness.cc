@@ -25,6 +25,11 @@ std::string RecordedCall::Describe() const {
 }
 
 absl::StatusOr<std::unique_ptr<SagaHarness>> SagaHarness::Start(int participants) {
+  return Start(participants, {});
+}
+
+absl::StatusOr<std::unique_ptr<SagaHarness>> SagaHarness::Start(
+    int participants, std::vector<std::string> coordinator_flags) {
   auto dir = TempDir::Create("skald-e2e-");
   if (!dir.ok()) return dir.status();
   std::unique_ptr<SagaHarness> harness(new SagaHarness(std::move(*dir)));
@@ -33,8 +38,8 @@ absl::StatusOr<std::unique_ptr<SagaHarness>> SagaHarness::Start(int participants
   harness->participants_db_ = *participants_db;
   auto coordinator_db = FreshDatabase("coordinator");
   if (!coordinator_db.ok()) return coordinator_db.status();
-  harness->coordinator_ =
-      std::make_unique<CoordinatorProcess>(harness->dir_.path(), *coordinator_db);
+  harness->coordinator_ = std::make_unique<CoordinatorProcess>(
+      harness->dir_.path(), *coordinator_db, std::move(coordinator_flags));
 
   for (int i = 0; i < participants; ++i) {
     const std::string name = harness->dir_.File("p" + std::to_string(i));
@@ -82,7 +87,7 @@ absl::StatusOr<std::vector<RecordedCall>> SagaHarness::Calls(const std::string& 
         " action_output::text,"
         " (extract(epoch FROM started_at) * 1000000)::bigint,"
         " (extract(epoch FROM finished_at) * 1000000)::bigint,"
-        " coalesce(outcome, ''), coalesce(error_code, ''), output::text"
+        " coalesce(outcome, ''), coalesce(error_code, ''), output::text, traceparent"
         " FROM testp.calls WHERE saga_id = $1 ORDER BY started_at, id",
         saga_id);
     std::vector<RecordedCall> calls;
@@ -101,6 +106,7 @@ absl::StatusOr<std::vector<RecordedCall>> SagaHarness::Calls(const std::string& 
       call.outcome = row[10].as<std::string>();
       call.error_code = row[11].as<std::string>();
       call.output = JsonOrNull(row[12]);
+      call.traceparent = row[13].as<std::string>();
       calls.push_back(std::move(call));
     }
     return calls;

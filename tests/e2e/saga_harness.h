@@ -30,6 +30,8 @@ struct RecordedCall {
   std::string outcome;                 // "success", "retryable", "business_failure", ""
   std::string error_code;
   nlohmann::json output;
+  // The W3C trace context the call carried; empty when none.
+  std::string traceparent;
 
   // "step/phase#attempt", for messages.
   std::string Describe() const;
@@ -40,6 +42,9 @@ class SagaHarness {
   // Starts `participants` test-participant processes, then the coordinator, each on a
   // fresh database of the test binary's PostgreSQL cluster (participants share theirs).
   static absl::StatusOr<std::unique_ptr<SagaHarness>> Start(int participants = 1);
+  // The same, with `coordinator_flags` added to the coordinator's command line.
+  static absl::StatusOr<std::unique_ptr<SagaHarness>> Start(
+      int participants, std::vector<std::string> coordinator_flags);
 
   CoordinatorProcess& coordinator() { return *coordinator_; }
   // The address of participant `index`. REQUIRES: 0 <= index < participants.

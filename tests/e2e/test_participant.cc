@@ -8,7 +8,9 @@
 //   action "flaky"  retryable error with code input.code (default "flaky") while the
 //                   attempt is <= input.fail_attempts (default 0), then like "echo"
 //   action "hang"   sleeps until the call's deadline + 500 ms (at most 30 s), then success
-//   compensation "undo"  sleeps input.undo_sleep_ms (0..30000, default 0), then success
+//   compensation "undo"  sleeps input.undo_sleep_ms (0..30000, default 0); then a retryable
+//                        error with code "undo_failed" while the attempt is <=
+//                        input.undo_fail_attempts (default 0), else success
 //                        {"undone": <step name>}
 //
 // Flags (from the example services' common main): --db URL, --listen HOST:PORT,
@@ -49,7 +51,9 @@ CREATE TABLE IF NOT EXISTS testp.calls (
   -- NULL while the handler runs; then success, retryable or business_failure.
   outcome text,
   error_code text,
-  output jsonb);
+  output jsonb,
+  -- The W3C trace context the call carried ('' when none).
+  traceparent text NOT NULL DEFAULT '');
 CREATE INDEX IF NOT EXISTS calls_saga_idx ON testp.calls (saga_id, started_at);
 )sql";
 
@@ -73,11 +77,12 @@ class CallRecorder {
       return tx
           .exec_params1(
               "INSERT INTO testp.calls (saga_id, step, phase, handler, attempt,"
-              " idempotency_key, input, action_output, started_at)"
-              " VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8::jsonb, clock_timestamp())"
+              " idempotency_key, input, action_output, started_at, traceparent)"
+              " VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8::jsonb, clock_timestamp(), $9)"
               " RETURNING id",
               context.saga_id, context.step, std::string(PhaseName(context.phase)), context.handler,
-              context.attempt, context.idempotency_key, input.dump(), action_output)[0]
+              context.attempt, context.idempotency_key, input.dump(), action_output,
+              context.traceparent)[0]
           .as<long long>();
     });
   }
@@ -196,6 +201,12 @@ StepResult Undo(const StepContext& context, const json& input) {
   const std::optional<long long> ms = SleepField(input, "undo_sleep_ms");
   if (!ms) return InvalidField("undo_sleep_ms");
   std::this_thread::sleep_for(std::chrono::milliseconds(*ms));
+  const auto it = input.find("undo_fail_attempts");
+  if (it != input.end() && it->is_number_integer() && context.attempt <= it->get<long long>()) {
+    return StepResult::Retryable(
+        "compensation attempt " + std::to_string(context.attempt) + " failing on purpose",
+        "undo_failed");
+  }
   return StepResult::Success({{"undone", context.step}});
 }
 

@@ -141,8 +141,23 @@ INSTANTIATE_TEST_SUITE_P(
         CASE("steps_object", "steps: must be an array, got object", d["steps"] = json::object()),
         CASE("unknown_top_field",
              "stpes: unknown field (did you mean \"steps\"?) (allowed: name, version, steps, "
-             "defaults, timeout, output)",
+             "defaults, timeout, output, notify)",
              d["stpes"] = 1),
+        CASE("notify_not_string", "notify: must be an http:// or https:// URL string, got number",
+             d["notify"] = 7),
+        CASE("notify_other_scheme",
+             "notify: must start with http:// or https://, got \"ftp://hooks.example.com/x\"",
+             d["notify"] = "ftp://hooks.example.com/x"),
+        CASE("notify_no_host", "notify: has no host: \"https:///done\"",
+             d["notify"] = "https:///done"),
+        CASE("notify_bad_port", "notify: port must be a number from 1 to 65535, got \"99999\"",
+             d["notify"] = "http://hooks.example.com:99999/done"),
+        CASE("notify_with_space",
+             "notify: must not hold spaces or control characters: \"http://hooks.example.com/a "
+             "b\"",
+             d["notify"] = "http://hooks.example.com/a b"),
+        CASE("notify_too_long", "notify: is 2049 characters, over the limit of 2048",
+             d["notify"] = "https://hooks.example.com/" + std::string(2049 - 26, 'a')),
         CASE("step_not_object", "steps[1]: must be an object, got string",
              d["steps"][1] = "charge"),
         CASE("step_missing_action", "steps[1].action: required string field is missing",
@@ -322,6 +337,15 @@ INSTANTIATE_TEST_SUITE_P(
     [](const auto& info) { return info.param.label; });
 
 #undef CASE
+
+TEST(ParseDefinition, ReadsANotifyUrl) {
+  json document = MinimalDefinition();
+  EXPECT_EQ(ParseDefinition(document.dump())->notify, "") << "none by default";
+  document["notify"] = "https://hooks.example.com:8443/sagas/done?team=shop";
+  auto parsed = ParseDefinition(document.dump());
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  EXPECT_EQ(parsed->notify, "https://hooks.example.com:8443/sagas/done?team=shop");
+}
 
 TEST(ParseDefinition, ReportsEveryErrorAtOnce) {
   json document = MinimalDefinition();

@@ -123,9 +123,10 @@ StepHandler WithCallLog(StepHandler handler) {
       const double ms =
           std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
               .count();
-      spdlog::info("saga={} step={} phase={} handler={} attempt={} outcome={} ({:.1f} ms)",
-                   context.saga_id, context.step, PhaseName(context.phase), context.handler,
-                   context.attempt, outcome, ms);
+      spdlog::info(
+          "saga={} step={} phase={} handler={} attempt={} traceparent={} outcome={} ({:.1f} ms)",
+          context.saga_id, context.step, PhaseName(context.phase), context.handler, context.attempt,
+          context.traceparent.empty() ? "-" : context.traceparent, outcome, ms);
     };
     try {
       StepResult result = handler(context, input);
