@@ -14,6 +14,8 @@ packages=(
   # The coordinator's HTTP port (metrics, health, JSON API, dashboard) and its webhooks;
   # libssl-dev for HTTPS webhooks and their HMAC signatures.
   libcpp-httplib-dev libssl-dev
+  # The standard gRPC health and reflection protos, for the tests' clients of those services.
+  grpc-proto
   # The dashboard's end-to-end test drives a real headless browser.
   chromium chromium-driver python3-selenium
 )

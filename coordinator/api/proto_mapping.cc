@@ -1,5 +1,7 @@
 #include "coordinator/api/proto_mapping.h"
 
+#include "coordinator/core/trace_context.h"
+
 namespace skald::api {
 
 using core::SagaStatus;
@@ -100,6 +102,9 @@ void ToWire(const store::SagaRecord& record, bool with_steps, v1::Saga& out) {
   out.set_updated_at(record.updated_at);
   if (!record.state.output.is_null()) out.set_output_json(record.state.output.dump());
   if (!with_steps) return;
+  // Listings do not read it; a single saga shows its own, or the derived one of a saga stored
+  // before traceparents were kept.
+  out.set_traceparent(core::SagaTraceParent(record.traceparent, record.state.id));
   for (size_t i = 0; i < record.state.steps.size(); ++i) {
     const core::StepState& step = record.state.steps[i];
     v1::Step* wire = out.add_steps();

@@ -2,10 +2,16 @@
 
 #include <spdlog/spdlog.h>
 
+#include <future>
+#include <memory>
+#include <random>
 #include <regex>
 
 #include "coordinator/api/proto_mapping.h"
 #include "coordinator/core/definition_parser.h"
+#include "coordinator/core/notification.h"
+#include "coordinator/core/trace_context.h"
+#include "coordinator/observability/logging.h"
 
 namespace skald::api {
 namespace {
@@ -18,6 +24,36 @@ bool IsTimestamp(const std::string& text) {
   static const std::regex kTime(
       R"(\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}(:?\d{2})?)?)?)");
   return text.size() <= 40 && std::regex_match(text, kTime);
+}
+
+// Returns a fresh traceparent with random ids, for a saga started without one.
+std::string RandomTraceParent() {
+  thread_local std::mt19937_64 random = [] {
+    std::random_device device;
+    std::seed_seq seed{device(), device(), device(), device(), device(), device()};
+    return std::mt19937_64(seed);
+  }();
+  return core::NewTraceParent({random(), random(), random()});
+}
+
+// Returns the traceparent and callback URL of a start request, validated, with a traceparent
+// made up when the request has none.
+absl::StatusOr<store::SagaStartOptions> StartOptions(const v1::StartSagaRequest& request) {
+  store::SagaStartOptions options;
+  if (request.traceparent().empty()) {
+    options.traceparent = RandomTraceParent();
+  } else if (auto parsed = core::ParseTraceParent(request.traceparent()); !parsed.ok()) {
+    return Invalid("traceparent: " + std::string(parsed.status().message()));
+  } else {
+    options.traceparent = request.traceparent();
+  }
+  if (!request.callback_url().empty()) {
+    if (absl::Status valid = core::ValidateWebhookUrl(request.callback_url()); !valid.ok()) {
+      return Invalid("callback_url: " + std::string(valid.message()));
+    }
+    options.callback_url = request.callback_url();
+  }
+  return options;
 }
 
 }  // namespace
@@ -74,11 +110,17 @@ absl::Status SagaOperations::StartSaga(const v1::StartSagaRequest& request,
       return Invalid(std::string("input_json: must be a JSON object, got ") + input.type_name());
     }
   }
+  absl::StatusOr<store::SagaStartOptions> options = StartOptions(request);
+  if (!options.ok()) return options.status();
   auto definition = store_.GetDefinition(request.definition(), request.version());
   if (!definition.ok()) return definition.status();
-  auto created = store_.CreateSaga(*definition, request.saga_id(), input, engine_.lease_holder());
+  auto created =
+      store_.CreateSaga(*definition, request.saga_id(), input, engine_.lease_holder(), *options);
   if (!created.ok()) return created.status();
-  if (created->created) engine_.Admit(created->saga_id, created->lease_token);
+  if (created->created) {
+    engine_.Admit(created->saga_id, created->lease_token);
+    if (metrics_) metrics_->SagaStarted(definition->name);
+  }
   response->set_saga_id(created->saga_id);
   response->set_created(created->created);
   return absl::OkStatus();
@@ -170,19 +212,90 @@ absl::Status SagaOperations::GetSagaHistory(const v1::GetSagaHistoryRequest& req
   return absl::OkStatus();
 }
 
-absl::Status SagaOperations::AbortSaga(const v1::OperatorActionRequest&,
-                                       v1::OperatorActionResponse*) {
-  return absl::UnimplementedError("AbortSaga: not yet");
+absl::Status SagaOperations::CheckOperatorAction(const v1::OperatorActionRequest& request) const {
+  if (absl::Status valid = CheckSagaId(request.saga_id()); !valid.ok()) return valid;
+  if (request.operator_().empty()) {
+    return Invalid("operator: required: who takes the action, recorded in the saga's history");
+  }
+  if (request.reason().empty()) {
+    return Invalid("reason: required: why, recorded in the saga's history");
+  }
+  if (request.operator_().size() > limits_.max_operator_text ||
+      request.reason().size() > limits_.max_operator_text) {
+    return Invalid("operator, reason: at most " + std::to_string(limits_.max_operator_text) +
+                   " characters each");
+  }
+  return absl::OkStatus();
 }
 
-absl::Status SagaOperations::RetrySaga(const v1::OperatorActionRequest&,
-                                       v1::OperatorActionResponse*) {
-  return absl::UnimplementedError("RetrySaga: not yet");
+absl::Status SagaOperations::Act(const v1::OperatorActionRequest& request,
+                                 core::OperatorAction::Kind kind,
+                                 v1::OperatorActionResponse* response) {
+  if (absl::Status valid = CheckOperatorAction(request); !valid.ok()) return valid;
+  auto record = store_.GetSaga(request.saga_id());
+  if (!record.ok()) return record.status();
+  auto definition = store_.GetDefinition(record->definition_name, record->definition_version);
+  if (!definition.ok()) return definition.status();
+  core::OperatorAction action{kind, std::nullopt, request.operator_(), request.reason()};
+  if (kind == core::OperatorAction::Kind::kSkip) {
+    if (request.step().empty()) return Invalid("step: required: the step to skip");
+    for (size_t i = 0; i < definition->steps.size(); ++i) {
+      if (definition->steps[i].name == request.step()) action.step = static_cast<int>(i);
+    }
+    if (!action.step) {
+      std::vector<std::string> names;
+      for (const core::StepDefinition& step : definition->steps) names.push_back(step.name);
+      const std::string near = core::ClosestName(request.step(), names);
+      return Invalid("step: saga " + request.saga_id() + " has no step \"" + request.step() + "\"" +
+                     (near.empty() ? "" : " (did you mean \"" + near + "\"?)"));
+    }
+  }
+  // Refused here with the reason when it cannot apply; the engine checks again against the
+  // state it holds, which may have moved on meanwhile.
+  if (absl::Status allowed = core::CheckOperatorAction(*definition, record->state, action);
+      !allowed.ok()) {
+    return allowed;
+  }
+  // The coordinator answering carries the action out: it takes the saga's lease (fencing
+  // whichever coordinator drove it, which then lets it go) and hands it to its engine.
+  auto token = store_.TakeLease(request.saga_id(), engine_.lease_holder());
+  if (!token.ok()) return token.status();
+  auto committed = std::make_shared<std::promise<absl::Status>>();
+  std::future<absl::Status> outcome = committed->get_future();
+  engine_.Submit(request.saga_id(), *token, action,
+                 [committed](absl::Status status) { committed->set_value(std::move(status)); });
+  if (outcome.wait_for(std::chrono::seconds(10)) != std::future_status::ready) {
+    return absl::DeadlineExceededError(
+        "the action was handed to the engine but not recorded within 10 s (is the database "
+        "slow?); look at the saga's history before repeating it");
+  }
+  if (absl::Status status = outcome.get(); !status.ok()) return status;
+  std::string done = "step " + request.step() + " skipped";
+  if (kind == core::OperatorAction::Kind::kAbort) done = "aborted";
+  if (kind == core::OperatorAction::Kind::kRetry) done = "retried";
+  observability::LogAbout({request.saga_id()}, spdlog::level::info, "{} by {}: {}", done,
+                          request.operator_(), request.reason());
+  v1::GetSagaRequest get;
+  get.set_saga_id(request.saga_id());
+  v1::GetSagaResponse saga;
+  if (absl::Status status = GetSaga(get, &saga); !status.ok()) return status;
+  *response->mutable_saga() = std::move(*saga.mutable_saga());
+  return absl::OkStatus();
 }
 
-absl::Status SagaOperations::SkipStep(const v1::OperatorActionRequest&,
-                                      v1::OperatorActionResponse*) {
-  return absl::UnimplementedError("SkipStep: not yet");
+absl::Status SagaOperations::AbortSaga(const v1::OperatorActionRequest& request,
+                                       v1::OperatorActionResponse* response) {
+  return Act(request, core::OperatorAction::Kind::kAbort, response);
+}
+
+absl::Status SagaOperations::RetrySaga(const v1::OperatorActionRequest& request,
+                                       v1::OperatorActionResponse* response) {
+  return Act(request, core::OperatorAction::Kind::kRetry, response);
+}
+
+absl::Status SagaOperations::SkipStep(const v1::OperatorActionRequest& request,
+                                      v1::OperatorActionResponse* response) {
+  return Act(request, core::OperatorAction::Kind::kSkip, response);
 }
 
 }  // namespace skald::api

@@ -5,6 +5,7 @@
 #include "absl/status/status.h"
 #include "coordinator/core/definition_parser.h"
 #include "coordinator/engine/engine.h"
+#include "coordinator/observability/coordinator_metrics.h"
 #include "coordinator/store/saga_store.h"
 #include "skald/v1/saga_service.pb.h"
 
@@ -25,8 +26,10 @@ struct ApiLimits {
 // field), does its work as short database transactions, and fills `response`. Thread-safe.
 class SagaOperations {
  public:
-  SagaOperations(store::SagaStore& store, engine::Engine& engine, ApiLimits limits = {})
-      : store_(store), engine_(engine), limits_(limits) {}
+  // `metrics`, when given, counts the sagas started; it must outlive this object.
+  SagaOperations(store::SagaStore& store, engine::Engine& engine, ApiLimits limits = {},
+                 observability::CoordinatorMetrics* metrics = nullptr)
+      : store_(store), engine_(engine), limits_(limits), metrics_(metrics) {}
 
   absl::Status ApplyDefinition(const v1::ApplyDefinitionRequest& request,
                                v1::ApplyDefinitionResponse* response);
@@ -49,11 +52,16 @@ class SagaOperations {
  private:
   // Validates the common fields of an operator's action.
   absl::Status CheckOperatorAction(const v1::OperatorActionRequest& request) const;
+  // Checks that the action applies, has this coordinator's engine carry it out, and waits
+  // (at most 10 s) until it is recorded.
+  absl::Status Act(const v1::OperatorActionRequest& request, core::OperatorAction::Kind kind,
+                   v1::OperatorActionResponse* response);
   absl::Status CheckSagaId(const std::string& saga_id) const;
 
   store::SagaStore& store_;
   engine::Engine& engine_;
   const ApiLimits limits_;
+  observability::CoordinatorMetrics* const metrics_;
 };
 
 }  // namespace skald::api

@@ -1,5 +1,7 @@
 #include "coordinator/api/server.h"
 
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/health_check_service_interface.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
@@ -25,14 +27,27 @@ std::string GeneratedNodeId() {
 absl::StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Start(
     const ServerOptions& options) {
   std::unique_ptr<CoordinatorServer> server(new CoordinatorServer);
+  server->metrics_registry_ = std::make_unique<observability::MetricsRegistry>();
+  server->metrics_ =
+      std::make_unique<observability::CoordinatorMetrics>(*server->metrics_registry_);
   server->pool_ =
       std::make_unique<store::ConnectionPool>(options.database_uri, options.database_connections);
+  server->pool_->SetObserver(
+      [metrics = server->metrics_.get()](std::string_view operation,
+                                         std::chrono::steady_clock::duration elapsed,
+                                         const absl::Status& status) {
+        // A refused duplicate (unique violation) is an answer, not a database failure.
+        metrics->DatabaseTransaction(operation, elapsed,
+                                     !status.ok() && !absl::IsAlreadyExists(status));
+      });
   if (auto s = server->pool_->CheckConnectivity(); !s.ok()) return s;
   auto applied = store::ApplyMigrations(*server->pool_, store::EmbeddedMigrations());
   if (!applied.ok()) return applied.status();
   for (int version : *applied) spdlog::info("applied migration {:04d}", version);
 
-  server->store_ = std::make_unique<store::SagaStore>(*server->pool_);
+  server->store_ = std::make_unique<store::SagaStore>(
+      *server->pool_,
+      store::OutboxPolicy{options.notifier.alert_url, options.alert_compensation_failures});
   server->registry_store_ = std::make_unique<store::RegistryStore>(*server->pool_);
   server->directory_ = std::make_unique<discovery::InstanceDirectory>(*server->registry_store_);
   if (auto s = server->directory_->Start(options.registry_refresh); !s.ok()) return s;
@@ -51,12 +66,17 @@ absl::StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Start(
   engine_options.claim_interval =
       std::min<std::chrono::milliseconds>(std::chrono::seconds(1), options.lease_ttl / 2);
   engine_options.listen_uri = options.database_uri;
+  engine_options.metrics = server->metrics_.get();
   server->engine_ =
       std::make_unique<engine::Engine>(*server->store_, *server->router_, engine_options);
-  server->operations_ =
-      std::make_unique<SagaOperations>(*server->store_, *server->engine_, options.limits);
+  server->operations_ = std::make_unique<SagaOperations>(*server->store_, *server->engine_,
+                                                         options.limits, server->metrics_.get());
   server->service_ = std::make_unique<SagaServiceImpl>(*server->operations_);
 
+  // The standard grpc.health.v1.Health service and server reflection (v1alpha), so that
+  // load balancers and tools like grpcurl work against the coordinator.
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
   int port = 0;
   builder.AddListeningPort(options.listen_address, grpc::InsecureServerCredentials(), &port);
@@ -77,7 +97,38 @@ absl::StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Start(
   const size_t colon = options.listen_address.rfind(':');
   server->address_ = options.listen_address.substr(0, colon) + ":" + std::to_string(port);
 
+  // Serving only once the engine drives sagas. Each service is named, so that a client may
+  // ask about it as well as about the server ("").
+  for (const char* service : {"skald.v1.SagaService", "skald.v1.ParticipantRegistry"}) {
+    server->server_->GetHealthCheckService()->SetServingStatus(service, false);
+  }
+  server->server_->GetHealthCheckService()->SetServingStatus(false);
   if (auto s = server->engine_->Start(); !s.ok()) return s;
+  // The outbox is shared by every coordinator on the database: this one delivers whatever is
+  // due, whoever queued it.
+  server->outbox_ = std::make_unique<store::OutboxStore>(*server->pool_);
+  server->webhooks_ = std::make_unique<notify::HttpWebhookTransport>();
+  server->notifier_ =
+      std::make_unique<notify::Notifier>(*server->outbox_, *server->webhooks_, options.notifier);
+  server->notifier_->Start();
+  server->server_->GetHealthCheckService()->SetServingStatus(true);
+  if (!options.http_listen_address.empty()) {
+    http::HttpServerOptions http_options;
+    http_options.listen_address = options.http_listen_address;
+    // A JSON body escapes the input or document it carries: allow for that, and let the
+    // API's own limits give the precise error.
+    http_options.max_body_bytes = 2 * largest + (64 << 10);
+    http::HttpServices services;
+    services.operations = server->operations_.get();
+    services.registry = server->registry_.get();
+    services.metrics = server->metrics_registry_.get();
+    services.readiness = [raw = server.get()] { return raw->CheckReadiness(); };
+    auto http = http::HttpServer::Start(http_options, services);
+    if (!http.ok()) return http.status();
+    server->http_ = std::move(*http);
+    server->http_address_ = server->http_->address();
+    spdlog::info("HTTP (health, metrics, JSON API, dashboard) on http://{}", server->http_address_);
+  }
   spdlog::info("skald coordinator listening on {}", server->address_);
   return server;
 }
@@ -87,6 +138,8 @@ CoordinatorServer::~CoordinatorServer() { Shutdown(std::chrono::milliseconds(0))
 void CoordinatorServer::Shutdown(std::chrono::milliseconds grace) {
   if (shut_down_) return;
   shut_down_ = true;
+  shutting_down_ = true;
+  if (server_) server_->GetHealthCheckService()->SetServingStatus(false);
   const auto deadline = std::chrono::system_clock::now() + grace;
   // Client requests are short transactions: a second is plenty for those in progress.
   // gRPC's sync server otherwise lingers for seconds over idle client connections.
@@ -94,11 +147,39 @@ void CoordinatorServer::Shutdown(std::chrono::milliseconds grace) {
     server_->Shutdown(
         std::min(deadline, std::chrono::system_clock::now() + std::chrono::seconds(1)));
   }
+  if (http_) http_->Stop();
   if (engine_) {
     engine_->Drain(std::chrono::duration_cast<std::chrono::milliseconds>(std::max(
         deadline - std::chrono::system_clock::now(), std::chrono::system_clock::duration::zero())));
   }
+  // Notifications of sagas finished while draining are in the outbox: delivered by this
+  // coordinator until here, by any other (or the next one) after.
+  if (notifier_) notifier_->Stop();
   if (directory_) directory_->Stop();
+}
+
+std::vector<http::ReadinessCheck> CoordinatorServer::CheckReadiness() const {
+  if (shutting_down_) return {{"coordinator", false, "shutting down"}};
+  absl::StatusOr<store::SchemaStatus> schema =
+      store::CheckMigrations(*pool_, store::EmbeddedMigrations());
+  if (!schema.ok()) {
+    return {{"database", false, std::string(schema.status().message())},
+            {"migrations", false, "unknown: the database did not answer"}};
+  }
+  auto versions = [](const std::vector<int>& list) {
+    std::string text;
+    for (int version : list) text += (text.empty() ? "" : ", ") + std::to_string(version);
+    return text;
+  };
+  http::ReadinessCheck migrations{"migrations", schema->current(), "ok"};
+  if (!schema->pending.empty()) {
+    migrations.detail = "pending: " + versions(schema->pending) + " (restart to apply them)";
+  } else if (!schema->unknown.empty()) {
+    migrations.detail =
+        "the database has versions this coordinator does not know: " + versions(schema->unknown) +
+        " (upgrade the coordinator)";
+  }
+  return {{"database", true, "ok"}, migrations};
 }
 
 }  // namespace skald::api

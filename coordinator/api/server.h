@@ -1,5 +1,6 @@
 #pragma once
 
+#include <atomic>
 #include <memory>
 #include <string>
 
@@ -11,7 +12,13 @@
 #include "coordinator/engine/delivery_faults.h"
 #include "coordinator/engine/engine.h"
 #include "coordinator/engine/participant_client.h"
+#include "coordinator/http/http_server.h"
+#include "coordinator/notify/notifier.h"
+#include "coordinator/notify/webhook_transport.h"
+#include "coordinator/observability/coordinator_metrics.h"
+#include "coordinator/observability/metrics.h"
 #include "coordinator/store/connection.h"
+#include "coordinator/store/outbox.h"
 #include "coordinator/store/registry_store.h"
 #include "coordinator/store/saga_store.h"
 #include "grpcpp/grpcpp.h"
@@ -23,6 +30,9 @@ struct ServerOptions {
   std::string database_uri;
   // host:port; port 0 picks a free port (see CoordinatorServer::address()).
   std::string listen_address = "127.0.0.1:7700";
+  // host:port of the HTTP port (health, metrics, JSON API, dashboard); port 0 picks a free
+  // port (see CoordinatorServer::http_address()). Empty: no HTTP port.
+  std::string http_listen_address;
   size_t database_connections = 8;
   ApiLimits limits;
   // This coordinator's name in lease records, unique among the coordinators running on the
@@ -37,6 +47,11 @@ struct ServerOptions {
   std::chrono::milliseconds registry_refresh{1'000};
   // TEST ONLY: simulated network faults on participant calls.
   engine::DeliveryFaults delivery_faults;
+  // Completion notifications and alerts (docs/notifications.md): the signing secret, the
+  // alert URL, the stuck-saga threshold and the delivery settings.
+  notify::NotifierOptions notifier;
+  // Alert once per saga and step when its compensation has failed this many times.
+  int alert_compensation_failures = 3;
 };
 
 // A running coordinator: schema migrated, engine driving sagas, client API listening.
@@ -49,6 +64,12 @@ class CoordinatorServer {
 
   // The address clients reach the API on, with the port actually bound.
   const std::string& address() const { return address_; }
+  // The HTTP port's address, with the port actually bound; empty when it has none.
+  const std::string& http_address() const { return http_address_; }
+
+  // What /readyz reports: whether the database answers and its schema is this binary's,
+  // and whether the coordinator is shutting down.
+  std::vector<http::ReadinessCheck> CheckReadiness() const;
 
   // Stops accepting requests, finishes those in progress, lets participant calls in flight
   // answer (up to `grace`) and records their outcomes, then stops the engine.
@@ -58,6 +79,11 @@ class CoordinatorServer {
   CoordinatorServer() = default;
 
   std::string address_;
+  std::string http_address_;
+  std::atomic<bool> shutting_down_ = false;
+  // First, so that they outlive every thread that reports to them.
+  std::unique_ptr<observability::MetricsRegistry> metrics_registry_;
+  std::unique_ptr<observability::CoordinatorMetrics> metrics_;
   std::unique_ptr<store::ConnectionPool> pool_;
   std::unique_ptr<store::SagaStore> store_;
   std::unique_ptr<store::RegistryStore> registry_store_;
@@ -66,10 +92,14 @@ class CoordinatorServer {
   std::unique_ptr<engine::FaultInjectingTransport> faulty_participants_;
   std::unique_ptr<engine::CallRouter> router_;
   std::unique_ptr<engine::Engine> engine_;
+  std::unique_ptr<store::OutboxStore> outbox_;
+  std::unique_ptr<notify::HttpWebhookTransport> webhooks_;
+  std::unique_ptr<notify::Notifier> notifier_;
   std::unique_ptr<SagaOperations> operations_;
   std::unique_ptr<SagaServiceImpl> service_;
   std::unique_ptr<RegistryServiceImpl> registry_;
   std::unique_ptr<grpc::Server> server_;
+  std::unique_ptr<http::HttpServer> http_;
   bool shut_down_ = false;
 };
 

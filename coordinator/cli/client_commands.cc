@@ -67,12 +67,15 @@ int ApplyDefinition(const ClientFlags& client, const std::string& file) {
 }
 
 int StartSaga(const ClientFlags& client, const std::string& definition, int version,
-              const std::string& input_json, const std::string& saga_id) {
+              const std::string& input_json, const std::string& saga_id,
+              const std::string& traceparent, const std::string& callback_url) {
   v1::StartSagaRequest request;
   request.set_definition(definition);
   request.set_version(version);
   request.set_input_json(input_json);
   request.set_saga_id(saga_id);
+  request.set_traceparent(traceparent);
+  request.set_callback_url(callback_url);
   v1::StartSagaResponse response;
   grpc::ClientContext context;
   SetDeadline(context);
@@ -99,20 +102,22 @@ int GetSaga(const ClientFlags& client, const std::string& saga_id) {
   return 0;
 }
 
-int ListSagas(const ClientFlags& client, const std::string& state, const std::string& definition,
-              int limit) {
+int ListSagas(const ClientFlags& client, const SagaListFlags& flags) {
   v1::ListSagasRequest request;
-  if (!state.empty()) {
+  if (!flags.state.empty()) {
     v1::SagaState wire;
-    if (!v1::SagaState_Parse("SAGA_STATE_" + state, &wire)) {
-      std::cerr << "error: --state: unknown state \"" << state
+    if (!v1::SagaState_Parse("SAGA_STATE_" + flags.state, &wire)) {
+      std::cerr << "error: --state: unknown state \"" << flags.state
                 << "\" (RUNNING, COMPENSATING, COMPLETED, COMPENSATED, FAILED)\n";
       return kExitUsage;
     }
     request.set_state(wire);
   }
-  request.set_definition(definition);
-  request.set_page_size(limit);
+  request.set_definition(flags.definition);
+  request.set_created_after(flags.created_after);
+  request.set_created_before(flags.created_before);
+  request.set_page_size(flags.limit);
+  request.set_page_token(flags.page_token);
   v1::ListSagasResponse response;
   grpc::ClientContext context;
   SetDeadline(context);
@@ -126,6 +131,9 @@ int ListSagas(const ClientFlags& client, const std::string& state, const std::st
         << "\n";
   } else {
     PrintSagaList(response, std::cout);
+    if (!response.next_page_token().empty()) {
+      std::cout << "(more: --page-token '" << response.next_page_token() << "')\n";
+    }
   }
   return 0;
 }

@@ -12,6 +12,16 @@ struct LimitFlags {
   size_t max_steps = 100;
 };
 
+// Completion notifications and alerts (docs/notifications.md), for `serve` and `dev`.
+struct NotifyFlags {
+  // Signs notifications; empty: $SKALD_NOTIFY_SECRET, else unsigned.
+  std::string secret;
+  // Where alerts go; empty: no alerts.
+  std::string alert_url;
+  int alert_compensation_failures = 3;
+  std::string alert_stuck_after = "1h";
+};
+
 struct ServeFlags {
   std::string database_uri;
   std::string listen_address = "127.0.0.1:7700";
@@ -22,15 +32,23 @@ struct ServeFlags {
   std::string shutdown_grace = "10s";
   std::string node_id;
   std::string lease_ttl = "5s";
+  // host:port of the HTTP port (health, metrics, JSON API, dashboard); empty: none.
+  std::string http_listen;
+  // When set, the bound HTTP address is written here once serving.
+  std::string http_ready_file;
+  NotifyFlags notify;
   // TEST ONLY: simulated network faults on participant calls (see engine/delivery_faults.h).
   bool test_duplicate_calls = false;
   std::string test_late_action;  // "STEP:DURATION"
 };
 
 struct DevFlags {
+  NotifyFlags notify;
   std::string data_dir;
   std::string listen_address = "127.0.0.1:7700";
   std::string ready_file;
+  std::string http_listen = "127.0.0.1:7780";
+  std::string http_ready_file;
   LimitFlags limits;
   // How long SIGTERM/SIGINT waits for participant calls in flight to answer.
   std::string shutdown_grace = "10s";
@@ -64,11 +82,36 @@ int GraphDefinition(const ClientFlags& client, const DefinitionSource& source,
                     const std::string& format);
 // Prints the what-if scenarios of core::Simulate, as text or (client.json) JSON.
 int SimulateDefinition(const ClientFlags& client, const DefinitionSource& source);
+// `traceparent` (W3C) and `callback_url` are sent when not empty.
 int StartSaga(const ClientFlags& client, const std::string& definition, int version,
-              const std::string& input_json, const std::string& saga_id);
+              const std::string& input_json, const std::string& saga_id,
+              const std::string& traceparent = "", const std::string& callback_url = "");
 int GetSaga(const ClientFlags& client, const std::string& saga_id);
-int ListSagas(const ClientFlags& client, const std::string& state, const std::string& definition,
-              int limit);
+// Filters and paging of `saga list`.
+struct SagaListFlags {
+  std::string state;
+  std::string definition;
+  std::string created_after;
+  std::string created_before;
+  int limit = 50;
+  std::string page_token;
+};
+int ListSagas(const ClientFlags& client, const SagaListFlags& flags);
+// Who acts and why, for `saga abort | retry | skip`.
+struct OperatorFlags {
+  std::string operator_name;
+  std::string reason;
+  std::string step;  // skip only
+};
+
+// Prints the saga's event history, oldest first.
+int SagaHistory(const ClientFlags& client, const std::string& saga_id);
+// Prints the saga's events as they happen until it ends.
+int WatchSaga(const ClientFlags& client, const std::string& saga_id);
+// `action` is "abort", "retry" or "skip"; prints the saga afterwards.
+int OperatorAction(const ClientFlags& client, const std::string& action, const std::string& saga_id,
+                   const OperatorFlags& flags);
+
 // Prints the registered participant instances (all, or `service`'s) and their health.
 int ListParticipants(const ClientFlags& client, const std::string& service);
 int WaitSaga(const ClientFlags& client, const std::string& saga_id, const std::string& timeout);

@@ -7,6 +7,11 @@
 namespace skald::cli {
 
 int RunDev(const DevFlags& flags) {
+  api::ServerOptions options;
+  if (absl::Status notify = ApplyNotifyFlags(flags.notify, options); !notify.ok()) {
+    spdlog::error("{}", std::string(notify.message()));
+    return 2;
+  }
   devdb::LocalPostgresOptions postgres_options;
   postgres_options.data_dir = flags.data_dir;
   auto postgres = devdb::LocalPostgres::Start(postgres_options);
@@ -20,14 +25,15 @@ int RunDev(const DevFlags& flags) {
     return 1;
   }
   spdlog::info("local PostgreSQL in {}: {}", flags.data_dir, (*postgres)->ConnectionUri("skald"));
-  api::ServerOptions options;
   options.database_uri = (*postgres)->ConnectionUri("skald");
   options.listen_address = flags.listen_address;
   options.limits = ToApiLimits(flags.limits);
   // One coordinator on its own cluster: a fixed name lets a restarted `skald dev` take its
   // unfinished sagas back at once.
   options.node_id = "skald-dev";
-  return ServeUntilSignalled(options, flags.ready_file, flags.shutdown_grace);
+  options.http_listen_address = flags.http_listen;
+  return ServeUntilSignalled(options, flags.ready_file, flags.shutdown_grace,
+                             flags.http_ready_file);
   // `postgres` stops the cluster it started when it goes out of scope.
 }
 

@@ -6,6 +6,7 @@
 #include <iostream>
 
 #include "coordinator/cli/commands.h"
+#include "coordinator/observability/logging.h"
 
 namespace {
 
@@ -22,9 +23,17 @@ int main(int argc, char** argv) {
   signal(SIGPIPE, SIG_IGN);
   CLI::App app{"Skald: a saga coordinator for distributed transactions"};
   app.require_subcommand(1);
+  // Global flags may also follow the subcommand: `skald serve --log-format json ...`.
+  app.fallthrough();
   std::string log_level = "info";
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error")
       ->capture_default_str();
+  std::string log_format = "text";
+  app.add_option("--log-format", log_format,
+                 "text, or json: one object per line with ts, level, logger, msg and, on lines "
+                 "about a saga, saga_id (step, attempt)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"text", "json"}));
 
   skald::cli::ClientFlags client;
   if (const char* address = std::getenv("SKALD_ADDRESS"); address && *address) {
@@ -40,6 +49,23 @@ int main(int argc, char** argv) {
     command
         ->add_option("--shutdown-grace", grace,
                      "on SIGTERM, how long calls in flight may take to answer")
+        ->capture_default_str();
+  };
+  auto add_notify_flags = [](CLI::App* command, skald::cli::NotifyFlags& notify) {
+    command->add_option("--notify-secret", notify.secret,
+                        "sign notifications and alerts with this secret (env "
+                        "SKALD_NOTIFY_SECRET; unsigned when neither is set)");
+    command->add_option("--alert-url", notify.alert_url,
+                        "POST alerts here (http:// or https://): a saga FAILED, a compensation "
+                        "failing repeatedly, a saga unfinished too long; off when empty");
+    command
+        ->add_option("--alert-compensation-failures", notify.alert_compensation_failures,
+                     "alert once per saga and step after this many failed compensation attempts")
+        ->capture_default_str()
+        ->check(CLI::Range(1, 10000));
+    command
+        ->add_option("--alert-stuck-after", notify.alert_stuck_after,
+                     "alert once per saga RUNNING, COMPENSATING or FAILED for longer than this")
         ->capture_default_str();
   };
   auto add_limit_flags = [](CLI::App* command, skald::cli::LimitFlags& limits) {
@@ -61,7 +87,13 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   serve_cmd->add_option("--ready-file", serve.ready_file,
                         "write the bound address here once serving");
+  serve_cmd->add_option("--http-listen", serve.http_listen,
+                        "host:port for HTTP: /healthz, /readyz, /metrics, the JSON API "
+                        "(/api/v1) and the dashboard (default: off; port 0 picks one)");
+  serve_cmd->add_option("--http-ready-file", serve.http_ready_file,
+                        "write the bound HTTP address here once serving");
   add_limit_flags(serve_cmd, serve.limits);
+  add_notify_flags(serve_cmd, serve.notify);
   add_shutdown_flag(serve_cmd, serve.shutdown_grace);
   serve_cmd->add_option("--node-id", serve.node_id,
                         "this coordinator's name in lease records, unique among running "
@@ -90,7 +122,14 @@ int main(int argc, char** argv) {
   dev_cmd->add_option("--listen", dev.listen_address, "host:port for the client API")
       ->capture_default_str();
   dev_cmd->add_option("--ready-file", dev.ready_file, "write the bound address here once serving");
+  dev_cmd
+      ->add_option("--http-listen", dev.http_listen,
+                   "host:port for HTTP: health, metrics, JSON API, dashboard (empty: off)")
+      ->capture_default_str();
+  dev_cmd->add_option("--http-ready-file", dev.http_ready_file,
+                      "write the bound HTTP address here once serving");
   add_limit_flags(dev_cmd, dev.limits);
+  add_notify_flags(dev_cmd, dev.notify);
   add_shutdown_flag(dev_cmd, dev.shutdown_grace);
 
   auto* definition_cmd = app.add_subcommand("definition", "manage saga definitions");
@@ -147,19 +186,67 @@ int main(int argc, char** argv) {
   start_cmd->add_option("--input", input_json, "saga input, a JSON object")->capture_default_str();
   start_cmd->add_option("--id", saga_id, "client-chosen id: starting twice returns the first");
   start_cmd->add_option("--version", version, "definition version (default: the latest)");
+  std::string traceparent, callback_url;
+  start_cmd->add_option("--traceparent", traceparent,
+                        "W3C trace context every participant call continues "
+                        "(00-<trace id>-<span id>-<flags>; default: a new trace)");
+  start_cmd->add_option("--callback-url", callback_url,
+                        "POST the saga's outcome here once it ends (http:// or https://)");
   add_client_flags(start_cmd);
 
   auto* get_cmd = saga_cmd->add_subcommand("get", "show a saga and its steps");
   get_cmd->add_option("id", saga_id, "saga id")->required();
   add_client_flags(get_cmd);
 
-  std::string state_filter, definition_filter;
-  int limit = 50;
+  skald::cli::SagaListFlags list_flags;
   auto* list_cmd = saga_cmd->add_subcommand("list", "list sagas, newest first");
-  list_cmd->add_option("--state", state_filter, "only sagas in this state, e.g. FAILED");
-  list_cmd->add_option("--definition", definition_filter, "only sagas of this definition");
-  list_cmd->add_option("--limit", limit, "at most this many (1-1000)")->capture_default_str();
+  list_cmd->add_option("--state", list_flags.state, "only sagas in this state, e.g. FAILED");
+  list_cmd->add_option("--definition", list_flags.definition, "only sagas of this definition");
+  list_cmd->add_option("--since", list_flags.created_after,
+                       "only sagas created at or after this time (RFC 3339 or a date)");
+  list_cmd->add_option("--until", list_flags.created_before,
+                       "only sagas created before this time (RFC 3339 or a date)");
+  list_cmd->add_option("--limit", list_flags.limit, "at most this many per page (1-1000)")
+      ->capture_default_str();
+  list_cmd->add_option("--page-token", list_flags.page_token,
+                       "the next page, from the previous listing's last line");
   add_client_flags(list_cmd);
+
+  auto* history_cmd = saga_cmd->add_subcommand(
+      "history", "every transition, attempt and error of a saga, in order");
+  history_cmd->add_option("id", saga_id, "saga id")->required();
+  add_client_flags(history_cmd);
+
+  auto* watch_cmd =
+      saga_cmd->add_subcommand("watch", "print a saga's events as they happen, until it ends");
+  watch_cmd->add_option("id", saga_id, "saga id")->required();
+  add_client_flags(watch_cmd);
+
+  skald::cli::OperatorFlags operator_flags;
+  if (const char* user =
+          std::getenv("SKALD_OPERATOR") ? std::getenv("SKALD_OPERATOR") : std::getenv("USER")) {
+    operator_flags.operator_name = user;
+  }
+  auto add_operator_flags = [&](CLI::App* command) {
+    command->add_option("id", saga_id, "saga id")->required();
+    command->add_option("--reason", operator_flags.reason, "why; recorded in the history")
+        ->required();
+    command
+        ->add_option("--operator", operator_flags.operator_name,
+                     "who; recorded in the history (default: $SKALD_OPERATOR, else $USER)")
+        ->capture_default_str();
+    add_client_flags(command);
+  };
+  auto* abort_cmd = saga_cmd->add_subcommand(
+      "abort", "stop a RUNNING saga from going forward: it compensates what it has done");
+  add_operator_flags(abort_cmd);
+  auto* retry_cmd = saga_cmd->add_subcommand(
+      "retry", "resume a FAILED saga's failed compensations (or after-pivot steps) afresh");
+  add_operator_flags(retry_cmd);
+  auto* skip_cmd = saga_cmd->add_subcommand(
+      "skip", "count a step's stuck compensation as done (undone by hand), so the saga goes on");
+  add_operator_flags(skip_cmd);  // the saga id first, then the step
+  skip_cmd->add_option("step", operator_flags.step, "the step")->required();
 
   std::string wait_timeout = "60s";
   auto* wait_cmd =
@@ -181,14 +268,15 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    // --help and --version exit 0; every usage error exits 2, as documented.
+    return app.exit(e) == 0 ? 0 : 2;
   }
   auto level = spdlog::level::from_str(log_level);
   if (level == spdlog::level::off && log_level != "off") {
     std::cerr << "--log-level: unknown level \"" << log_level << "\"\n";
     return 2;
   }
-  spdlog::set_level(level);
+  skald::observability::ConfigureLogging(*skald::observability::ParseLogFormat(log_format), level);
 
   if (*serve_cmd) {
     return skald::cli::RunServe(serve);
@@ -212,16 +300,22 @@ int main(int argc, char** argv) {
     return skald::cli::SimulateDefinition(client, definition_source);
   }
   if (*start_cmd) {
-    return skald::cli::StartSaga(client, definition_name, version, input_json, saga_id);
+    return skald::cli::StartSaga(client, definition_name, version, input_json, saga_id, traceparent,
+                                 callback_url);
   }
   if (*participant_list_cmd) {
     return skald::cli::ListParticipants(client, service_filter);
   }
+  if (*history_cmd) return skald::cli::SagaHistory(client, saga_id);
+  if (*watch_cmd) return skald::cli::WatchSaga(client, saga_id);
+  if (*abort_cmd) return skald::cli::OperatorAction(client, "abort", saga_id, operator_flags);
+  if (*retry_cmd) return skald::cli::OperatorAction(client, "retry", saga_id, operator_flags);
+  if (*skip_cmd) return skald::cli::OperatorAction(client, "skip", saga_id, operator_flags);
   if (*get_cmd) {
     return skald::cli::GetSaga(client, saga_id);
   }
   if (*list_cmd) {
-    return skald::cli::ListSagas(client, state_filter, definition_filter, limit);
+    return skald::cli::ListSagas(client, list_flags);
   }
   if (*wait_cmd) {
     return skald::cli::WaitSaga(client, saga_id, wait_timeout);

@@ -38,16 +38,19 @@ json SagaToJson(const v1::Saga& saga) {
                      {"output", ParseOrNull(step.output_json())},
                      {"error", step.error()}});
   }
-  return {{"id", saga.id()},
-          {"definition", saga.definition()},
-          {"version", saga.definition_version()},
-          {"state", StateName(saga.state())},
-          {"error", saga.error()},
-          {"input", ParseOrNull(saga.input_json())},
-          {"output", ParseOrNull(saga.output_json())},
-          {"created_at", saga.created_at()},
-          {"updated_at", saga.updated_at()},
-          {"steps", steps}};
+  json out = {{"id", saga.id()},
+              {"definition", saga.definition()},
+              {"version", saga.definition_version()},
+              {"state", StateName(saga.state())},
+              {"error", saga.error()},
+              {"input", ParseOrNull(saga.input_json())},
+              {"output", ParseOrNull(saga.output_json())},
+              {"created_at", saga.created_at()},
+              {"updated_at", saga.updated_at()},
+              {"steps", steps}};
+  // GetSaga fills it in; listings do not.
+  if (!saga.traceparent().empty()) out["traceparent"] = saga.traceparent();
+  return out;
 }
 
 void PrintSaga(const v1::Saga& saga, std::ostream& out) {
@@ -57,7 +60,9 @@ void PrintSaga(const v1::Saga& saga, std::ostream& out) {
   if (!saga.error().empty()) out << "error       " << saga.error() << "\n";
   if (!saga.output_json().empty()) out << "output      " << saga.output_json() << "\n";
   out << "created     " << saga.created_at() << "\n"
-      << "updated     " << saga.updated_at() << "\n\n";
+      << "updated     " << saga.updated_at() << "\n";
+  if (!saga.traceparent().empty()) out << "trace       " << saga.traceparent() << "\n";
+  out << "\n";
   out << std::left << std::setw(22) << "STEP" << std::setw(21) << "STATE" << std::setw(10)
       << "ATTEMPTS" << std::setw(10) << "COMP."
       << "ERROR\n";

@@ -4,11 +4,13 @@
 #include <spdlog/spdlog.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 
 #include "coordinator/cli/commands.h"
 #include "coordinator/core/duration.h"
+#include "coordinator/core/notification.h"
 
 namespace skald::cli {
 namespace {
@@ -29,10 +31,14 @@ bool WriteAtomically(const std::string& path, const std::string& contents) {
 }  // namespace
 
 int ServeUntilSignalled(const api::ServerOptions& options, const std::string& ready_file,
-                        const std::string& shutdown_grace) {
+                        const std::string& shutdown_grace, const std::string& http_ready_file) {
   auto grace = core::ParseDuration(shutdown_grace);
   if (!grace.ok()) {
     spdlog::error("--shutdown-grace: {}", std::string(grace.status().message()));
+    return 2;
+  }
+  if (!http_ready_file.empty() && options.http_listen_address.empty()) {
+    spdlog::error("--http-ready-file: needs --http-listen");
     return 2;
   }
   // Block the stop signals in every thread (the ones gRPC and the engine start inherit the
@@ -52,6 +58,10 @@ int ServeUntilSignalled(const api::ServerOptions& options, const std::string& re
     spdlog::error("cannot write the ready file {}", ready_file);
     return 1;
   }
+  if (!http_ready_file.empty() && !WriteAtomically(http_ready_file, (*server)->http_address())) {
+    spdlog::error("cannot write the HTTP ready file {}", http_ready_file);
+    return 1;
+  }
   int signal_number = 0;
   sigwait(&stop_signals, &signal_number);
   spdlog::info("received {}, shutting down", strsignal(signal_number));
@@ -68,9 +78,38 @@ api::ApiLimits ToApiLimits(const LimitFlags& flags) {
   return limits;
 }
 
+absl::Status ApplyNotifyFlags(const NotifyFlags& flags, api::ServerOptions& options) {
+  options.notifier.secret = flags.secret;
+  if (const char* secret = std::getenv("SKALD_NOTIFY_SECRET"); flags.secret.empty() && secret) {
+    options.notifier.secret = secret;
+  }
+  if (!flags.alert_url.empty()) {
+    if (absl::Status valid = core::ValidateWebhookUrl(flags.alert_url); !valid.ok()) {
+      return absl::InvalidArgumentError("--alert-url: " + std::string(valid.message()));
+    }
+  }
+  options.notifier.alert_url = flags.alert_url;
+  if (flags.alert_compensation_failures < 1) {
+    return absl::InvalidArgumentError("--alert-compensation-failures: must be at least 1");
+  }
+  options.alert_compensation_failures = flags.alert_compensation_failures;
+  auto stuck_after = core::ParseDuration(flags.alert_stuck_after);
+  if (!stuck_after.ok() || stuck_after->count() == 0) {
+    return absl::InvalidArgumentError(
+        "--alert-stuck-after: must be a duration like \"30m\" or \"1h\", got \"" +
+        flags.alert_stuck_after + "\"");
+  }
+  options.notifier.alert_stuck_after = *stuck_after;
+  return absl::OkStatus();
+}
+
 int RunServe(const ServeFlags& flags) {
   api::ServerOptions options;
   options.limits = ToApiLimits(flags.limits);
+  if (absl::Status notify = ApplyNotifyFlags(flags.notify, options); !notify.ok()) {
+    spdlog::error("{}", std::string(notify.message()));
+    return 2;
+  }
   options.node_id = flags.node_id;
   auto lease_ttl = core::ParseDuration(flags.lease_ttl);
   if (!lease_ttl.ok() || *lease_ttl < std::chrono::milliseconds(300)) {
@@ -89,7 +128,9 @@ int RunServe(const ServeFlags& flags) {
   }
   options.database_uri = flags.database_uri;
   options.listen_address = flags.listen_address;
-  return ServeUntilSignalled(options, flags.ready_file, flags.shutdown_grace);
+  options.http_listen_address = flags.http_listen;
+  return ServeUntilSignalled(options, flags.ready_file, flags.shutdown_grace,
+                             flags.http_ready_file);
 }
 
 }  // namespace skald::cli

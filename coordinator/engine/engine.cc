@@ -6,12 +6,26 @@
 #include <unordered_set>
 
 #include "coordinator/core/trace_context.h"
+#include "coordinator/observability/logging.h"
 
 namespace skald::engine {
 namespace {
 
 v1::Phase ToWire(core::Phase phase) {
   return phase == core::Phase::kAction ? v1::PHASE_ACTION : v1::PHASE_COMPENSATION;
+}
+
+// The outcome label of attempt metrics and logs.
+std::string_view OutcomeLabel(core::AttemptOutcome outcome) {
+  switch (outcome) {
+    case core::AttemptOutcome::kSuccess:
+      return "success";
+    case core::AttemptOutcome::kRetryableError:
+      return "retryable_error";
+    case core::AttemptOutcome::kFailure:
+      return "failure";
+  }
+  return "unknown";
 }
 
 }  // namespace
@@ -23,6 +37,8 @@ struct Engine::Working {
   core::Transition transition;
   // Loaded from the store for this batch (rather than already in memory).
   bool loaded_now = false;
+  // Operator actions whose submitters learn the outcome once the batch is committed.
+  std::vector<Inbound*> awaiting_commit;
 };
 
 Engine::Engine(store::SagaStore& store, CallRouter& participants, EngineOptions options)
@@ -48,6 +64,7 @@ absl::Status Engine::Start() {
   }
   spdlog::info("engine {}: took up {} unfinished saga(s)", options_.owner,
                reclaimed->size() + claimed->size());
+  if (options_.metrics && !claimed->empty()) options_.metrics->LeasesTakenOver(claimed->size());
   thread_ = std::thread([this] { Loop(); });
   lease_thread_ = std::thread([this] { KeepLeases(); });
   return absl::OkStatus();
@@ -111,6 +128,7 @@ void Engine::KeepLeases() {
       }
       if (!claimed->empty()) {
         spdlog::info("engine {}: took over {} saga(s)", options_.owner, claimed->size());
+        if (options_.metrics) options_.metrics->LeasesTakenOver(claimed->size());
       }
       // A full batch means more are waiting: claim again at once.
       if (static_cast<int>(claimed->size()) == options_.claim_batch) continue;
@@ -130,6 +148,11 @@ void Engine::Stop() {
   if (thread_.joinable()) thread_.join();
   if (lease_thread_.joinable()) lease_thread_.join();
   participants_.CancelAndDrain();
+  // Operator actions not yet decided will not be: their submitters should not wait.
+  std::lock_guard lock(mutex_);
+  for (Inbound& inbound : inbox_) {
+    Tell(inbound, absl::UnavailableError("the coordinator is shutting down"));
+  }
 }
 
 bool Engine::Drain(std::chrono::milliseconds grace) {
@@ -163,6 +186,18 @@ void Engine::Admit(const std::string& saga_id, int64_t lease_token) {
   Post({saga_id, core::SagaResumed{}, lease_token});
 }
 
+void Engine::Submit(const std::string& saga_id, int64_t lease_token, core::OperatorAction action,
+                    std::function<void(absl::Status)> done) {
+  Post({saga_id, std::move(action), lease_token, std::move(done)});
+}
+
+void Engine::Tell(Inbound& inbound, const absl::Status& status) {
+  if (!inbound.done) return;
+  auto done = std::move(inbound.done);
+  inbound.done = nullptr;
+  done(status);
+}
+
 size_t Engine::live_sagas() const {
   std::lock_guard lock(mutex_);
   return live_count_;
@@ -173,7 +208,9 @@ void Engine::Post(Inbound inbound) {
     std::lock_guard lock(mutex_);
     inbox_.push_back(std::move(inbound));
   }
-  wake_.notify_one();
+  // All: the lease keeper may be waiting on wake_ too (when it cannot LISTEN), and must not
+  // take the loop's wake-up.
+  wake_.notify_all();
 }
 
 void Engine::Loop() {
@@ -243,7 +280,9 @@ std::optional<std::vector<Engine::Working>> Engine::DecideBatch(std::vector<Inbo
   std::vector<Working> work;
   std::unordered_map<std::string, size_t> index;
   for (Inbound& inbound : batch) {
-    const bool takes_up = std::holds_alternative<core::SagaResumed>(inbound.event);
+    const bool resumes = std::holds_alternative<core::SagaResumed>(inbound.event);
+    const auto* action = std::get_if<core::OperatorAction>(&inbound.event);
+    const bool takes_up = resumes || action;
     bool loaded_now = false;
     if (auto it = live_.find(inbound.saga_id);
         takes_up && it != live_.end() && inbound.lease_token > it->second.lease_token) {
@@ -259,12 +298,13 @@ std::optional<std::vector<Engine::Working>> Engine::DecideBatch(std::vector<Inbo
         return std::nullopt;
       }
       if (!loaded.ok()) {
-        spdlog::error("saga {}: cannot take it up: {}", inbound.saga_id,
-                      std::string(loaded.message()));
+        observability::LogAbout({inbound.saga_id}, spdlog::level::err, "cannot take it up: {}",
+                                std::string(loaded.message()));
+        Tell(inbound, loaded);
         continue;
       }
       loaded_now = true;
-    } else if (takes_up) {
+    } else if (resumes) {
       continue;  // Already driven here: resending its calls would duplicate them.
     }
     const LiveSaga& saga = live_.at(inbound.saga_id);
@@ -273,10 +313,29 @@ std::optional<std::vector<Engine::Working>> Engine::DecideBatch(std::vector<Inbo
       work.push_back(Working{inbound.saga_id, saga.state, {saga.state, {}, {}}, loaded_now});
     }
     Working& w = work[it->second];
-    core::Transition next = core::Decide(*saga.definition, w.transition.state, inbound.event, now);
-    w.transition.state = std::move(next.state);
-    for (auto& command : next.commands) w.transition.commands.push_back(std::move(command));
-    for (auto& entry : next.history) w.transition.history.push_back(std::move(entry));
+    auto decide = [&](const core::Event& event) {
+      core::Transition next = core::Decide(*saga.definition, w.transition.state, event, now);
+      const bool changed = !next.history.empty();
+      w.transition.state = std::move(next.state);
+      for (auto& command : next.commands) w.transition.commands.push_back(std::move(command));
+      for (auto& entry : next.history) w.transition.history.push_back(std::move(entry));
+      return changed;
+    };
+    if (!action) {
+      decide(inbound.event);
+      continue;
+    }
+    // Taken up for the operator: resumed first like any saga taken up, so that its calls in
+    // flight are resent and its timers re-armed here.
+    if (loaded_now) decide(core::SagaResumed{});
+    const core::SagaState before_action = w.transition.state;
+    if (decide(inbound.event)) {
+      w.awaiting_commit.push_back(&inbound);
+    } else {
+      absl::Status refused = core::CheckOperatorAction(*saga.definition, before_action, *action);
+      Tell(inbound,
+           refused.ok() ? absl::FailedPreconditionError("the action no longer applies") : refused);
+    }
   }
   return work;
 }
@@ -297,7 +356,8 @@ absl::StatusOr<std::unordered_set<std::string>> Engine::CommitBatch(
   if (fenced.ok()) {
     for (const std::string& id : *fenced) {
       // Another coordinator holds the lease now: nothing of ours was written.
-      spdlog::warn("saga {}: lease lost to another coordinator; letting it go", id);
+      observability::LogAbout({id}, spdlog::level::warn,
+                              "lease lost to another coordinator; letting it go");
       rejected.insert(id);
     }
     return rejected;
@@ -308,8 +368,9 @@ absl::StatusOr<std::unordered_set<std::string>> Engine::CommitBatch(
     auto alone = store_.CommitTransitions({write}, options_.owner);
     if (absl::IsUnavailable(alone.status())) return alone.status();
     if (!alone.ok() || !alone->empty()) {
-      spdlog::error("saga {}: transition not recorded, saga left as stored: {}", write.before->id,
-                    alone.ok() ? "lease lost" : std::string(alone.status().message()));
+      observability::LogAbout({write.before->id}, spdlog::level::err,
+                              "transition not recorded, saga left as stored: {}",
+                              alone.ok() ? "lease lost" : std::string(alone.status().message()));
       rejected.insert(write.before->id);
     }
   }
@@ -321,18 +382,29 @@ void Engine::ApplyBatch(std::vector<Working>& work,
   for (Working& w : work) {
     if (rejected.contains(w.saga_id)) {
       live_.erase(w.saga_id);
+      for (Inbound* inbound : w.awaiting_commit) {
+        Tell(*inbound, absl::AbortedError("another coordinator took the saga over meanwhile; "
+                                          "look at it again and repeat the action if it still "
+                                          "applies"));
+      }
       continue;
     }
+    for (Inbound* inbound : w.awaiting_commit) Tell(*inbound, absl::OkStatus());
     LiveSaga& saga = live_.at(w.saga_id);
     saga.state = std::move(w.transition.state);
     for (const core::Command& command : w.transition.commands) Execute(w.saga_id, saga, command);
     if (core::IsTerminal(saga.state.status)) {
-      spdlog::info("saga {}: {}", w.saga_id, core::ToString(saga.state.status));
+      observability::LogAbout({w.saga_id}, spdlog::level::info, "{}",
+                              core::ToString(saga.state.status));
+      if (options_.metrics) {
+        options_.metrics->SagaFinished(saga.definition->name, core::ToString(saga.state.status));
+      }
       live_.erase(w.saga_id);
     }
   }
   std::lock_guard lock(mutex_);
   live_count_ = live_.size();
+  if (options_.metrics) options_.metrics->SetSagasInFlight(live_count_);
 }
 
 void Engine::ForgetLoaded(const std::vector<Working>& work) {
@@ -351,7 +423,8 @@ absl::Status Engine::EnsureLive(const std::string& saga_id, int64_t lease_token)
     return absl::InternalError("stored steps do not match definition " + record->definition_name +
                                " v" + std::to_string(record->definition_version));
   }
-  live_[saga_id] = LiveSaga{*definition, std::move(record->state), lease_token};
+  live_[saga_id] =
+      LiveSaga{*definition, std::move(record->state), lease_token, std::move(record->traceparent)};
   return absl::OkStatus();
 }
 
@@ -377,6 +450,11 @@ void Engine::Execute(const std::string& saga_id, const LiveSaga& saga,
   if (const auto* call = std::get_if<core::CallParticipant>(&command)) {
     SendAttempt(saga_id, saga, *call);
   } else if (const auto* retry = std::get_if<core::ScheduleRetry>(&command)) {
+    if (options_.metrics) {
+      options_.metrics->RetryScheduled(saga.definition->name,
+                                       saga.definition->steps[retry->step].name,
+                                       core::ToString(retry->phase));
+    }
     timers_.push(Timer{retry->at, saga_id, core::RetryDue{retry->step, retry->phase}});
   } else if (const auto* deadline = std::get_if<core::ScheduleDeadline>(&command)) {
     timers_.push(Timer{deadline->at, saga_id, core::DeadlinePassed{deadline->step}});
@@ -401,12 +479,27 @@ void Engine::SendAttempt(const std::string& saga_id, const LiveSaga& saga,
   if (call.phase == core::Phase::kCompensation && !output.is_null()) {
     request.set_action_output_json(output.dump());
   }
-  request.set_traceparent(core::TraceParent(saga_id, step.name, call.phase, call.attempt));
-  participants_.Send(step, request, [this, saga_id, call](CallResult result) {
-    Post({saga_id, core::AttemptFinished{call.step, call.phase, call.attempt, result.outcome,
-                                         std::move(result.output), std::move(result.error),
-                                         std::move(result.error_code)}});
-  });
+  request.set_traceparent(
+      core::TraceParent(saga.traceparent, saga_id, step.name, call.phase, call.attempt));
+  observability::LogAbout({saga_id, step.name, call.attempt}, spdlog::level::debug,
+                          "sending the {} to {}", core::ToString(call.phase), request.handler());
+  const auto sent = std::chrono::steady_clock::now();
+  participants_.Send(
+      step, request, [this, saga_id, call, sent, definition = saga.definition](CallResult result) {
+        const std::string& step_name = definition->steps[call.step].name;
+        observability::LogAbout({saga_id, step_name, call.attempt}, spdlog::level::debug,
+                                "{} answered: {}{}", core::ToString(call.phase),
+                                OutcomeLabel(result.outcome),
+                                result.error.empty() ? "" : " (" + result.error + ")");
+        if (options_.metrics) {
+          options_.metrics->AttemptFinished(definition->name, step_name, core::ToString(call.phase),
+                                            OutcomeLabel(result.outcome),
+                                            std::chrono::steady_clock::now() - sent);
+        }
+        Post({saga_id, core::AttemptFinished{call.step, call.phase, call.attempt, result.outcome,
+                                             std::move(result.output), std::move(result.error),
+                                             std::move(result.error_code)}});
+      });
 }
 
 }  // namespace skald::engine

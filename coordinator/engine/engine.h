@@ -19,6 +19,7 @@
 #include "coordinator/core/saga_state.h"
 #include "coordinator/core/state_machine.h"
 #include "coordinator/engine/call_router.h"
+#include "coordinator/observability/coordinator_metrics.h"
 #include "coordinator/store/saga_store.h"
 #include "pqxx/connection"
 #include "pqxx/notification"
@@ -44,6 +45,9 @@ struct EngineOptions {
   std::chrono::milliseconds initial_store_backoff{100};
   std::chrono::milliseconds max_store_backoff{5'000};
   std::function<core::TimePoint()> now = [] { return core::Clock::now(); };
+  // Where the engine counts attempts, retries, finished sagas and lease takeovers; none
+  // when null. Must outlive the engine.
+  observability::CoordinatorMetrics* metrics = nullptr;
 };
 
 // Drives sagas: one thread runs a loop that takes events (participant replies, due retry
@@ -75,6 +79,14 @@ class Engine {
   // created. Thread-safe; returns at once.
   void Admit(const std::string& saga_id, int64_t lease_token);
 
+  // Hands the engine an operator's action on a saga whose lease it holds with
+  // `lease_token` (taken for this purpose if needed). `done` runs once, on the engine's
+  // thread, when the action's transition is committed (OK), when the action no longer
+  // applies (FAILED_PRECONDITION) or could not be recorded (ABORTED: the lease was lost;
+  // NOT_FOUND...). It must not block. Thread-safe; returns at once.
+  void Submit(const std::string& saga_id, int64_t lease_token, core::OperatorAction action,
+              std::function<void(absl::Status)> done);
+
   // The lease holder sagas created on this coordinator should be given to.
   store::LeaseHolder lease_holder() const { return {options_.owner, options_.lease_ttl}; }
 
@@ -85,8 +97,11 @@ class Engine {
   struct Inbound {
     std::string saga_id;
     core::Event event;
-    // For SagaResumed: the token of the lease that lets this coordinator drive the saga.
+    // For SagaResumed and OperatorAction: the token of the lease that lets this
+    // coordinator drive the saga.
     int64_t lease_token = 0;
+    // For OperatorAction: told how it ended (see Submit); cleared once told.
+    std::function<void(absl::Status)> done;
   };
   // A retry or a deadline: the event to deliver to a saga at a time.
   struct Timer {
@@ -99,9 +114,13 @@ class Engine {
     std::shared_ptr<const core::SagaDefinition> definition;
     core::SagaState state;
     int64_t lease_token = 0;
+    // As stored with the saga; empty for sagas stored before traceparents were kept.
+    std::string traceparent;
   };
 
   void Post(Inbound inbound);
+  // Tells an operator action's submitter how it ended, once.
+  static void Tell(Inbound& inbound, const absl::Status& status);
   void Loop();
   // Collects the events to handle next, waiting for one or for the next timer.
   std::vector<Inbound> NextBatch();

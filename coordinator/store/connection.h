@@ -1,5 +1,6 @@
 #pragma once
 
+#include <chrono>
 #include <condition_variable>
 #include <functional>
 #include <memory>
@@ -32,6 +33,15 @@ class ConnectionPool {
   // Opens one connection now; returns why it could not.
   absl::Status CheckConnectivity();
 
+  // Told, on the caller's thread, of every Run once it ends: its operation (see
+  // OperationLabel), how long the work took on its connection (0 when none could be had),
+  // and the status Run returns.
+  using RunObserver =
+      std::function<void(std::string_view operation, std::chrono::steady_clock::duration elapsed,
+                         const absl::Status& status)>;
+  // REQUIRES: called before the pool is used from more than one thread.
+  void SetObserver(RunObserver observer) { observer_ = std::move(observer); }
+
   const std::string& uri() const { return uri_; }
 
  private:
@@ -44,7 +54,14 @@ class ConnectionPool {
   std::condition_variable available_;
   std::vector<std::unique_ptr<pqxx::connection>> idle_;
   size_t open_ = 0;
+  RunObserver observer_;
 };
+
+// Returns the operation `what` (Run's argument) names, from a small fixed set, for metric
+// labels: "create_saga", "load_saga", "commit_transitions", "claim_sagas", ... The longest
+// known operation `what` begins with wins; anything else is "other". Never contains a
+// saga id or any other value.
+std::string_view OperationLabel(std::string_view what);
 
 // Registers every prepared statement the store uses on `connection`.
 void PrepareStatements(pqxx::connection& connection);

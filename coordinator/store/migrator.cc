@@ -50,4 +50,28 @@ absl::StatusOr<std::vector<int>> ApplyMigrations(ConnectionPool& pool,
   return applied;
 }
 
+absl::StatusOr<SchemaStatus> CheckMigrations(ConnectionPool& pool,
+                                             const std::vector<Migration>& migrations) {
+  std::set<int> done;
+  absl::Status status = pool.Run("check migrations", [&](pqxx::connection& c) {
+    done.clear();
+    pqxx::read_transaction tx(c);
+    if (tx.exec1("SELECT to_regclass('schema_migrations') IS NULL")[0].as<bool>()) return;
+    for (const auto& row : tx.exec("SELECT version FROM schema_migrations")) {
+      done.insert(row[0].as<int>());
+    }
+  });
+  if (!status.ok()) return status;
+  SchemaStatus schema;
+  std::set<int> known;
+  for (const Migration& migration : migrations) {
+    known.insert(migration.version);
+    if (!done.contains(migration.version)) schema.pending.push_back(migration.version);
+  }
+  for (int version : done) {
+    if (!known.contains(version)) schema.unknown.push_back(version);
+  }
+  return schema;
+}
+
 }  // namespace skald::store

@@ -26,4 +26,18 @@ const std::vector<Migration>& EmbeddedMigrations();
 absl::StatusOr<std::vector<int>> ApplyMigrations(ConnectionPool& pool,
                                                  const std::vector<Migration>& migrations);
 
+// The database's schema compared with a list of migrations.
+struct SchemaStatus {
+  // Versions of the list the database has not applied.
+  std::vector<int> pending;
+  // Versions the database has applied that the list does not know (a newer coordinator's).
+  std::vector<int> unknown;
+  bool current() const { return pending.empty() && unknown.empty(); }
+};
+
+// Reads, without changing anything, which of `migrations` the database has applied. Fails
+// as ConnectionPool::Run does, e.g. UNAVAILABLE when the database cannot be reached.
+absl::StatusOr<SchemaStatus> CheckMigrations(ConnectionPool& pool,
+                                             const std::vector<Migration>& migrations);
+
 }  // namespace skald::store

@@ -124,16 +124,20 @@ absl::StatusOr<core::SagaDefinition> SagaStore::GetDefinition(const std::string&
 
 absl::StatusOr<CreatedSaga> SagaStore::CreateSaga(const core::SagaDefinition& definition,
                                                   const std::string& saga_id, const json& input,
-                                                  const LeaseHolder& holder) {
+                                                  const LeaseHolder& holder,
+                                                  const SagaStartOptions& options) {
   CreatedSaga result;
   std::string existing_definition;
   absl::Status status = pool_.Run("create saga", [&](pqxx::connection& c) {
     pqxx::work tx(c);
     std::optional<std::string> requested_id;
     if (!saga_id.empty()) requested_id = saga_id;
-    auto inserted =
-        tx.exec_prepared(Name(stmt::kInsertSaga), requested_id, definition.name, definition.version,
-                         input.dump(), holder.owner, static_cast<long long>(holder.ttl.count()));
+    std::optional<std::string> traceparent, callback_url;
+    if (!options.traceparent.empty()) traceparent = options.traceparent;
+    if (!options.callback_url.empty()) callback_url = options.callback_url;
+    auto inserted = tx.exec_prepared(
+        Name(stmt::kInsertSaga), requested_id, definition.name, definition.version, input.dump(),
+        holder.owner, static_cast<long long>(holder.ttl.count()), traceparent, callback_url);
     if (inserted.empty()) {
       // The id is taken: an idempotent repeat of an earlier start, or a clash.
       auto row = tx.exec_prepared1(Name(stmt::kSelectSaga), saga_id);
@@ -179,6 +183,8 @@ absl::StatusOr<SagaRecord> SagaStore::GetSaga(const std::string& saga_id) {
     r.updated_at = row[6].as<std::string>();
     if (!row[7].is_null()) r.state.output = json::parse(row[7].as<std::string>());
     r.state.deadline = ReadTime(row[8]);
+    r.traceparent = row[9].as<std::string>();
+    r.callback_url = row[10].as<std::string>();
     for (const auto& step_row : tx.exec_prepared(Name(stmt::kSelectSteps), saga_id)) {
       r.step_names.push_back(step_row[0].as<std::string>());
       r.state.steps.push_back(ReadStep(step_row));
@@ -336,6 +342,21 @@ absl::StatusOr<std::vector<Lease>> SagaStore::ReclaimOwnLeases(const LeaseHolder
   return UpdateLeases(stmt::kReclaimOwnLeases, holder);
 }
 
+absl::StatusOr<int64_t> SagaStore::TakeLease(const std::string& saga_id,
+                                             const LeaseHolder& holder) {
+  std::optional<int64_t> token;
+  absl::Status status = pool_.Run("take the lease of saga " + saga_id, [&](pqxx::connection& c) {
+    pqxx::work tx(c);
+    auto rows = tx.exec_prepared(Name(stmt::kTakeLease), saga_id, holder.owner,
+                                 static_cast<long long>(holder.ttl.count()));
+    if (!rows.empty()) token = rows[0][0].as<int64_t>();
+    tx.commit();
+  });
+  if (!status.ok()) return status;
+  if (!token) return absl::NotFoundError("no saga with id \"" + saga_id + "\"");
+  return *token;
+}
+
 absl::Status SagaStore::ReleaseLeases(const std::string& owner) {
   return pool_.Run("release leases", [&](pqxx::connection& c) {
     pqxx::work tx(c);
@@ -373,6 +394,7 @@ absl::StatusOr<std::vector<std::string>> SagaStore::CommitTransitions(
       for (const core::HistoryEntry& entry : write.transition->history) {
         InsertHistory(tx, after.id, *write.definition, entry);
       }
+      QueueNotices(tx, before, *write.transition, *write.definition, outbox_);
     }
     tx.commit();
   });

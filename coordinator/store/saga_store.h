@@ -10,6 +10,7 @@
 #include "coordinator/core/saga_state.h"
 #include "coordinator/core/state_machine.h"
 #include "coordinator/store/connection.h"
+#include "coordinator/store/outbox.h"
 
 namespace skald::store {
 
@@ -21,6 +22,19 @@ struct SagaRecord {
   std::vector<std::string> step_names;
   std::string created_at;  // RFC 3339, UTC
   std::string updated_at;
+  // As given on start or generated; empty for sagas stored before traceparents were kept
+  // (see core::SagaTraceParent). Not filled in by ListSagas.
+  std::string traceparent;
+  // Where the saga's outcome is POSTed besides the definition's notify URL; empty: none.
+  std::string callback_url;
+};
+
+// What a saga is created with besides its definition and input.
+struct SagaStartOptions {
+  // W3C trace context its participant calls continue ("00-..."); empty: none stored.
+  std::string traceparent;
+  // Where to POST its outcome, besides the definition's notify URL; empty: none.
+  std::string callback_url;
 };
 
 // One stored history event.
@@ -89,7 +103,9 @@ inline constexpr const char* kWorkChannel = "skald_work";
 // NOT_FOUND / ALREADY_EXISTS as documented per call, INTERNAL for anything unexpected.
 class SagaStore {
  public:
-  explicit SagaStore(ConnectionPool& pool) : pool_(pool) {}
+  // `outbox` says which alerts CommitTransitions queues besides completion notifications.
+  explicit SagaStore(ConnectionPool& pool, OutboxPolicy outbox = {})
+      : pool_(pool), outbox_(std::move(outbox)) {}
 
   // Stores `definition`. Returns true when stored now, false when the same name and version
   // was already stored with an identical document; ALREADY_EXISTS when it was stored with a
@@ -103,10 +119,12 @@ class SagaStore {
   // Creates a saga of `definition` with `input`, its steps PENDING, and records its
   // creation in the history, in one transaction; `holder` gets its lease. An empty
   // `saga_id` gets a fresh UUID. When `saga_id` names an existing saga of the same
-  // definition, returns it with created=false; of another definition, ALREADY_EXISTS.
+  // definition, returns it with created=false (and its own `options`); of another
+  // definition, ALREADY_EXISTS.
   absl::StatusOr<CreatedSaga> CreateSaga(const core::SagaDefinition& definition,
                                          const std::string& saga_id, const nlohmann::json& input,
-                                         const LeaseHolder& holder);
+                                         const LeaseHolder& holder,
+                                         const SagaStartOptions& options = {});
 
   // Takes the leases of up to `limit` unfinished sagas whose lease is free or expired,
   // oldest first, for `holder`; each claim gets a new token. Concurrent claimers never get
@@ -124,6 +142,13 @@ class SagaStore {
   // Gives up every lease of `owner` and tells the other coordinators, so that they take
   // the sagas over at once rather than after the leases expire.
   absl::Status ReleaseLeases(const std::string& owner);
+
+  // Makes `holder` the saga's lease holder, whatever its state and whoever held it, and
+  // returns the lease's token: unchanged when `holder` already held it (so that its engine
+  // is not fenced off by its own hand), one higher otherwise (fencing the previous holder).
+  // For operator actions, which the coordinator answering the operator carries out.
+  // NOT_FOUND when there is no such saga.
+  absl::StatusOr<int64_t> TakeLease(const std::string& saga_id, const LeaseHolder& holder);
 
   // Returns the saga with its steps; NOT_FOUND when there is none.
   absl::StatusOr<SagaRecord> GetSaga(const std::string& saga_id);
@@ -146,7 +171,9 @@ class SagaStore {
 
   // Commits the new state and history of every saga in `writes` in one transaction: all
   // or none of them take effect. A saga whose lease `owner` no longer holds with the
-  // write's token is left untouched (fenced) and its id returned.
+  // write's token is left untouched (fenced) and its id returned. What a committed
+  // transition must tell the outside world (completion notifications, alerts) is queued in
+  // the outbox in the same transaction (see outbox.h).
   absl::StatusOr<std::vector<std::string>> CommitTransitions(
       const std::vector<TransitionWrite>& writes, const std::string& owner);
 
@@ -156,6 +183,7 @@ class SagaStore {
                                                   const LeaseHolder& holder);
 
   ConnectionPool& pool_;
+  const OutboxPolicy outbox_;
 };
 
 }  // namespace skald::store

@@ -19,10 +19,10 @@ const std::vector<Statement>& AllStatements() {
        "ORDER BY version DESC LIMIT 1"},
       {stmt::kInsertSaga,
        "INSERT INTO sagas (id, definition_name, definition_version, state, input, owner, "
-       "lease_token, lease_expires_at) "
+       "lease_token, lease_expires_at, traceparent, callback_url) "
        "VALUES (COALESCE($1, gen_random_uuid()::text), $2, $3, 'RUNNING', $4::jsonb, $5, "
        "1, "
-       "now() + $6 * interval '1 millisecond') "
+       "now() + $6 * interval '1 millisecond', $7, $8) "
        "ON CONFLICT (id) DO NOTHING RETURNING id"},
       {stmt::kInsertStep,
        "INSERT INTO saga_steps (saga_id, position, name, state) VALUES ($1, $2, $3, "
@@ -33,7 +33,10 @@ const std::vector<Statement>& AllStatements() {
       {stmt::kSelectSaga,
        "SELECT definition_name, definition_version, state, input::text, "
        "error, " SKALD_RFC3339("created_at") ", " SKALD_RFC3339(
-           "updated_at") ", output::text, " SKALD_MS("deadline_at") " FROM sagas WHERE id "
+           "updated_at") ", output::text, " SKALD_MS("deadline_at") ", "
+                                                                    "coalesce(traceparent, ''), "
+                                                                    "coalesce(callback_url, '') "
+                                                                    "FROM sagas WHERE id "
                                                                     "= $1"},
       {stmt::kSelectSteps, "SELECT name, state, attempts, compensation_attempts, " SKALD_MS(
                                "retry_at") ", output::text, error, outcome_unknown, "
@@ -81,6 +84,11 @@ const std::vector<Statement>& AllStatements() {
        "UPDATE sagas SET owner = NULL, lease_expires_at = NULL "
        "WHERE owner = $1 AND state IN ('RUNNING', 'COMPENSATING')"},
       {stmt::kNotifyWork, "SELECT pg_notify('skald_work', $1)"},
+      {stmt::kTakeLease,
+       "UPDATE sagas SET lease_token = CASE WHEN owner = $2 THEN lease_token "
+       "ELSE lease_token + 1 END, owner = $2, "
+       "lease_expires_at = now() + $3 * interval '1 millisecond' "
+       "WHERE id = $1 RETURNING lease_token"},
       {stmt::kSelectActiveSagas,
        "SELECT id FROM sagas WHERE state IN ('RUNNING', 'COMPENSATING') ORDER BY "
        "created_at"},
@@ -127,6 +135,62 @@ const std::vector<Statement>& AllStatements() {
        // clang-format on
        " FROM participant_instances WHERE expires_at > now() "
        "ORDER BY service, address, instance_id"},
+      // clang-format off
+      // The notification outbox. Bodies are built here, from the saga's row as the same
+      // transaction just wrote it, and fixed: every attempt sends the same bytes.
+      // $1 saga id, $2 the definition's notify URL or NULL; the saga's callback_url is the
+      // other recipient (one row per distinct URL).
+      {stmt::kInsertFinishedNotices,
+       "INSERT INTO notification_outbox (saga_id, event, url, payload) "
+       "SELECT s.id, 'saga.finished', u.url, jsonb_build_object('saga_id', s.id, "
+       "'definition', s.definition_name, 'version', s.definition_version, 'state', s.state, "
+       "'error', s.error, 'output', s.output, "
+       "'created_at', " SKALD_RFC3339("s.created_at") ", "
+       "'finished_at', " SKALD_RFC3339("s.updated_at") ") "
+       "FROM sagas s CROSS JOIN LATERAL (SELECT DISTINCT x AS url "
+       "FROM unnest(ARRAY[$2::text, s.callback_url]) AS x WHERE x IS NOT NULL AND x <> '') u "
+       "WHERE s.id = $1"},
+      // $1 saga id, $2 alert URL, $3 kind, $4 step or NULL, $5 error, $6 failures or NULL,
+      // $7 dedup key or NULL (an alert with a key already queued is not queued again).
+      {stmt::kInsertAlert,
+       "INSERT INTO notification_outbox (saga_id, event, url, payload, dedup_key) "
+       "SELECT s.id, 'alert', $2::text, jsonb_strip_nulls(jsonb_build_object('kind', $3::text, "
+       "'saga_id', s.id, 'definition', s.definition_name, 'version', s.definition_version, "
+       "'state', s.state, 'step', $4::text, 'failures', $6::integer, 'error', $5::text, "
+       "'created_at', " SKALD_RFC3339("s.created_at") ", 'at', " SKALD_RFC3339("now()") ")), "
+       "$7::text FROM sagas s WHERE s.id = $1 ON CONFLICT (dedup_key) DO NOTHING"},
+      // $1 alert URL, $2 threshold ms, $3 limit. Marks the sagas so each is alerted once;
+      // SKIP LOCKED leaves sagas being written (or scanned elsewhere) to the next scan.
+      {stmt::kQueueStuckAlerts,
+       "WITH stuck AS (UPDATE sagas SET stuck_alerted_at = now() WHERE id IN ("
+       "SELECT id FROM sagas WHERE state IN ('RUNNING', 'COMPENSATING', 'FAILED') "
+       "AND stuck_alerted_at IS NULL AND created_at < now() - $2 * interval '1 millisecond' "
+       "ORDER BY created_at LIMIT $3 FOR UPDATE SKIP LOCKED) "
+       "RETURNING id, definition_name, definition_version, state, error, created_at) "
+       "INSERT INTO notification_outbox (saga_id, event, url, payload, dedup_key) "
+       "SELECT id, 'alert', $1::text, jsonb_build_object('kind', 'saga_stuck', 'saga_id', id, "
+       "'definition', definition_name, 'version', definition_version, 'state', state, "
+       "'error', error, "
+       "'created_at', " SKALD_RFC3339("created_at") ", 'at', " SKALD_RFC3339("now()") ", "
+       "'unfinished_seconds', extract(epoch FROM now() - created_at)::bigint), "
+       "'saga_stuck/' || id FROM stuck ON CONFLICT (dedup_key) DO NOTHING"},
+      // Due rows, oldest first, pushed $2 ms out while this notifier delivers them.
+      {stmt::kClaimNotifications,
+       "UPDATE notification_outbox SET next_attempt_at = now() + $2 * interval '1 millisecond' "
+       "WHERE id IN (SELECT id FROM notification_outbox WHERE delivered_at IS NULL "
+       "AND next_attempt_at <= now() ORDER BY next_attempt_at, id LIMIT $1 "
+       "FOR UPDATE SKIP LOCKED) RETURNING id, event, url, payload::text, attempts"},
+      {stmt::kMarkNotificationDelivered,
+       "UPDATE notification_outbox SET attempts = attempts + 1, last_attempt_at = now(), "
+       "last_error = '', delivered_at = now() WHERE id = $1 AND delivered_at IS NULL"},
+      {stmt::kMarkNotificationFailed,
+       "UPDATE notification_outbox SET attempts = attempts + 1, last_attempt_at = now(), "
+       "last_error = $2, next_attempt_at = now() + $3 * interval '1 millisecond' "
+       "WHERE id = $1 AND delivered_at IS NULL"},
+      {stmt::kReleaseNotification,
+       "UPDATE notification_outbox SET next_attempt_at = now() "
+       "WHERE id = $1 AND delivered_at IS NULL"},
+      // clang-format on
   };
   return statements;
 }

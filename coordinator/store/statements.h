@@ -34,10 +34,19 @@ inline constexpr std::string_view kRenewLeases = "renew_leases";
 inline constexpr std::string_view kReclaimOwnLeases = "reclaim_own_leases";
 inline constexpr std::string_view kReleaseLeases = "release_leases";
 inline constexpr std::string_view kNotifyWork = "notify_work";
+inline constexpr std::string_view kTakeLease = "take_lease";
 inline constexpr std::string_view kUpsertInstance = "upsert_instance";
 inline constexpr std::string_view kSweepInstances = "sweep_instances";
 inline constexpr std::string_view kDeleteInstance = "delete_instance";
 inline constexpr std::string_view kSelectLiveInstances = "select_live_instances";
+// The notification outbox (see store/outbox.h).
+inline constexpr std::string_view kInsertFinishedNotices = "insert_finished_notices";
+inline constexpr std::string_view kInsertAlert = "insert_alert";
+inline constexpr std::string_view kQueueStuckAlerts = "queue_stuck_alerts";
+inline constexpr std::string_view kClaimNotifications = "claim_notifications";
+inline constexpr std::string_view kMarkNotificationDelivered = "mark_notification_delivered";
+inline constexpr std::string_view kMarkNotificationFailed = "mark_notification_failed";
+inline constexpr std::string_view kReleaseNotification = "release_notification";
 }  // namespace stmt
 
 }  // namespace skald::store

@@ -59,11 +59,21 @@ absl::Status CoordinatorProcess::Start() {
   const std::string ready = dir_ + "/coordinator.ready." + std::to_string(starts_);
   std::vector<std::string> argv = {SKALD_BINARY, "serve",  "--db",         db_uri_,
                                    "--listen",   address_, "--ready-file", ready};
+  const std::string http_ready = dir_ + "/coordinator.http-ready." + std::to_string(starts_);
+  if (http_) {
+    argv.insert(argv.end(), {"--http-listen", http_address_, "--http-ready-file", http_ready});
+  }
   argv.insert(argv.end(), extra_args_.begin(), extra_args_.end());
   auto started = SpawnAndWaitReady(std::move(argv), LogPath(starts_), ready);
   if (!started.ok()) return started.status();
   process_ = std::move(started->process);
   address_ = started->address;
+  if (http_) {
+    // Written just after the client API's ready file.
+    auto http_address = WaitForReadyFile(http_ready, kReadyTimeout, process_.get());
+    if (!http_address.ok()) return http_address.status();
+    http_address_ = *http_address;
+  }
   client_ =
       v1::SagaService::NewStub(grpc::CreateChannel(address_, grpc::InsecureChannelCredentials()));
   return absl::OkStatus();

@@ -55,6 +55,9 @@ class CoordinatorProcess {
   // Starts (again) the coordinator on its database, at the address it had before (port 0
   // the first time), and connects the client.
   absl::Status Start();
+  // From the next Start() on, the coordinator also serves its HTTP port (--http-listen) on
+  // loopback: a free port the first time, the same one after a restart.
+  void ServeHttp() { http_ = true; }
   // Sends `signal` and waits up to 20 s for the process to exit.
   absl::Status Stop(int signal);
   // Sends `signal` (e.g. SIGSTOP, SIGCONT) without waiting.
@@ -66,6 +69,9 @@ class CoordinatorProcess {
 
   // "127.0.0.1:0" until first started.
   const std::string& address() const { return address_; }
+  // The HTTP port's address, e.g. "127.0.0.1:40124"; "127.0.0.1:0" until first started with
+  // ServeHttp().
+  const std::string& http_address() const { return http_address_; }
   const std::string& db_uri() const { return db_uri_; }
   // REQUIRES: Start() succeeded once.
   v1::SagaService::Stub& client() { return *client_; }
@@ -105,6 +111,8 @@ class CoordinatorProcess {
   const std::vector<std::string> extra_args_;
   std::optional<int> last_exit_status_;
   std::string address_ = "127.0.0.1:0";
+  bool http_ = false;
+  std::string http_address_ = "127.0.0.1:0";
   std::unique_ptr<ChildProcess> process_;
   std::unique_ptr<v1::SagaService::Stub> client_;
   int starts_ = 0;

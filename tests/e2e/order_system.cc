@@ -1,5 +1,6 @@
 #include "tests/e2e/order_system.h"
 
+#include <algorithm>
 #include <fstream>
 
 #include "tests/support/ready_file.h"
@@ -19,6 +20,7 @@ absl::StatusOr<std::unique_ptr<OrderSystem>> OrderSystem::Start(Options options)
 
   system->coordinator_ = std::make_unique<CoordinatorProcess>(system->dir(), *coordinator_db,
                                                               system->options_.coordinator_flags);
+  if (system->options_.coordinator_http) system->coordinator_->ServeHttp();
 
   system->participants_[{Service::kOrder, 0}] = {"order", ORDER_SERVICE_BINARY, "127.0.0.1:0", {}};
   for (int i = 0; i < system->options_.inventory_instances; ++i) {
@@ -58,10 +60,14 @@ absl::Status OrderSystem::StartParticipant(Service service, int instance) {
   std::vector<std::string> argv = {p.binary,  "--db",         shop_db_, "--listen",
                                    p.address, "--ready-file", ready};
   if (service == Service::kInventory) {
-    argv.insert(argv.end(), {"--stock", "widget=" + std::to_string(kInitialWidgets)});
-    // Inventory instances share one stock table: a later instance (or a restart) must not
-    // reset what the sagas already took.
-    if (instance > 0) argv.push_back("--keep-stock");
+    // Every inventory instance and restart shares the stock table the first start filled:
+    // none may reset what the sagas already took. A test's own --stock replaces ours.
+    const auto flags = options_.participant_flags.find(service);
+    const bool own_stock = flags != options_.participant_flags.end() &&
+                           std::ranges::find(flags->second, "--stock") != flags->second.end();
+    if (!own_stock)
+      argv.insert(argv.end(), {"--stock", "widget=" + std::to_string(kInitialWidgets)});
+    argv.push_back("--keep-stock");
   }
   if (options_.discovery) {
     argv.insert(argv.end(), {"--register-with", coordinator_->address()});

@@ -32,6 +32,8 @@ class OrderSystem {
     bool discovery = false;
     // How many inventory instances run (more than one needs `discovery`).
     int inventory_instances = 1;
+    // The coordinator serves its HTTP port too (see CoordinatorProcess::ServeHttp).
+    bool coordinator_http = false;
   };
 
   // Starts the coordinator and the participants and applies the example definition with

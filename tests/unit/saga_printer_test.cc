@@ -44,6 +44,11 @@ TEST(SagaToJson, HasTheDocumentedFieldsWithPayloadsAsJson) {
   EXPECT_TRUE(json["steps"][1]["output"].is_null());
   EXPECT_EQ(json["steps"][1]["error"], "card_declined: over limit");
   EXPECT_EQ(json["steps"][1]["state"], "FAILED");
+  EXPECT_FALSE(json.contains("traceparent")) << "not in listings";
+  v1::Saga traced = SampleSaga();
+  traced.set_traceparent("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01");
+  EXPECT_EQ(SagaToJson(traced)["traceparent"],
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01");
 }
 
 TEST(PrintSaga, ShowsStateErrorAndOneLinePerStep) {
@@ -55,6 +60,14 @@ TEST(PrintSaga, ShowsStateErrorAndOneLinePerStep) {
   EXPECT_NE(text.find("step charge failed"), std::string::npos);
   EXPECT_NE(text.find("create-order"), std::string::npos);
   EXPECT_NE(text.find("FAILED"), std::string::npos);
+  EXPECT_EQ(text.find("trace "), std::string::npos);
+  v1::Saga traced = SampleSaga();
+  traced.set_traceparent("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01");
+  std::ostringstream traced_out;
+  PrintSaga(traced, traced_out);
+  EXPECT_NE(
+      traced_out.str().find("trace       00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"),
+      std::string::npos);
 }
 
 TEST(StateName, StripsTheEnumPrefix) {
