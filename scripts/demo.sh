@@ -40,10 +40,11 @@ wait_ready() {
 
 echo "== starting the coordinator (skald dev) with its own PostgreSQL in $work/pg"
 "$skald" dev --data-dir "$work/pg" --listen 127.0.0.1:0 --ready-file "$work/skald.ready" \
-  >"$work/skald.log" 2>&1 &
+  --http-listen 127.0.0.1:0 --http-ready-file "$work/skald.http" >"$work/skald.log" 2>&1 &
 pids+=($!)
 address=$(wait_ready "$work/skald.ready" "${pids[-1]}" "$work/skald.log")
-echo "   coordinator at $address"
+http_address=$(wait_ready "$work/skald.http" "${pids[-1]}" "$work/skald.log")
+echo "   coordinator at $address; dashboard, metrics and JSON API at http://$http_address/"
 
 shop_db="postgresql://postgres@/shop?host=$work/pg"
 psql -q "postgresql://postgres@/postgres?host=$work/pg" -c "CREATE DATABASE shop"
@@ -112,6 +113,14 @@ echo "== skald participant list (inventory-2 is ejected or failing, and gone onc
 echo
 echo "== skald saga list"
 "$skald" saga list --address "$address"
+
+echo
+echo "== skald saga history (order 2, compensated)"
+"$skald" saga history "$declined_id" --address "$address"
+
+echo
+echo "== curl http://$http_address/metrics (sagas finished)"
+curl -s "http://$http_address/metrics" | grep '^skald_sagas_finished_total' || true
 
 echo
 echo "== the participants' own tables"

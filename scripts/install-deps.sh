@@ -10,7 +10,7 @@ packages=(
   nlohmann-json3-dev libgtest-dev libgmock-dev
   libcli11-dev libspdlog-dev libabsl-dev uuid-dev
   postgresql postgresql-contrib
-  python3-jsonschema
+  python3-jsonschema curl
   # The coordinator's HTTP port (metrics, health, JSON API, dashboard) and its webhooks;
   # libssl-dev for HTTPS webhooks and their HMAC signatures.
   libcpp-httplib-dev libssl-dev
