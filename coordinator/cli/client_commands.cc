@@ -15,10 +15,6 @@
 namespace skald::cli {
 namespace {
 
-std::unique_ptr<v1::SagaService::Stub> Connect(const ClientFlags& client) {
-  return v1::SagaService::NewStub(ChannelTo(client));
-}
-
 bool IsTerminal(v1::SagaState state) {
   return state == v1::SAGA_STATE_COMPLETED || state == v1::SAGA_STATE_COMPENSATED ||
          state == v1::SAGA_STATE_FAILED;

@@ -36,7 +36,7 @@ void PrintErrors(const absl::Status& status) { std::cerr << std::string(status.m
 
 grpc::Status Fetch(const ClientFlags& client, const std::string& name, int version,
                    v1::GetDefinitionResponse& response) {
-  auto stub = v1::SagaService::NewStub(ChannelTo(client));
+  auto stub = Connect(client);
   v1::GetDefinitionRequest request;
   request.set_name(name);
   request.set_version(version);

@@ -11,6 +11,10 @@ std::shared_ptr<grpc::Channel> ChannelTo(const ClientFlags& client) {
   return grpc::CreateChannel(client.address, grpc::InsecureChannelCredentials());
 }
 
+std::unique_ptr<v1::SagaService::Stub> Connect(const ClientFlags& client) {
+  return v1::SagaService::NewStub(ChannelTo(client));
+}
+
 void SetDeadline(grpc::ClientContext& context) {
   context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
 }

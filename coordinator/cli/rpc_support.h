@@ -2,6 +2,7 @@
 
 #include "coordinator/cli/commands.h"
 #include "grpcpp/grpcpp.h"
+#include "skald/v1/saga_service.grpc.pb.h"
 
 // What every client subcommand shares: exit codes, the call deadline, and how a failed
 // call is reported.
@@ -13,6 +14,9 @@ inline constexpr int kExitTimeout = 3;
 
 // Returns a channel to the coordinator at client.address.
 std::shared_ptr<grpc::Channel> ChannelTo(const ClientFlags& client);
+
+// Returns a SagaService client for the coordinator at client.address.
+std::unique_ptr<v1::SagaService::Stub> Connect(const ClientFlags& client);
 
 // Gives a call the commands' deadline (10 s).
 void SetDeadline(grpc::ClientContext& context);

@@ -11,10 +11,6 @@
 namespace skald::cli {
 namespace {
 
-std::unique_ptr<v1::SagaService::Stub> Connect(const ClientFlags& client) {
-  return v1::SagaService::NewStub(ChannelTo(client));
-}
-
 void Print(const v1::SagaEvent& event, const ClientFlags& client) {
   if (client.json) {
     std::cout << EventToJson(event).dump() << "\n";
