@@ -56,6 +56,9 @@ absl::StatusOr<store::SagaStartOptions> StartOptions(const v1::StartSagaRequest&
   return options;
 }
 
+// Bounds how long one AwaitSaga call holds a server thread.
+constexpr int64_t kMaxAwaitMillis = 60'000;
+
 }  // namespace
 
 absl::Status SagaOperations::ApplyDefinition(const v1::ApplyDefinitionRequest& request,
@@ -118,8 +121,10 @@ absl::Status SagaOperations::StartSaga(const v1::StartSagaRequest& request,
       store_.CreateSaga(*definition, request.saga_id(), input, engine_.lease_holder(), *options);
   if (!created.ok()) return created.status();
   if (created->created) {
-    engine_.Admit(created->saga_id, created->lease_token);
     if (metrics_) metrics_->SagaStarted(definition->name);
+    engine_.AdmitNew(created->saga_id, created->lease_token,
+                     std::make_shared<const core::SagaDefinition>(*std::move(definition)),
+                     std::move(input), options->traceparent);
   }
   response->set_saga_id(created->saga_id);
   response->set_created(created->created);
@@ -132,6 +137,22 @@ absl::Status SagaOperations::GetSaga(const v1::GetSagaRequest& request,
   auto record = store_.GetSaga(request.saga_id());
   if (!record.ok()) return record.status();
   ToWire(*record, /*with_steps=*/true, *response->mutable_saga());
+  return absl::OkStatus();
+}
+
+absl::Status SagaOperations::AwaitSaga(const v1::AwaitSagaRequest& request,
+                                       v1::AwaitSagaResponse* response) {
+  if (absl::Status valid = CheckSagaId(request.saga_id()); !valid.ok()) return valid;
+  if (request.timeout_ms() < 0 || request.timeout_ms() > kMaxAwaitMillis) {
+    return Invalid("timeout_ms: must be from 0 to " + std::to_string(kMaxAwaitMillis));
+  }
+  auto outcome =
+      engine_.outcomes().Await(request.saga_id(), std::chrono::milliseconds(request.timeout_ms()),
+                               [&] { return store_.GetSagaOutcome(request.saga_id()); });
+  if (!outcome.ok()) return outcome.status();
+  response->set_state(ToWire(outcome->status));
+  response->set_error(outcome->error);
+  response->set_finished(core::IsTerminal(outcome->status));
   return absl::OkStatus();
 }
 

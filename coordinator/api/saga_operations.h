@@ -38,6 +38,8 @@ class SagaOperations {
                              v1::GetDefinitionResponse* response);
   absl::Status StartSaga(const v1::StartSagaRequest& request, v1::StartSagaResponse* response);
   absl::Status GetSaga(const v1::GetSagaRequest& request, v1::GetSagaResponse* response);
+  // Waits (blocking the caller) up to the request's timeout for the saga to end.
+  absl::Status AwaitSaga(const v1::AwaitSagaRequest& request, v1::AwaitSagaResponse* response);
   absl::Status ListSagas(const v1::ListSagasRequest& request, v1::ListSagasResponse* response);
   absl::Status CountSagas(const v1::CountSagasRequest& request, v1::CountSagasResponse* response);
   absl::Status GetSagaHistory(const v1::GetSagaHistoryRequest& request,

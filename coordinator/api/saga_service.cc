@@ -29,6 +29,11 @@ grpc::Status SagaServiceImpl::GetSaga(grpc::ServerContext*, const v1::GetSagaReq
   return ToGrpc(operations_.GetSaga(*request, response));
 }
 
+grpc::Status SagaServiceImpl::AwaitSaga(grpc::ServerContext*, const v1::AwaitSagaRequest* request,
+                                        v1::AwaitSagaResponse* response) {
+  return ToGrpc(operations_.AwaitSaga(*request, response));
+}
+
 grpc::Status SagaServiceImpl::ListSagas(grpc::ServerContext*, const v1::ListSagasRequest* request,
                                         v1::ListSagasResponse* response) {
   return ToGrpc(operations_.ListSagas(*request, response));

@@ -20,6 +20,8 @@ class SagaServiceImpl final : public v1::SagaService::Service {
                          v1::StartSagaResponse* response) override;
   grpc::Status GetSaga(grpc::ServerContext* context, const v1::GetSagaRequest* request,
                        v1::GetSagaResponse* response) override;
+  grpc::Status AwaitSaga(grpc::ServerContext* context, const v1::AwaitSagaRequest* request,
+                         v1::AwaitSagaResponse* response) override;
   grpc::Status ListSagas(grpc::ServerContext* context, const v1::ListSagasRequest* request,
                          v1::ListSagasResponse* response) override;
   grpc::Status CountSagas(grpc::ServerContext* context, const v1::CountSagasRequest* request,

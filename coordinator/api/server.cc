@@ -111,6 +111,9 @@ absl::StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Start(
   server->notifier_ =
       std::make_unique<notify::Notifier>(*server->outbox_, *server->webhooks_, options.notifier);
   server->notifier_->Start();
+  server->retention_ =
+      std::make_unique<engine::RetentionSweeper>(*server->store_, options.retention);
+  server->retention_->Start();
   server->server_->GetHealthCheckService()->SetServingStatus(true);
   if (!options.http_listen_address.empty()) {
     http::HttpServerOptions http_options;
@@ -148,6 +151,7 @@ void CoordinatorServer::Shutdown(std::chrono::milliseconds grace) {
         std::min(deadline, std::chrono::system_clock::now() + std::chrono::seconds(1)));
   }
   if (http_) http_->Stop();
+  if (retention_) retention_->Stop();
   if (engine_) {
     engine_->Drain(std::chrono::duration_cast<std::chrono::milliseconds>(std::max(
         deadline - std::chrono::system_clock::now(), std::chrono::system_clock::duration::zero())));

@@ -12,6 +12,7 @@
 #include "coordinator/engine/delivery_faults.h"
 #include "coordinator/engine/engine.h"
 #include "coordinator/engine/participant_client.h"
+#include "coordinator/engine/retention_sweeper.h"
 #include "coordinator/http/http_server.h"
 #include "coordinator/notify/notifier.h"
 #include "coordinator/notify/webhook_transport.h"
@@ -52,6 +53,8 @@ struct ServerOptions {
   notify::NotifierOptions notifier;
   // Alert once per saga and step when its compensation has failed this many times.
   int alert_compensation_failures = 3;
+  // Deleting sagas that finished long ago (retention.retention zero: kept forever).
+  engine::RetentionOptions retention;
 };
 
 // A running coordinator: schema migrated, engine driving sagas, client API listening.
@@ -95,6 +98,7 @@ class CoordinatorServer {
   std::unique_ptr<store::OutboxStore> outbox_;
   std::unique_ptr<notify::HttpWebhookTransport> webhooks_;
   std::unique_ptr<notify::Notifier> notifier_;
+  std::unique_ptr<engine::RetentionSweeper> retention_;
   std::unique_ptr<SagaOperations> operations_;
   std::unique_ptr<SagaServiceImpl> service_;
   std::unique_ptr<RegistryServiceImpl> registry_;

@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <chrono>
 #include <fstream>
 #include <iostream>
@@ -14,11 +15,6 @@
 
 namespace skald::cli {
 namespace {
-
-bool IsTerminal(v1::SagaState state) {
-  return state == v1::SAGA_STATE_COMPLETED || state == v1::SAGA_STATE_COMPENSATED ||
-         state == v1::SAGA_STATE_FAILED;
-}
 
 void Show(const v1::Saga& saga, const ClientFlags& client) {
   if (client.json) {
@@ -142,25 +138,36 @@ int WaitSaga(const ClientFlags& client, const std::string& saga_id, const std::s
   }
   auto stub = Connect(client);
   const auto give_up = std::chrono::steady_clock::now() + *limit;
+  // The coordinator answers as soon as the saga ends; one call waits at most a minute.
   while (true) {
-    v1::GetSagaRequest request;
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        give_up - std::chrono::steady_clock::now());
+    v1::AwaitSagaRequest request;
     request.set_saga_id(saga_id);
-    v1::GetSagaResponse response;
+    request.set_timeout_ms(std::clamp<int64_t>(left.count(), 0, 60'000));
+    v1::AwaitSagaResponse awaited;
     grpc::ClientContext context;
-    SetDeadline(context);
-    grpc::Status status = stub->GetSaga(&context, request, &response);
+    context.set_deadline(std::chrono::system_clock::now() +
+                         std::chrono::milliseconds(request.timeout_ms()) +
+                         std::chrono::seconds(10));
+    grpc::Status status = stub->AwaitSaga(&context, request, &awaited);
     if (!status.ok()) return ReportRpcError(status, client);
-    if (IsTerminal(response.saga().state())) {
-      Show(response.saga(), client);
-      return 0;
-    }
+    if (awaited.finished()) break;
     if (std::chrono::steady_clock::now() >= give_up) {
-      std::cerr << "error: saga " << saga_id << " still " << StateName(response.saga().state())
-                << " after " << timeout << "\n";
+      std::cerr << "error: saga " << saga_id << " still " << StateName(awaited.state()) << " after "
+                << timeout << "\n";
       return kExitTimeout;
     }
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
+  v1::GetSagaRequest request;
+  request.set_saga_id(saga_id);
+  v1::GetSagaResponse response;
+  grpc::ClientContext context;
+  SetDeadline(context);
+  grpc::Status status = stub->GetSaga(&context, request, &response);
+  if (!status.ok()) return ReportRpcError(status, client);
+  Show(response.saga(), client);
+  return 0;
 }
 
 }  // namespace skald::cli

@@ -32,6 +32,8 @@ struct ServeFlags {
   std::string shutdown_grace = "10s";
   std::string node_id;
   std::string lease_ttl = "5s";
+  // Delete sagas that finished (COMPLETED, COMPENSATED) longer ago than this; empty: never.
+  std::string retention;
   // host:port of the HTTP port (health, metrics, JSON API, dashboard); empty: none.
   std::string http_listen;
   // When set, the bound HTTP address is written here once serving.

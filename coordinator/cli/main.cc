@@ -103,6 +103,10 @@ int main(int argc, char** argv) {
                    "how long a saga's lease lasts without renewal; a dead coordinator's "
                    "sagas are taken over within about this plus 1s")
       ->capture_default_str();
+  serve_cmd->add_option("--retention", serve.retention,
+                        "delete sagas that finished (COMPLETED or COMPENSATED) longer ago than "
+                        "this, e.g. 30d, in small batches (default: keep them; FAILED sagas are "
+                        "always kept)");
   // Test switches, hidden from --help (an empty group name hides an option).
   serve_cmd
       ->add_flag("--test-duplicate-calls", serve.test_duplicate_calls,

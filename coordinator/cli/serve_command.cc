@@ -3,6 +3,7 @@
 #include <signal.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -103,6 +104,21 @@ absl::Status ApplyNotifyFlags(const NotifyFlags& flags, api::ServerOptions& opti
   return absl::OkStatus();
 }
 
+namespace {
+
+// A retention is often counted in days, past the 30 days core::ParseDuration allows for
+// timeouts: "90d" is taken here, anything else as a duration.
+absl::StatusOr<std::chrono::milliseconds> ParseRetention(const std::string& text) {
+  if (text.size() >= 2 && text.size() <= 6 && text.back() == 'd' &&
+      std::all_of(text.begin(), text.end() - 1, [](char c) { return c >= '0' && c <= '9'; })) {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+        std::chrono::hours(24) * std::stoi(text.substr(0, text.size() - 1)));
+  }
+  return core::ParseDuration(text);
+}
+
+}  // namespace
+
 int RunServe(const ServeFlags& flags) {
   api::ServerOptions options;
   options.limits = ToApiLimits(flags.limits);
@@ -117,6 +133,15 @@ int RunServe(const ServeFlags& flags) {
     return 2;
   }
   options.lease_ttl = *lease_ttl;
+  if (!flags.retention.empty()) {
+    auto retention = ParseRetention(flags.retention);
+    if (!retention.ok() || *retention < std::chrono::minutes(1)) {
+      spdlog::error("--retention: must be a duration of at least 1m, like \"30d\", got \"{}\"",
+                    flags.retention);
+      return 2;
+    }
+    options.retention.retention = *retention;
+  }
   options.delivery_faults.duplicate_calls = flags.test_duplicate_calls;
   if (!flags.test_late_action.empty()) {
     if (absl::Status parsed =

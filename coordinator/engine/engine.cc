@@ -186,6 +186,16 @@ void Engine::Admit(const std::string& saga_id, int64_t lease_token) {
   Post({saga_id, core::SagaResumed{}, lease_token});
 }
 
+void Engine::AdmitNew(const std::string& saga_id, int64_t lease_token,
+                      std::shared_ptr<const core::SagaDefinition> definition, nlohmann::json input,
+                      std::string traceparent) {
+  const size_t steps = definition->steps.size();
+  auto created = std::make_shared<const LiveSaga>(
+      LiveSaga{std::move(definition), core::NewSagaState(saga_id, std::move(input), steps),
+               lease_token, std::move(traceparent)});
+  Post({saga_id, core::SagaResumed{}, lease_token, nullptr, std::move(created)});
+}
+
 void Engine::Submit(const std::string& saga_id, int64_t lease_token, core::OperatorAction action,
                     std::function<void(absl::Status)> done) {
   Post({saga_id, std::move(action), lease_token, std::move(done)});
@@ -292,7 +302,12 @@ std::optional<std::vector<Engine::Working>> Engine::DecideBatch(std::vector<Inbo
     if (!live_.contains(inbound.saga_id)) {
       // Replies and timers of sagas no longer driven here are stale: drop them.
       if (!takes_up) continue;
-      absl::Status loaded = EnsureLive(inbound.saga_id, inbound.lease_token);
+      absl::Status loaded = absl::OkStatus();
+      if (inbound.created) {
+        AdoptCreated(inbound);
+      } else {
+        loaded = EnsureLive(inbound.saga_id, inbound.lease_token);
+      }
       if (absl::IsUnavailable(loaded)) {
         ForgetLoaded(work);
         return std::nullopt;
@@ -399,6 +414,7 @@ void Engine::ApplyBatch(std::vector<Working>& work,
       if (options_.metrics) {
         options_.metrics->SagaFinished(saga.definition->name, core::ToString(saga.state.status));
       }
+      outcomes_.Publish(w.saga_id, {saga.state.status, saga.state.error});
       live_.erase(w.saga_id);
     }
   }
@@ -426,6 +442,14 @@ absl::Status Engine::EnsureLive(const std::string& saga_id, int64_t lease_token)
   live_[saga_id] =
       LiveSaga{*definition, std::move(record->state), lease_token, std::move(record->traceparent)};
   return absl::OkStatus();
+}
+
+void Engine::AdoptCreated(const Inbound& inbound) {
+  LiveSaga saga = *inbound.created;
+  // One copy of each definition version in memory, whoever parsed it.
+  auto key = std::make_pair(saga.definition->name, saga.definition->version);
+  saga.definition = definitions_.emplace(key, saga.definition).first->second;
+  live_[inbound.saga_id] = std::move(saga);
 }
 
 absl::StatusOr<std::shared_ptr<const core::SagaDefinition>> Engine::DefinitionFor(

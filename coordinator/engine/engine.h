@@ -19,6 +19,7 @@
 #include "coordinator/core/saga_state.h"
 #include "coordinator/core/state_machine.h"
 #include "coordinator/engine/call_router.h"
+#include "coordinator/engine/saga_outcomes.h"
 #include "coordinator/observability/coordinator_metrics.h"
 #include "coordinator/store/saga_store.h"
 #include "pqxx/connection"
@@ -79,6 +80,13 @@ class Engine {
   // created. Thread-safe; returns at once.
   void Admit(const std::string& saga_id, int64_t lease_token);
 
+  // Like Admit, for a saga this coordinator has just created (and holds the lease of) with
+  // `definition`, `input` and `traceparent`: its state is core::NewSagaState's, so the engine
+  // drives it without reading it back from the store. Thread-safe; returns at once.
+  void AdmitNew(const std::string& saga_id, int64_t lease_token,
+                std::shared_ptr<const core::SagaDefinition> definition, nlohmann::json input,
+                std::string traceparent);
+
   // Hands the engine an operator's action on a saga whose lease it holds with
   // `lease_token` (taken for this purpose if needed). `done` runs once, on the engine's
   // thread, when the action's transition is committed (OK), when the action no longer
@@ -93,7 +101,12 @@ class Engine {
   // Returns how many sagas are being driven right now.
   size_t live_sagas() const;
 
+  // Where clients wait for sagas to end; the engine publishes every saga it drives to a
+  // terminal state once that is committed.
+  SagaOutcomes& outcomes() { return outcomes_; }
+
  private:
+  struct LiveSaga;
   struct Inbound {
     std::string saga_id;
     core::Event event;
@@ -102,6 +115,8 @@ class Engine {
     int64_t lease_token = 0;
     // For OperatorAction: told how it ended (see Submit); cleared once told.
     std::function<void(absl::Status)> done;
+    // For a saga created here (AdmitNew): its state, so that it need not be loaded.
+    std::shared_ptr<const LiveSaga> created;
   };
   // A retry or a deadline: the event to deliver to a saga at a time.
   struct Timer {
@@ -138,6 +153,8 @@ class Engine {
   // Drops the sagas the batch loaded, so that retrying the batch loads them afresh.
   void ForgetLoaded(const std::vector<Working>& work);
   absl::Status EnsureLive(const std::string& saga_id, int64_t lease_token);
+  // Drives a saga created here (AdmitNew) from the state it was created with.
+  void AdoptCreated(const Inbound& inbound);
   // The lease keeper's thread: claims free and expired leases (at once when another
   // coordinator announces released sagas), and renews the ones held.
   void KeepLeases();
@@ -153,6 +170,7 @@ class Engine {
   store::SagaStore& store_;
   CallRouter& participants_;
   const EngineOptions options_;
+  SagaOutcomes outcomes_;
 
   mutable std::mutex mutex_;
   std::condition_variable wake_;

@@ -98,6 +98,7 @@ std::string_view OperationLabel(std::string_view what) {
       {"count sagas", "count_sagas"},
       {"list sagas", "list_sagas"},
       {"list active sagas", "list_active_sagas"},
+      {"delete finished sagas", "delete_finished_sagas"},
       {"commit saga transitions", "commit_transitions"},
       {"claim sagas", "claim_sagas"},
       {"take the lease", "take_lease"},

@@ -1,6 +1,7 @@
 #include "coordinator/store/saga_store.h"
 
 #include <pqxx/pqxx>
+#include <unordered_set>
 
 #include "coordinator/core/definition_parser.h"
 #include "coordinator/store/statements.h"
@@ -27,16 +28,6 @@ std::optional<core::TimePoint> ReadTime(const pqxx::field& field) {
   return std::nullopt;
 }
 
-std::optional<long long> TimeParam(const std::optional<core::TimePoint>& time) {
-  if (!time) return std::nullopt;
-  return std::chrono::duration_cast<std::chrono::milliseconds>(time->time_since_epoch()).count();
-}
-
-std::optional<std::string> JsonParam(const json& value) {
-  if (value.is_null()) return std::nullopt;
-  return value.dump();
-}
-
 // Converts a stored step row into the state machine's view of it.
 core::StepState ReadStep(const pqxx::row& row) {
   core::StepState step;
@@ -52,22 +43,41 @@ core::StepState ReadStep(const pqxx::row& row) {
   return step;
 }
 
-void InsertHistory(pqxx::work& tx, const std::string& saga_id,
-                   const core::SagaDefinition& definition, const core::HistoryEntry& entry) {
-  std::optional<std::string> step;
-  if (entry.step) step = definition.steps[*entry.step].name;
-  std::optional<std::string> phase;
-  if (entry.phase) phase = std::string(core::ToString(*entry.phase));
-  tx.exec_prepared(Name(stmt::kInsertEvent), saga_id, entry.type, step, phase, entry.attempt,
-                   entry.detail.dump());
+// A value for a row of the batch statements: JSON null stands for SQL NULL.
+json TimeValue(const std::optional<core::TimePoint>& time) {
+  if (!time) return nullptr;
+  return std::chrono::duration_cast<std::chrono::milliseconds>(time->time_since_epoch()).count();
 }
 
-void WriteStep(pqxx::work& tx, const std::string& saga_id, int position,
-               const core::StepState& step) {
-  tx.exec_prepared(
-      Name(stmt::kUpdateStep), saga_id, position, std::string(core::ToString(step.status)),
-      step.attempts, step.compensation_attempts, TimeParam(step.retry_at), JsonParam(step.output),
-      step.error, step.outcome_unknown, JsonParam(step.input), TimeParam(step.deadline));
+// Text for a jsonb_to_recordset parameter. Invalid UTF-8 (say, in a participant's error
+// message) is replaced rather than failing the whole batch.
+std::string BatchParam(const json& rows) {
+  return rows.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+json StepRow(const std::string& saga_id, int position, const core::StepState& step) {
+  return {{"saga_id", saga_id},
+          {"position", position},
+          {"state", core::ToString(step.status)},
+          {"attempts", step.attempts},
+          {"compensation_attempts", step.compensation_attempts},
+          {"retry_ms", TimeValue(step.retry_at)},
+          {"output", step.output},
+          {"error", step.error},
+          {"outcome_unknown", step.outcome_unknown},
+          {"input", step.input},
+          {"deadline_ms", TimeValue(step.deadline)}};
+}
+
+json EventRow(int seq, const std::string& saga_id, const core::SagaDefinition& definition,
+              const core::HistoryEntry& entry) {
+  return {{"seq", seq},
+          {"saga_id", saga_id},
+          {"type", entry.type},
+          {"step", entry.step ? json(definition.steps[*entry.step].name) : json(nullptr)},
+          {"phase", entry.phase ? json(core::ToString(*entry.phase)) : json(nullptr)},
+          {"attempt", entry.attempt},
+          {"detail", entry.detail}};
 }
 
 }  // namespace
@@ -194,6 +204,34 @@ absl::StatusOr<SagaRecord> SagaStore::GetSaga(const std::string& saga_id) {
   if (!status.ok()) return status;
   if (!record) return absl::NotFoundError("no saga with id \"" + saga_id + "\"");
   return *std::move(record);
+}
+
+absl::StatusOr<int> SagaStore::DeleteFinishedSagas(std::chrono::milliseconds age, int limit) {
+  int deleted = 0;
+  absl::Status status = pool_.Run("delete finished sagas", [&](pqxx::connection& c) {
+    pqxx::work tx(c);
+    deleted = static_cast<int>(tx.exec_prepared(Name(stmt::kDeleteFinishedSagas),
+                                                static_cast<long long>(age.count()), limit)
+                                   .affected_rows());
+    tx.commit();
+  });
+  if (!status.ok()) return status;
+  return deleted;
+}
+
+absl::StatusOr<SagaOutcome> SagaStore::GetSagaOutcome(const std::string& saga_id) {
+  std::optional<SagaOutcome> outcome;
+  absl::Status status = pool_.Run("load saga " + saga_id, [&](pqxx::connection& c) {
+    pqxx::read_transaction tx(c);
+    auto rows = tx.exec_prepared(Name(stmt::kSelectSagaOutcome), saga_id);
+    if (rows.empty()) return;
+    outcome = SagaOutcome{
+        core::ParseSagaStatus(rows[0][0].as<std::string>()).value_or(SagaStatus::kRunning),
+        rows[0][1].as<std::string>()};
+  });
+  if (!status.ok()) return status;
+  if (!outcome) return absl::NotFoundError("no saga with id \"" + saga_id + "\"");
+  return *std::move(outcome);
 }
 
 absl::StatusOr<std::map<core::SagaStatus, int64_t>> SagaStore::CountSagas(
@@ -369,33 +407,49 @@ absl::Status SagaStore::ReleaseLeases(const std::string& owner) {
 
 absl::StatusOr<std::vector<std::string>> SagaStore::CommitTransitions(
     const std::vector<TransitionWrite>& writes, const std::string& owner) {
+  json sagas = json::array();
+  for (const TransitionWrite& write : writes) {
+    const core::SagaState& after = write.transition->state;
+    // Always written: the update both checks the lease token (fencing) and locks the saga's
+    // row until commit, so no claim can slip in between.
+    sagas.push_back({{"id", after.id},
+                     {"state", core::ToString(after.status)},
+                     {"error", after.error},
+                     {"output", after.output},
+                     {"deadline_ms", TimeValue(after.deadline)},
+                     {"lease_token", write.lease_token}});
+  }
+  const std::string saga_rows = BatchParam(sagas);
   std::vector<std::string> fenced;
   absl::Status status = pool_.Run("commit saga transitions", [&](pqxx::connection& c) {
     fenced.clear();
     pqxx::work tx(c);
+    std::unordered_set<std::string> updated;
+    for (const auto& row : tx.exec_prepared(Name(stmt::kUpdateSagas), saga_rows, owner)) {
+      updated.insert(row[0].as<std::string>());
+    }
+    json steps = json::array();
+    json events = json::array();
     for (const TransitionWrite& write : writes) {
       const core::SagaState& before = *write.before;
       const core::SagaState& after = write.transition->state;
-      // Always written: the update both checks the lease token (fencing) and locks the
-      // saga's row until commit, so no claim can slip in between.
-      auto updated = tx.exec_prepared(Name(stmt::kUpdateSaga), after.id,
-                                      std::string(core::ToString(after.status)), after.error,
-                                      JsonParam(after.output), TimeParam(after.deadline), owner,
-                                      static_cast<long long>(write.lease_token));
-      if (updated.affected_rows() == 0) {
+      if (!updated.contains(after.id)) {
         fenced.push_back(after.id);
         continue;
       }
       for (size_t i = 0; i < after.steps.size(); ++i) {
         if (after.steps[i] != before.steps[i]) {
-          WriteStep(tx, after.id, static_cast<int>(i), after.steps[i]);
+          steps.push_back(StepRow(after.id, static_cast<int>(i), after.steps[i]));
         }
       }
       for (const core::HistoryEntry& entry : write.transition->history) {
-        InsertHistory(tx, after.id, *write.definition, entry);
+        events.push_back(
+            EventRow(static_cast<int>(events.size()), after.id, *write.definition, entry));
       }
       QueueNotices(tx, before, *write.transition, *write.definition, outbox_);
     }
+    if (!steps.empty()) tx.exec_prepared0(Name(stmt::kUpdateSteps), BatchParam(steps));
+    if (!events.empty()) tx.exec_prepared0(Name(stmt::kInsertEvents), BatchParam(events));
     tx.commit();
   });
   if (!status.ok()) return status;

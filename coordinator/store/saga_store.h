@@ -14,6 +14,12 @@
 
 namespace skald::store {
 
+// Where a saga stands, without its steps: what a client waiting for it needs.
+struct SagaOutcome {
+  core::SagaStatus status = core::SagaStatus::kRunning;
+  std::string error;
+};
+
 // A saga as the API shows it.
 struct SagaRecord {
   core::SagaState state;
@@ -152,6 +158,15 @@ class SagaStore {
 
   // Returns the saga with its steps; NOT_FOUND when there is none.
   absl::StatusOr<SagaRecord> GetSaga(const std::string& saga_id);
+
+  // Deletes at most `limit` sagas that finished (COMPLETED or COMPENSATED) more than `age`
+  // ago, with their steps, history and notifications, oldest first; returns how many.
+  // FAILED sagas are kept: they wait for an operator.
+  absl::StatusOr<int> DeleteFinishedSagas(std::chrono::milliseconds age, int limit);
+
+  // Returns the saga's state and error alone (one indexed read); NOT_FOUND when there is
+  // none.
+  absl::StatusOr<SagaOutcome> GetSagaOutcome(const std::string& saga_id);
 
   // Returns one page of sagas matching `filter`; INVALID_ARGUMENT for a bad page token.
   absl::StatusOr<SagaPage> ListSagas(const SagaFilter& filter);

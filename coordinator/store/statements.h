@@ -23,8 +23,10 @@ inline constexpr std::string_view kInsertStep = "insert_step";
 inline constexpr std::string_view kInsertEvent = "insert_event";
 inline constexpr std::string_view kSelectSaga = "select_saga";
 inline constexpr std::string_view kSelectSteps = "select_steps";
-inline constexpr std::string_view kUpdateSaga = "update_saga";
-inline constexpr std::string_view kUpdateStep = "update_step";
+inline constexpr std::string_view kSelectSagaOutcome = "select_saga_outcome";
+inline constexpr std::string_view kUpdateSagas = "update_sagas";
+inline constexpr std::string_view kUpdateSteps = "update_steps";
+inline constexpr std::string_view kInsertEvents = "insert_events";
 inline constexpr std::string_view kSelectActiveSagas = "select_active_sagas";
 inline constexpr std::string_view kListSagas = "list_sagas";
 inline constexpr std::string_view kCountSagas = "count_sagas";
@@ -39,6 +41,8 @@ inline constexpr std::string_view kUpsertInstance = "upsert_instance";
 inline constexpr std::string_view kSweepInstances = "sweep_instances";
 inline constexpr std::string_view kDeleteInstance = "delete_instance";
 inline constexpr std::string_view kSelectLiveInstances = "select_live_instances";
+// Retention (see store/saga_store.h, DeleteFinishedSagas).
+inline constexpr std::string_view kDeleteFinishedSagas = "delete_finished_sagas";
 // The notification outbox (see store/outbox.h).
 inline constexpr std::string_view kInsertFinishedNotices = "insert_finished_notices";
 inline constexpr std::string_view kInsertAlert = "insert_alert";

@@ -177,11 +177,11 @@ TEST_F(SagaStoreTest, ABatchCommitsAllOrNothing) {
   core::SagaState a = store_->GetSaga("a")->state;
   core::Transition done{a, {}, {}};
   done.state.status = SagaStatus::kCompleted;
-  // An output that cannot be serialized (invalid UTF-8): the second write fails inside the
-  // transaction, after the first one was sent.
+  // A step output jsonb cannot hold (a NUL character): the step rows' write fails inside
+  // the transaction, after the saga rows were sent.
   core::SagaState b = store_->GetSaga("b")->state;
   core::Transition broken{b, {}, {}};
-  broken.state.steps[0].output = json{{"text", std::string("\xff\xfe")}};
+  broken.state.steps[0].output = json{{"text", std::string("a\0b", 3)}};
 
   auto status = store_->CommitTransitions(
       {{&a, &done, &definition_, 1}, {&b, &broken, &definition_, 1}}, kOwner);
@@ -315,6 +315,78 @@ TEST_F(SagaStoreTest, ListsNewestFirstWithFiltersAndPages) {
   SagaFilter bad;
   bad.page_token = "garbage";
   EXPECT_EQ(store_->ListSagas(bad).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST_F(SagaStoreTest, InvalidUtf8InAnErrorIsStoredReplacedRatherThanFailingTheBatch) {
+  ASSERT_TRUE(store_->CreateSaga(definition_, "a", json::object(), kHolder).ok());
+  core::SagaState a = store_->GetSaga("a")->state;
+  core::Transition failed{a, {}, {}};
+  failed.state.steps[0].error = std::string("refused: \xff\xfe");
+  auto status = store_->CommitTransitions({{&a, &failed, &definition_, 1}}, kOwner);
+  ASSERT_TRUE(status.ok()) << status.status();
+  EXPECT_EQ(store_->GetSaga("a")->state.steps[0].error, "refused: \xEF\xBF\xBD\xEF\xBF\xBD");
+}
+
+TEST_F(SagaStoreTest, RetentionDeletesOnlySagasFinishedLongAgoWithEverythingTheyOwn) {
+  // id, state, finished how many days ago
+  const std::vector<std::tuple<std::string, std::string, int>> sagas = {
+      {"old-completed", "COMPLETED", 40},
+      {"old-compensated", "COMPENSATED", 31},
+      {"old-failed", "FAILED", 40},
+      {"old-running", "RUNNING", 40},
+      {"new-completed", "COMPLETED", 1}};
+  for (const auto& [id, state, days] : sagas) {
+    ASSERT_TRUE(store_->CreateSaga(definition_, id, json::object(), kHolder).ok());
+    ASSERT_TRUE(pool_
+                    ->Run("age",
+                          [&, &id = id, &state = state, days = days](pqxx::connection& c) {
+                            pqxx::work tx(c);
+                            tx.exec_params0(
+                                "UPDATE sagas SET state = $2, "
+                                "updated_at = now() - $3 * interval '1 day' WHERE id = $1",
+                                id, state, days);
+                            tx.commit();
+                          })
+                    .ok());
+  }
+  const auto thirty_days = std::chrono::hours(24 * 30);
+  auto first = store_->DeleteFinishedSagas(thirty_days, 1);
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_EQ(*first, 1) << "at most the batch size";
+  auto rest = store_->DeleteFinishedSagas(thirty_days, 100);
+  ASSERT_TRUE(rest.ok()) << rest.status();
+  EXPECT_EQ(*rest, 1);
+  EXPECT_EQ(*store_->DeleteFinishedSagas(thirty_days, 100), 0);
+
+  for (const auto& [id, state, days] : sagas) {
+    const bool gone = id == "old-completed" || id == "old-compensated";
+    EXPECT_EQ(store_->GetSaga(id).ok(), !gone) << id;
+    int steps = -1, events = -1;
+    ASSERT_TRUE(
+        pool_
+            ->Run("count",
+                  [&, &id = id](pqxx::connection& c) {
+                    pqxx::read_transaction tx(c);
+                    steps =
+                        tx.exec_params1("SELECT count(*) FROM saga_steps WHERE saga_id = $1", id)[0]
+                            .as<int>();
+                    events = tx.exec_params1("SELECT count(*) FROM saga_events WHERE saga_id = $1",
+                                             id)[0]
+                                 .as<int>();
+                  })
+            .ok());
+    EXPECT_EQ(steps, gone ? 0 : 2) << id;
+    EXPECT_EQ(events, gone ? 0 : 1) << id;
+  }
+}
+
+TEST_F(SagaStoreTest, OutcomeIsTheStoredStateAndError) {
+  ASSERT_TRUE(store_->CreateSaga(definition_, "s-1", json::object(), kHolder).ok());
+  auto outcome = store_->GetSagaOutcome("s-1");
+  ASSERT_TRUE(outcome.ok()) << outcome.status();
+  EXPECT_EQ(outcome->status, SagaStatus::kRunning);
+  EXPECT_EQ(outcome->error, "");
+  EXPECT_EQ(store_->GetSagaOutcome("nope").status().code(), absl::StatusCode::kNotFound);
 }
 
 }  // namespace

@@ -1,0 +1,55 @@
+#include "coordinator/engine/saga_outcomes.h"
+
+namespace skald::engine {
+
+void SagaOutcomes::Publish(const std::string& saga_id, const store::SagaOutcome& outcome) {
+  std::lock_guard lock(mutex_);
+  auto it = slots_.find(saga_id);
+  if (it == slots_.end()) return;
+  it->second->outcome = outcome;
+  it->second->published.notify_all();
+}
+
+absl::StatusOr<store::SagaOutcome> SagaOutcomes::Await(const std::string& saga_id,
+                                                       std::chrono::milliseconds timeout,
+                                                       const Load& load) {
+  const auto give_up = std::chrono::steady_clock::now() + timeout;
+  std::shared_ptr<Slot> slot;
+  {
+    // Registered before the first read, so that an end committed after that read is
+    // published to this slot rather than missed.
+    std::lock_guard lock(mutex_);
+    auto& entry = slots_[saga_id];
+    if (!entry) entry = std::make_shared<Slot>();
+    slot = entry;
+    ++slot->waiters;
+  }
+  auto leave = [&] {
+    std::lock_guard lock(mutex_);
+    if (--slot->waiters == 0) slots_.erase(saga_id);
+  };
+  absl::StatusOr<store::SagaOutcome> stored = load();
+  while (stored.ok() && !core::IsTerminal(stored->status)) {
+    std::unique_lock lock(mutex_);
+    const auto now = std::chrono::steady_clock::now();
+    if (now >= give_up) break;
+    const auto recheck = std::min(give_up, now + recheck_interval_);
+    if (slot->published.wait_until(lock, recheck, [&] { return slot->outcome.has_value(); })) {
+      store::SagaOutcome outcome = *slot->outcome;
+      lock.unlock();
+      leave();
+      return outcome;
+    }
+    lock.unlock();
+    stored = load();
+  }
+  leave();
+  return stored;
+}
+
+size_t SagaOutcomes::waiting() const {
+  std::lock_guard lock(mutex_);
+  return slots_.size();
+}
+
+}  // namespace skald::engine

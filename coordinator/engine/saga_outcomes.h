@@ -1,0 +1,53 @@
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+
+#include "absl/status/statusor.h"
+#include "coordinator/store/saga_store.h"
+
+namespace skald::engine {
+
+// Where clients wait for sagas to end. The engine publishes each saga it drives to a
+// terminal state right after the commit; a waiter is woken by that, and otherwise (the saga
+// is driven by another coordinator, or ended before the wait began) learns the outcome from
+// the store, which it reads when it starts waiting and then every `recheck_interval`.
+// Publishing costs a hash lookup when nobody waits for the saga. Thread-safe.
+class SagaOutcomes {
+ public:
+  using Load = std::function<absl::StatusOr<store::SagaOutcome>()>;
+
+  explicit SagaOutcomes(std::chrono::milliseconds recheck_interval = std::chrono::seconds(1))
+      : recheck_interval_(recheck_interval) {}
+
+  // Tells the waiters of `saga_id`, if any, that it ended with `outcome`.
+  void Publish(const std::string& saga_id, const store::SagaOutcome& outcome);
+
+  // Returns the saga's outcome once it is terminal, or its stored state when `timeout`
+  // passes first. `load` reads the stored state; its errors (NOT_FOUND, UNAVAILABLE) are
+  // returned as they are.
+  absl::StatusOr<store::SagaOutcome> Await(const std::string& saga_id,
+                                           std::chrono::milliseconds timeout, const Load& load);
+
+  // Returns how many sagas have a waiter right now.
+  size_t waiting() const;
+
+ private:
+  // The waiters of one saga share a slot; the last to leave removes it.
+  struct Slot {
+    std::condition_variable published;
+    std::optional<store::SagaOutcome> outcome;
+    int waiters = 0;
+  };
+
+  const std::chrono::milliseconds recheck_interval_;
+  mutable std::mutex mutex_;
+  std::unordered_map<std::string, std::shared_ptr<Slot>> slots_;
+};
+
+}  // namespace skald::engine

@@ -1,0 +1,91 @@
+#include "coordinator/engine/saga_outcomes.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <thread>
+
+namespace skald::engine {
+namespace {
+
+using namespace std::chrono_literals;
+using core::SagaStatus;
+
+// A stored saga whose state the test changes, counting reads.
+struct FakeStore {
+  std::atomic<SagaStatus> status = SagaStatus::kRunning;
+  std::atomic<int> reads = 0;
+  SagaOutcomes::Load Loader() {
+    return [this]() -> absl::StatusOr<store::SagaOutcome> {
+      ++reads;
+      return store::SagaOutcome{status.load(), ""};
+    };
+  }
+};
+
+TEST(SagaOutcomesTest, AnsweredFromTheStoreWhenAlreadyFinished) {
+  SagaOutcomes outcomes;
+  FakeStore store;
+  store.status = SagaStatus::kCompensated;
+  auto outcome = outcomes.Await("s", 10s, store.Loader());
+  ASSERT_TRUE(outcome.ok());
+  EXPECT_EQ(outcome->status, SagaStatus::kCompensated);
+  EXPECT_EQ(store.reads, 1);
+  EXPECT_EQ(outcomes.waiting(), 0u);
+}
+
+TEST(SagaOutcomesTest, APublishedEndWakesEveryWaiterAtOnce) {
+  SagaOutcomes outcomes(std::chrono::hours(1));  // no rereading: only Publish can wake them
+  FakeStore store;
+  std::vector<std::thread> waiters;
+  std::atomic<int> completed = 0;
+  for (int i = 0; i < 3; ++i) {
+    waiters.emplace_back([&] {
+      auto outcome = outcomes.Await("s", 30s, store.Loader());
+      if (outcome.ok() && outcome->status == SagaStatus::kCompleted) ++completed;
+    });
+  }
+  while (outcomes.waiting() == 0 || store.reads < 3) std::this_thread::sleep_for(1ms);
+  outcomes.Publish("other", {SagaStatus::kFailed, "x"});
+  outcomes.Publish("s", {SagaStatus::kCompleted, ""});
+  for (auto& t : waiters) t.join();
+  EXPECT_EQ(completed, 3);
+  EXPECT_EQ(outcomes.waiting(), 0u);
+}
+
+TEST(SagaOutcomesTest, AnEndNobodyPublishesIsFoundByRereadingTheStore) {
+  SagaOutcomes outcomes(20ms);
+  FakeStore store;
+  std::thread finisher([&] {
+    std::this_thread::sleep_for(50ms);
+    store.status = SagaStatus::kCompleted;  // e.g. driven by another coordinator
+  });
+  auto outcome = outcomes.Await("s", 10s, store.Loader());
+  finisher.join();
+  ASSERT_TRUE(outcome.ok());
+  EXPECT_EQ(outcome->status, SagaStatus::kCompleted);
+  EXPECT_GE(store.reads, 2);
+}
+
+TEST(SagaOutcomesTest, TimesOutWithTheStoredState) {
+  SagaOutcomes outcomes(10ms);
+  FakeStore store;
+  const auto started = std::chrono::steady_clock::now();
+  auto outcome = outcomes.Await("s", 60ms, store.Loader());
+  ASSERT_TRUE(outcome.ok());
+  EXPECT_EQ(outcome->status, SagaStatus::kRunning);
+  EXPECT_GE(std::chrono::steady_clock::now() - started, 60ms);
+  EXPECT_EQ(outcomes.waiting(), 0u);
+}
+
+TEST(SagaOutcomesTest, StoreErrorsAreReturned) {
+  SagaOutcomes outcomes;
+  auto outcome = outcomes.Await("s", 1s, []() -> absl::StatusOr<store::SagaOutcome> {
+    return absl::NotFoundError("no saga with id \"s\"");
+  });
+  EXPECT_EQ(outcome.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(outcomes.waiting(), 0u);
+}
+
+}  // namespace
+}  // namespace skald::engine
