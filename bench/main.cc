@@ -1,0 +1,393 @@
+// skald_bench: Skald's throughput, latency and cost against PostgreSQL's own limit for the
+// same writes, measured in one run on one machine (docs/performance.md).
+#include <signal.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <pqxx/pqxx>
+#include <thread>
+
+#include "bench/coordinator_process.h"
+#include "bench/load_driver.h"
+#include "bench/noop_participants.h"
+#include "bench/pgbench_ceiling.h"
+#include "bench/report.h"
+#include "bench/resource_usage.h"
+#include "bench/scale_checks.h"
+#include "coordinator/core/duration.h"
+#include "coordinator/devdb/local_postgres.h"
+#include "coordinator/store/connection.h"
+#include "coordinator/store/migrator.h"
+
+namespace skald::bench {
+namespace {
+
+struct Flags {
+  bool quick = false;
+  std::string json_path;
+  std::string skald = SKALD_BINARY;
+  int concurrency = 64;
+  int ceiling_clients = 32;
+  int seconds = 10;
+  long long preload = 1'000'000;
+  int waiting_sagas = 10'000;
+  std::string work_dir;
+  // Passed on to `skald serve`, e.g. "--log-level=debug".
+  std::vector<std::string> coordinator_flags;
+};
+
+// Everything a run needs: the cluster, the participants, the coordinator.
+struct Stack {
+  std::unique_ptr<devdb::LocalPostgres> postgres;
+  std::unique_ptr<NoopParticipants> participants;
+  std::unique_ptr<CoordinatorProcess> coordinator;
+  std::unique_ptr<LoadDriver> driver;
+  std::string stats_uri;
+};
+
+absl::Status Check(const absl::Status& status, const std::string& what) {
+  if (status.ok()) return status;
+  return absl::Status(status.code(), what + ": " + std::string(status.message()));
+}
+
+absl::Status PrepareCeilingDatabase(const devdb::LocalPostgres& postgres) {
+  store::ConnectionPool pool(postgres.ConnectionUri("ceiling"), 1);
+  if (auto applied = store::ApplyMigrations(pool, store::EmbeddedMigrations()); !applied.ok()) {
+    return applied.status();
+  }
+  return pool.Run("insert the ceiling definition", [](pqxx::connection& c) {
+    pqxx::work tx(c);
+    tx.exec0(
+        "INSERT INTO definitions (name, version, document) VALUES ('ceiling', 1, '{}') "
+        "ON CONFLICT DO NOTHING");
+    tx.commit();
+  });
+}
+
+absl::Status ApplyDefinition(const std::string& address, const nlohmann::json& document) {
+  auto channel = grpc::CreateChannel(address, grpc::InsecureChannelCredentials());
+  auto stub = v1::SagaService::NewStub(channel);
+  v1::ApplyDefinitionRequest request;
+  request.set_definition_json(document.dump());
+  v1::ApplyDefinitionResponse response;
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  grpc::Status status = stub->ApplyDefinition(&context, request, &response);
+  if (!status.ok()) {
+    return absl::InternalError("applying " + document.value("name", "") + ": " +
+                               status.error_message());
+  }
+  return absl::OkStatus();
+}
+
+// Runs one load and turns what it saw into a report row.
+absl::StatusOr<RunReport> Measure(Stack& stack, const std::string& label, const Scenario& scenario,
+                                  const LoadSpec& spec) {
+  ProcessUsage cpu_start, cpu_end;
+  MachineCpu machine_start, machine_end;
+  DatabaseActivity db_start, db_end;
+  long long calls_start = 0, calls_end = 0;
+  absl::Status sampling = absl::OkStatus();
+  auto sample = [&](ProcessUsage& cpu, MachineCpu& machine, DatabaseActivity& db,
+                    long long& calls) {
+    auto usage = ReadProcessUsage(stack.coordinator->pid());
+    auto activity = ReadDatabaseActivity(stack.stats_uri, "skald");
+    if (!usage.ok()) sampling = usage.status();
+    if (!activity.ok()) sampling = activity.status();
+    if (usage.ok()) cpu = *usage;
+    if (activity.ok()) db = *activity;
+    machine = ReadMachineCpu();
+    calls = stack.participants->calls();
+  };
+  LoadResult result = stack.driver->Run(
+      scenario, spec, [&] { sample(cpu_start, machine_start, db_start, calls_start); },
+      [&] { sample(cpu_end, machine_end, db_end, calls_end); });
+  if (!sampling.ok()) return sampling;
+  RunReport r;
+  r.label = label;
+  r.definition = scenario.Name();
+  r.mode = spec.mode == LoadSpec::Mode::kClosed ? "closed" : "open";
+  r.steps = scenario.steps;
+  r.concurrency = spec.concurrency;
+  r.offered_rate = spec.rate;
+  const double seconds = result.window_seconds();
+  const double sagas = std::max<long long>(result.ended(), 1);
+  r.sagas_per_second = result.ended() / seconds;
+  r.step_calls_per_second = (calls_end - calls_start) / seconds;
+  r.p50_ms = Quantile(result.latencies, 0.50) * 1e3;
+  r.p90_ms = Quantile(result.latencies, 0.90) * 1e3;
+  r.p99_ms = Quantile(result.latencies, 0.99) * 1e3;
+  r.max_ms = result.latencies.empty() ? 0 : result.latencies.back() * 1e3;
+  const double cpu = cpu_end.cpu_seconds - cpu_start.cpu_seconds;
+  r.coordinator_cpu_us_per_saga = cpu / sagas * 1e6;
+  r.coordinator_cpu_us_per_step =
+      calls_end > calls_start ? cpu / (calls_end - calls_start) * 1e6 : 0;
+  r.coordinator_cpu_share = cpu / seconds;
+  r.machine_busy_share = (machine_end.busy - machine_start.busy) /
+                         std::max(machine_end.total - machine_start.total, 1e-9);
+  r.commits_per_saga = (db_end.commits - db_start.commits) / sagas;
+  r.rows_written_per_saga = (db_end.rows_written - db_start.rows_written) / sagas;
+  r.coordinator_peak_rss_mb = cpu_end.peak_rss_bytes / 1048576.0;
+  r.completed = result.completed;
+  r.compensated = result.compensated;
+  r.failed = result.failed;
+  r.errors = result.errors + result.not_started;
+  r.first_error = result.first_error;
+  std::cerr << "bench: " << label << ": " << static_cast<long long>(r.sagas_per_second)
+            << " sagas/s, p99 " << r.p99_ms << " ms, " << r.errors << " errors"
+            << (r.first_error.empty() ? "" : " (" + r.first_error + ")") << "\n";
+  return r;
+}
+
+double Seconds(std::chrono::steady_clock::duration d) {
+  return std::chrono::duration<double>(d).count();
+}
+
+// Does the cost stay flat as the database grows, can old sagas be deleted while work goes
+// on, and what do sagas cost while they wait? Adds runs and figures to `report`.
+absl::Status RunScaleChecks(Stack& stack, const Flags& flags, const LoadSpec& closed,
+                            BenchReport& report) {
+  const Scenario three{3, false};
+  const RunReport* baseline = nullptr;
+  for (const RunReport& r : report.runs) {
+    if (r.definition == three.Name() && r.mode == "closed" && r.label == "3 linear") baseline = &r;
+  }
+  if (!baseline) return absl::InternalError("no 3-step baseline run to compare with");
+  const RunReport before = *baseline;
+  nlohmann::json& figures = report.scale;
+
+  // 1. A database that has run for a while.
+  std::cerr << "bench: storing " << flags.preload << " finished sagas\n";
+  const auto preload_started = std::chrono::steady_clock::now();
+  const std::string skald_uri = stack.postgres->ConnectionUri("skald");
+  if (auto s = PreloadFinishedSagas(skald_uri, three.Name(), flags.preload); !s.ok()) return s;
+  figures["preloaded_finished_sagas"] = flags.preload;
+  figures["preload_seconds"] = Seconds(std::chrono::steady_clock::now() - preload_started);
+  auto after = Measure(stack, "3 linear, 1M finished stored", three, closed);
+  if (!after.ok()) return after.status();
+  report.runs.push_back(*after);
+  figures["throughput_after_preload_vs_before"] = after->sagas_per_second / before.sagas_per_second;
+  figures["cpu_per_saga_after_preload_vs_before"] =
+      after->coordinator_cpu_us_per_saga / before.coordinator_cpu_us_per_saga;
+
+  // 2. Retention deleting the old sagas while the same load runs.
+  stack.coordinator.reset();
+  auto restarted = CoordinatorProcess::Start(
+      flags.skald, skald_uri, stack.postgres->data_dir() + "/../coordinator-retention.log",
+      {"--retention", "30d"});
+  if (!restarted.ok()) return restarted.status();
+  stack.coordinator = std::move(*restarted);
+  stack.driver = std::make_unique<LoadDriver>(stack.coordinator->address());
+  auto old_before = CountOldFinishedSagas(skald_uri);
+  if (!old_before.ok()) return old_before.status();
+  auto during = Measure(stack, "3 linear, retention deleting", three, closed);
+  if (!during.ok()) return during.status();
+  report.runs.push_back(*during);
+  auto old_after = CountOldFinishedSagas(skald_uri);
+  if (!old_after.ok()) return old_after.status();
+  figures["throughput_during_retention_vs_before"] =
+      during->sagas_per_second / before.sagas_per_second;
+  figures["retention_deleted_sagas_per_second"] =
+      (*old_before - *old_after) /
+      (std::chrono::duration<double>(closed.warmup + closed.duration).count());
+  figures["old_finished_sagas_left"] = *old_after;
+
+  // 3. Sagas waiting on backoff timers.
+  const Scenario wait{1, false};
+  nlohmann::json definition = DefinitionFor(wait, stack.participants->plain_address());
+  definition["name"] = "bench-1-wait";
+  definition["defaults"]["retry"] = {{"max_attempts", 2}, {"initial_interval", "10m"}};
+  if (auto s = ApplyDefinition(stack.coordinator->address(), definition); !s.ok()) return s;
+  auto rss_before = ReadProcessUsage(stack.coordinator->pid());
+  if (!rss_before.ok()) return rss_before.status();
+  const long long calls_before = stack.participants->calls();
+  std::cerr << "bench: starting " << flags.waiting_sagas << " sagas that wait on a backoff\n";
+  if (auto s = StartWaitingSagas(stack.coordinator->address(), "bench-1-wait", flags.waiting_sagas);
+      !s.ok()) {
+    return s;
+  }
+  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (stack.participants->calls() < calls_before + flags.waiting_sagas &&
+         std::chrono::steady_clock::now() < give_up) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  std::this_thread::sleep_for(std::chrono::seconds(2));
+  auto idle_start = ReadProcessUsage(stack.coordinator->pid());
+  std::this_thread::sleep_for(std::chrono::seconds(10));
+  auto idle_end = ReadProcessUsage(stack.coordinator->pid());
+  if (!idle_start.ok() || !idle_end.ok()) return absl::InternalError("coordinator gone");
+  figures["waiting_sagas"] = flags.waiting_sagas;
+  figures["waiting_sagas_attempted"] = stack.participants->calls() - calls_before;
+  figures["coordinator_cpu_share_while_waiting"] =
+      (idle_end->cpu_seconds - idle_start->cpu_seconds) / 10.0;
+  figures["coordinator_rss_bytes_per_waiting_saga"] =
+      static_cast<double>(idle_end->rss_bytes - rss_before->rss_bytes) / flags.waiting_sagas;
+  return absl::OkStatus();
+}
+
+int Main(const Flags& flags) {
+  BenchReport report;
+  report.quick = flags.quick;
+  const auto seconds = std::chrono::seconds(flags.quick ? 4 : flags.seconds);
+  std::string work_dir = flags.work_dir;
+  if (work_dir.empty()) {
+    char pattern[] = "/tmp/skald-bench-XXXXXX";
+    if (!mkdtemp(pattern)) {
+      std::cerr << "bench: cannot create a work directory in /tmp\n";
+      return 1;
+    }
+    work_dir = pattern;
+    // The cluster runs as `postgres` when we are root: it must be able to enter.
+    std::filesystem::permissions(work_dir, std::filesystem::perms::others_exec,
+                                 std::filesystem::perm_options::add);
+  }
+  std::cerr << "bench: work directory " << work_dir << "\n";
+  Stack stack;
+  auto fail = [&](const absl::Status& status) {
+    std::cerr << "bench: " << status.message() << "\n";
+    return 1;
+  };
+
+  devdb::LocalPostgresOptions pg;
+  pg.data_dir = work_dir + "/pg";
+  pg.port = 5432;
+  // Default durability (fsync and synchronous_commit on): the cost a saga must pay.
+  pg.settings = {{"max_connections", "200"}, {"shared_buffers", "256MB"}};
+  auto postgres = devdb::LocalPostgres::Start(pg);
+  if (!postgres.ok()) return fail(postgres.status());
+  stack.postgres = std::move(*postgres);
+  for (const char* db : {"skald", "ceiling", "participant"}) {
+    if (auto s = stack.postgres->CreateDatabase(db); !s.ok()) return fail(s);
+  }
+  stack.stats_uri = stack.postgres->ConnectionUri("postgres");
+  if (auto s = PrepareCeilingDatabase(*stack.postgres); !s.ok()) {
+    return fail(Check(s, "ceiling database"));
+  }
+
+  std::vector<int> ceiling_steps = flags.quick ? std::vector<int>{3} : std::vector<int>{1, 3, 10};
+  for (int steps : ceiling_steps) {
+    std::cerr << "bench: pgbench ceiling, " << steps << " step(s), " << flags.ceiling_clients
+              << " clients, " << seconds.count() << " s\n";
+    auto ceiling = MeasureCeiling(stack.postgres->socket_dir(), stack.postgres->port(), "ceiling",
+                                  steps, flags.ceiling_clients, seconds);
+    if (!ceiling.ok()) return fail(ceiling.status());
+    std::cerr << "bench: ceiling " << steps << " step(s): " << ceiling->sagas_per_second
+              << " sagas/s\n";
+    report.ceilings.push_back(*ceiling);
+  }
+
+  auto participants = NoopParticipants::Start(stack.postgres->ConnectionUri("participant"));
+  if (!participants.ok()) return fail(Check(participants.status(), "participants"));
+  stack.participants = std::move(*participants);
+  auto coordinator =
+      CoordinatorProcess::Start(flags.skald, stack.postgres->ConnectionUri("skald"),
+                                work_dir + "/coordinator.log", flags.coordinator_flags);
+  if (!coordinator.ok()) return fail(coordinator.status());
+  stack.coordinator = std::move(*coordinator);
+  stack.driver = std::make_unique<LoadDriver>(stack.coordinator->address());
+
+  struct Planned {
+    std::string label;
+    Scenario scenario;
+    LoadSpec spec;
+    // Open loop at this share of the closed-loop peak of the same scenario, measured first.
+    double share_of_peak = 0;
+  };
+  LoadSpec closed;
+  closed.concurrency = flags.concurrency;
+  closed.duration = seconds;
+  closed.warmup = std::chrono::milliseconds(flags.quick ? 1'000 : 2'000);
+  LoadSpec open = closed;
+  open.mode = LoadSpec::Mode::kOpen;
+  std::vector<Planned> plan = {
+      {"3 linear", {3, false}, closed},
+      {"3 linear, open loop at 1/2 peak", {3, false}, open, 0.5},
+      {"3 linear, 20% compensate", {3, false, 0.2}, closed},
+      {"3 linear, barrier", {3, false, 0, true}, closed},
+  };
+  if (!flags.quick) {
+    plan.insert(plan.begin(), {{"1 step", {1, false}, closed},
+                               {"1 step, open loop at 1/2 peak", {1, false}, open, 0.5}});
+    plan.push_back({"3 parallel", {3, true}, closed});
+    plan.push_back({"10 linear", {10, false}, closed});
+    plan.push_back({"10 linear, open loop at 1/2 peak", {10, false}, open, 0.5});
+    plan.push_back({"10 parallel", {10, true}, closed});
+    plan.push_back({"10 linear, 20% compensate", {10, false, 0.2}, closed});
+    plan.push_back({"10 linear, barrier", {10, false, 0, true}, closed});
+  }
+  std::map<std::string, double> peaks;
+  for (Planned& run : plan) {
+    const std::string address = run.scenario.barrier ? stack.participants->barrier_address()
+                                                     : stack.participants->plain_address();
+    if (auto s =
+            ApplyDefinition(stack.coordinator->address(), DefinitionFor(run.scenario, address));
+        !s.ok()) {
+      return fail(s);
+    }
+    if (run.share_of_peak > 0) run.spec.rate = peaks[run.scenario.Name()] * run.share_of_peak;
+    auto measured = Measure(stack, run.label, run.scenario, run.spec);
+    if (!measured.ok()) return fail(measured.status());
+    if (run.spec.mode == LoadSpec::Mode::kClosed && run.scenario.compensate_share == 0) {
+      peaks.emplace(run.scenario.Name(), measured->sagas_per_second);
+    }
+    report.runs.push_back(*measured);
+  }
+  for (const Ceiling& c : report.ceilings) {
+    if (c.steps == 3 && peaks.contains(Scenario{3, false}.Name()) && c.sagas_per_second > 0) {
+      report.ratio_3_step = peaks[Scenario{3, false}.Name()] / c.sagas_per_second;
+    }
+  }
+
+  if (!flags.quick) {
+    if (auto s = RunScaleChecks(stack, flags, closed, report); !s.ok()) return fail(s);
+  }
+
+  stack.driver.reset();
+  stack.coordinator.reset();
+  stack.participants.reset();
+  if (auto s = stack.postgres->Stop(); !s.ok()) std::cerr << "bench: " << s.message() << "\n";
+  std::cout << ToTable(report);
+  if (!flags.json_path.empty()) {
+    std::ofstream(flags.json_path) << ToJson(report).dump(2) << "\n";
+    std::cerr << "bench: JSON written to " << flags.json_path << "\n";
+  }
+  if (flags.work_dir.empty()) std::filesystem::remove_all(work_dir);
+  return 0;
+}
+
+}  // namespace
+}  // namespace skald::bench
+
+int main(int argc, char** argv) {
+  skald::bench::Flags flags;
+  CLI::App app{"skald_bench: Skald against PostgreSQL's own limit, in one run"};
+  app.add_flag("--quick", flags.quick, "a run of under a minute: 3-step sagas only");
+  app.add_option("--json", flags.json_path, "also write the figures as JSON to this file");
+  app.add_option("--skald", flags.skald, "the skald binary")->capture_default_str();
+  app.add_option("--concurrency", flags.concurrency, "sagas in flight in closed loops")
+      ->capture_default_str();
+  app.add_option("--ceiling-clients", flags.ceiling_clients, "pgbench's clients")
+      ->capture_default_str();
+  app.add_option("--seconds", flags.seconds, "measured seconds per run (not in --quick)")
+      ->capture_default_str();
+  app.add_option("--preload", flags.preload,
+                 "finished sagas stored before the scale run (not in --quick)")
+      ->capture_default_str();
+  app.add_option("--waiting-sagas", flags.waiting_sagas,
+                 "sagas left waiting on backoff timers in the idle-cost check (not in --quick)")
+      ->capture_default_str();
+  app.add_option("--work-dir", flags.work_dir,
+                 "keep the cluster and logs here (default: a "
+                 "temporary directory, removed at the end)");
+  app.add_option(
+      "--coordinator-flag", flags.coordinator_flags,
+      "a flag passed on to skald serve (repeatable), e.g. --coordinator-flag=--log-level=debug");
+  CLI11_PARSE(app, argc, argv);
+  signal(SIGPIPE, SIG_IGN);
+  return skald::bench::Main(flags);
+}

@@ -1,0 +1,49 @@
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "bench/pgbench_ceiling.h"
+#include "nlohmann/json.hpp"
+
+namespace skald::bench {
+
+// One measured load run, as reported.
+struct RunReport {
+  std::string label;
+  std::string definition;
+  std::string mode;  // "closed" or "open"
+  int steps = 0;
+  int concurrency = 0;
+  double offered_rate = 0;
+  double sagas_per_second = 0;
+  double step_calls_per_second = 0;
+  double p50_ms = 0, p90_ms = 0, p99_ms = 0, max_ms = 0;
+  double coordinator_cpu_us_per_saga = 0;
+  double coordinator_cpu_us_per_step = 0;
+  double coordinator_cpu_share = 0;  // of one core
+  double machine_busy_share = 0;     // of all cores
+  double commits_per_saga = 0;
+  double rows_written_per_saga = 0;
+  double coordinator_peak_rss_mb = 0;
+  long long completed = 0, compensated = 0, failed = 0, errors = 0;
+  std::string first_error;
+};
+
+// Everything one benchmark run found.
+struct BenchReport {
+  bool quick = false;
+  std::vector<Ceiling> ceilings;
+  std::vector<RunReport> runs;
+  // Named figures of the scale checks (e.g. "throughput_ratio_after_preload").
+  nlohmann::json scale = nlohmann::json::object();
+  // Skald's closed-loop peak for the 3-step linear saga over the ceiling for 3 steps.
+  std::optional<double> ratio_3_step;
+};
+
+nlohmann::json ToJson(const BenchReport& report);
+// A fixed-width table for people.
+std::string ToTable(const BenchReport& report);
+
+}  // namespace skald::bench

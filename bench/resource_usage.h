@@ -1,0 +1,37 @@
+#pragma once
+
+#include <sys/types.h>
+
+#include <string>
+
+#include "absl/status/statusor.h"
+
+namespace skald::bench {
+
+// A process's CPU time and memory, from /proc.
+struct ProcessUsage {
+  double cpu_seconds = 0;  // user + system
+  long long rss_bytes = 0;
+  long long peak_rss_bytes = 0;
+};
+absl::StatusOr<ProcessUsage> ReadProcessUsage(pid_t pid);
+
+// The machine's CPU time spent busy and in all, from /proc/stat, in seconds.
+struct MachineCpu {
+  double busy = 0;
+  double total = 0;
+};
+MachineCpu ReadMachineCpu();
+
+// What PostgreSQL's statistics count for one database: commits and rows written (inserted,
+// updated or deleted). PostgreSQL flushes a backend's counts about once a second, so a
+// difference over a window of a few seconds is close, not exact.
+struct DatabaseActivity {
+  long long commits = 0;
+  long long rows_written = 0;
+};
+// `stats_uri` reaches any database of the cluster; `database` is the one counted.
+absl::StatusOr<DatabaseActivity> ReadDatabaseActivity(const std::string& stats_uri,
+                                                      const std::string& database);
+
+}  // namespace skald::bench
