@@ -113,7 +113,7 @@ absl::StatusOr<core::SagaDefinition> SagaStore::GetDefinition(const std::string&
                                                               int version) {
   std::optional<std::string> document;
   absl::Status status = pool_.Run("load definition " + name, [&](pqxx::connection& c) {
-    pqxx::read_transaction tx(c);
+    pqxx::nontransaction tx(c);  // One statement: no BEGIN and COMMIT round trips.
     auto rows = version == 0 ? tx.exec_prepared(Name(stmt::kSelectLatestDefinition), name)
                              : tx.exec_prepared(Name(stmt::kSelectDefinition), name, version);
     if (!rows.empty()) document = rows[0][1].as<std::string>();
@@ -138,33 +138,29 @@ absl::StatusOr<CreatedSaga> SagaStore::CreateSaga(const core::SagaDefinition& de
                                                   const SagaStartOptions& options) {
   CreatedSaga result;
   std::string existing_definition;
+  json step_names = json::array();
+  for (const core::StepDefinition& step : definition.steps) step_names.push_back(step.name);
+  const json detail = {{"definition", definition.name}, {"version", definition.version}};
   absl::Status status = pool_.Run("create saga", [&](pqxx::connection& c) {
-    pqxx::work tx(c);
+    // One statement, committed on its own (see kCreateSaga).
+    pqxx::nontransaction tx(c);
     std::optional<std::string> requested_id;
     if (!saga_id.empty()) requested_id = saga_id;
     std::optional<std::string> traceparent, callback_url;
     if (!options.traceparent.empty()) traceparent = options.traceparent;
     if (!options.callback_url.empty()) callback_url = options.callback_url;
-    auto inserted = tx.exec_prepared(
-        Name(stmt::kInsertSaga), requested_id, definition.name, definition.version, input.dump(),
-        holder.owner, static_cast<long long>(holder.ttl.count()), traceparent, callback_url);
+    auto inserted =
+        tx.exec_prepared(Name(stmt::kCreateSaga), requested_id, definition.name, definition.version,
+                         input.dump(), holder.owner, static_cast<long long>(holder.ttl.count()),
+                         traceparent, callback_url, step_names.dump(), detail.dump());
     if (inserted.empty()) {
       // The id is taken: an idempotent repeat of an earlier start, or a clash.
       auto row = tx.exec_prepared1(Name(stmt::kSelectSaga), saga_id);
       existing_definition = row[0].as<std::string>();
       result = CreatedSaga{saga_id, false};
-      tx.commit();
       return;
     }
     result = CreatedSaga{inserted[0][0].as<std::string>(), true, 1};
-    for (size_t i = 0; i < definition.steps.size(); ++i) {
-      tx.exec_prepared(Name(stmt::kInsertStep), result.saga_id, static_cast<int>(i),
-                       definition.steps[i].name);
-    }
-    const json detail = {{"definition", definition.name}, {"version", definition.version}};
-    tx.exec_prepared(Name(stmt::kInsertEvent), result.saga_id, std::string("saga_created"),
-                     std::optional<std::string>(), std::optional<std::string>(), 0, detail.dump());
-    tx.commit();
   });
   if (!status.ok()) return status;
   if (!result.created && existing_definition != definition.name) {
@@ -222,7 +218,7 @@ absl::StatusOr<int> SagaStore::DeleteFinishedSagas(std::chrono::milliseconds age
 absl::StatusOr<SagaOutcome> SagaStore::GetSagaOutcome(const std::string& saga_id) {
   std::optional<SagaOutcome> outcome;
   absl::Status status = pool_.Run("load saga " + saga_id, [&](pqxx::connection& c) {
-    pqxx::read_transaction tx(c);
+    pqxx::nontransaction tx(c);  // One statement: no BEGIN and COMMIT round trips.
     auto rows = tx.exec_prepared(Name(stmt::kSelectSagaOutcome), saga_id);
     if (rows.empty()) return;
     outcome = SagaOutcome{

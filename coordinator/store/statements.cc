@@ -24,9 +24,21 @@ const std::vector<Statement>& AllStatements() {
        "1, "
        "now() + $6 * interval '1 millisecond', $7, $8) "
        "ON CONFLICT (id) DO NOTHING RETURNING id"},
-      {stmt::kInsertStep,
-       "INSERT INTO saga_steps (saga_id, position, name, state) VALUES ($1, $2, $3, "
-       "'PENDING')"},
+      // A saga with its PENDING steps and its first event, in one statement: sent outside
+      // an explicit transaction, it commits in a single round trip. Returns no row when
+      // the id is taken.
+      {stmt::kCreateSaga,
+       "WITH saga AS (INSERT INTO sagas (id, definition_name, definition_version, state, input, "
+       "owner, lease_token, lease_expires_at, traceparent, callback_url) "
+       "VALUES (COALESCE($1, gen_random_uuid()::text), $2, $3, 'RUNNING', $4::jsonb, $5, 1, "
+       "now() + $6 * interval '1 millisecond', $7, $8) "
+       "ON CONFLICT (id) DO NOTHING RETURNING id), "
+       "steps AS (INSERT INTO saga_steps (saga_id, position, name, state) "
+       "SELECT saga.id, step.ordinality - 1, step.name, 'PENDING' FROM saga, "
+       "jsonb_array_elements_text($9::jsonb) WITH ORDINALITY AS step(name, ordinality)), "
+       "created AS (INSERT INTO saga_events (saga_id, type, detail) "
+       "SELECT saga.id, 'saga_created', $10::jsonb FROM saga) "
+       "SELECT id FROM saga"},
       {stmt::kInsertEvent,
        "INSERT INTO saga_events (saga_id, type, step, phase, attempt, detail) "
        "VALUES ($1, $2, $3, $4, $5, $6::jsonb)"},
