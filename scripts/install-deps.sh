@@ -18,6 +18,9 @@ packages=(
   grpc-proto
   # The dashboard's end-to-end test drives a real headless browser.
   chromium chromium-driver python3-selenium
+  # Fuzzing (libFuzzer) and the sanitizer build of the unit tests; llvm-14 for
+  # llvm-symbolizer, which turns sanitizer reports into file:line stacks.
+  clang-14 libclang-rt-14-dev llvm-14
 )
 
 missing=()

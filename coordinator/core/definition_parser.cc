@@ -665,11 +665,26 @@ absl::StatusOr<SagaDefinition> ParseDefinition(std::string_view json_text,
         "definition: document is " + std::to_string(json_text.size()) +
         " bytes, over the limit of " + std::to_string(limits.max_document_bytes));
   }
+  // The depth is checked while parsing, which is iterative: a too-deep value is dropped
+  // there, before anything could recurse into it.
+  bool too_deep = false;
+  auto check_depth = [&](int depth, json::parse_event_t event, json&) {
+    if (event != json::parse_event_t::object_start && event != json::parse_event_t::array_start) {
+      return !too_deep;
+    }
+    // `depth` counts the containers already open around this one.
+    if (static_cast<size_t>(depth) >= limits.max_nesting_depth) too_deep = true;
+    return !too_deep;
+  };
   json document;
   try {
-    document = json::parse(json_text);
+    document = json::parse(json_text, check_depth);
   } catch (const json::parse_error& error) {
     return absl::InvalidArgumentError(DescribeParseError(error, json_text));
+  }
+  if (too_deep) {
+    return absl::InvalidArgumentError("definition: objects and arrays nested deeper than " +
+                                      std::to_string(limits.max_nesting_depth) + " levels");
   }
   return DefinitionReader(limits).Read(std::move(document));
 }

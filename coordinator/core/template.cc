@@ -82,8 +82,14 @@ std::optional<json> Resolve(const Reference& reference, const TemplateData& data
     document = &data.state.steps[*index].output;
     if (document->is_null()) return std::nullopt;
   }
-  if (!document->contains(reference.pointer)) return std::nullopt;
-  return document->at(reference.pointer);
+  // nlohmann throws, even from contains(), for an array index too large for size_t
+  // ("${input}/items/99999999999999999999"): such an element cannot exist.
+  try {
+    if (!document->contains(reference.pointer)) return std::nullopt;
+    return document->at(reference.pointer);
+  } catch (const json::exception&) {
+    return std::nullopt;
+  }
 }
 
 absl::StatusOr<json> Render(const json& template_json, const TemplateData& data,

@@ -455,5 +455,29 @@ TEST(ParseDefinition, EnforcesLimits) {
   EXPECT_EQ(ErrorFor(document), "definition: name: longer than 128 characters");
 }
 
+// A step input nested 100,000 levels deep is 200 KB, well under the size limit, but copying
+// it recursed once per level and overflowed the stack (found while writing the fuzz targets).
+TEST(ParseDefinition, RefusesDocumentsNestedTooDeeply) {
+  const std::string deep =
+      R"({"name": "deep", "version": 1, "steps": [{"name": "a", "service": "s", )"
+      R"("action": "x", "input": )" +
+      std::string(100'000, '[') + std::string(100'000, ']') + "}]}";
+  auto parsed = ParseDefinition(deep);
+  ASSERT_FALSE(parsed.ok());
+  EXPECT_EQ(parsed.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(std::string(parsed.status().message()),
+            "definition: objects and arrays nested deeper than 64 levels");
+
+  // The limit itself: the document, "steps", the step and its input are 4 levels, so an
+  // input holding 60 more arrays is exactly 64 deep.
+  auto nested_input = [](int arrays) {
+    return R"({"name": "deep", "version": 1, "steps": [{"name": "a", "service": "s", )"
+           R"("action": "x", "input": {"v": )" +
+           std::string(arrays, '[') + std::string(arrays, ']') + "}}]}";
+  };
+  EXPECT_TRUE(ParseDefinition(nested_input(60)).ok());
+  EXPECT_FALSE(ParseDefinition(nested_input(61)).ok());
+}
+
 }  // namespace
 }  // namespace skald::core
