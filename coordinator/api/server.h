@@ -22,6 +22,7 @@
 #include "coordinator/store/registry_store.h"
 #include "coordinator/store/saga_store.h"
 #include "grpcpp/grpcpp.h"
+#include "tls/grpc_credentials.h"
 
 namespace skald::api {
 
@@ -52,6 +53,17 @@ struct ServerOptions {
   notify::NotifierOptions notifier;
   // Alert once per saga and step when its compensation has failed this many times.
   int alert_compensation_failures = 3;
+  // TLS of the gRPC port (client API and ParticipantRegistry), mutual when tls.client_ca_file
+  // is set; plaintext when empty (docs/tls.md).
+  tls::ServerFiles tls;
+  // TLS of the HTTP port (HTTPS); plaintext when empty.
+  tls::ServerFiles http_tls;
+  // TLS of the calls to participants: the CA their certificates are checked against and the
+  // client certificate presented to them; plaintext when empty.
+  tls::ChannelFiles participant_tls;
+  // How often the gRPC certificate, key and CA files are read again (replaced files take
+  // effect without a restart). The HTTP port reads its files once, at start.
+  std::chrono::seconds tls_reload_interval = tls::kDefaultReloadInterval;
 };
 
 // A running coordinator: schema migrated, engine driving sagas, client API listening.
