@@ -9,6 +9,7 @@
 #include <httplib.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <thread>
@@ -251,6 +252,12 @@ TEST_F(TlsE2eTest, CliConnectsOverTls) {
   CommandOutput listed =
       RunSkald(dir_->path(), {"saga", "list", "--address", address, "--tls-ca", ca_->cert_file()});
   EXPECT_EQ(listed.exit_code, 0) << listed.err;
+
+  // The same CA from the environment (the command inherits this process's).
+  setenv("SKALD_TLS_CA", ca_->cert_file().c_str(), 1);
+  CommandOutput from_env = RunSkald(dir_->path(), {"saga", "list", "--address", address});
+  unsetenv("SKALD_TLS_CA");
+  EXPECT_EQ(from_env.exit_code, 0) << from_env.err;
 
   CommandOutput plaintext = RunSkald(dir_->path(), {"saga", "list", "--address", address});
   EXPECT_EQ(plaintext.exit_code, 1);
