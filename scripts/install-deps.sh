@@ -16,6 +16,8 @@ packages=(
   libcpp-httplib-dev libssl-dev
   # The standard gRPC health and reflection protos, for the tests' clients of those services.
   grpc-proto
+  # The TLS tests make throwaway CAs and certificates with the openssl command.
+  openssl
   # The dashboard's end-to-end test drives a real headless browser.
   chromium chromium-driver python3-selenium
   # Fuzzing (libFuzzer) and the sanitizer build of the unit tests; llvm-14 for

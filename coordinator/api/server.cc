@@ -51,7 +51,14 @@ absl::StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Start(
   server->registry_store_ = std::make_unique<store::RegistryStore>(*server->pool_);
   server->directory_ = std::make_unique<discovery::InstanceDirectory>(*server->registry_store_);
   if (auto s = server->directory_->Start(options.registry_refresh); !s.ok()) return s;
-  server->participants_ = std::make_unique<engine::ParticipantClient>();
+  auto participant_credentials =
+      tls::MakeChannelCredentials(options.participant_tls, options.tls_reload_interval);
+  if (!participant_credentials.ok()) {
+    return absl::InvalidArgumentError("participant TLS: " +
+                                      std::string(participant_credentials.status().message()));
+  }
+  server->participants_ =
+      std::make_unique<engine::ParticipantClient>(std::move(*participant_credentials));
   engine::CallTransport* transport = server->participants_.get();
   if (options.delivery_faults.any()) {
     server->faulty_participants_ = std::make_unique<engine::FaultInjectingTransport>(
@@ -77,9 +84,13 @@ absl::StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Start(
   // load balancers and tools like grpcurl work against the coordinator.
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  auto credentials = tls::MakeServerCredentials(options.tls, options.tls_reload_interval);
+  if (!credentials.ok()) {
+    return absl::InvalidArgumentError("TLS: " + std::string(credentials.status().message()));
+  }
   grpc::ServerBuilder builder;
   int port = 0;
-  builder.AddListeningPort(options.listen_address, grpc::InsecureServerCredentials(), &port);
+  builder.AddListeningPort(options.listen_address, *credentials, &port);
   server->registry_ = std::make_unique<RegistryServiceImpl>(*server->directory_);
   builder.RegisterService(server->service_.get());
   builder.RegisterService(server->registry_.get());
@@ -118,6 +129,7 @@ absl::StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Start(
   if (!options.http_listen_address.empty()) {
     http::HttpServerOptions http_options;
     http_options.listen_address = options.http_listen_address;
+    http_options.tls = options.http_tls;
     // A JSON body escapes the input or document it carries: allow for that, and let the
     // API's own limits give the precise error.
     http_options.max_body_bytes = 2 * largest + (64 << 10);
@@ -130,9 +142,13 @@ absl::StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Start(
     if (!http.ok()) return http.status();
     server->http_ = std::move(*http);
     server->http_address_ = server->http_->address();
-    spdlog::info("HTTP (health, metrics, JSON API, dashboard) on http://{}", server->http_address_);
+    spdlog::info("HTTP (health, metrics, JSON API, dashboard) on {}://{}",
+                 options.http_tls.enabled() ? "https" : "http", server->http_address_);
   }
-  spdlog::info("skald coordinator listening on {}", server->address_);
+  spdlog::info("skald coordinator listening on {}{}", server->address_,
+               !options.tls.enabled()               ? " (plaintext)"
+               : options.tls.client_ca_file.empty() ? " (TLS)"
+                                                    : " (mutual TLS)");
   return server;
 }
 

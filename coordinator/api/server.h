@@ -23,6 +23,7 @@
 #include "coordinator/store/registry_store.h"
 #include "coordinator/store/saga_store.h"
 #include "grpcpp/grpcpp.h"
+#include "tls/grpc_credentials.h"
 
 namespace skald::api {
 
@@ -55,6 +56,17 @@ struct ServerOptions {
   int alert_compensation_failures = 3;
   // Deleting sagas that finished long ago (retention.retention zero: kept forever).
   engine::RetentionOptions retention;
+  // TLS of the gRPC port (client API and ParticipantRegistry), mutual when tls.client_ca_file
+  // is set; plaintext when empty (docs/tls.md).
+  tls::ServerFiles tls;
+  // TLS of the HTTP port (HTTPS); plaintext when empty.
+  tls::ServerFiles http_tls;
+  // TLS of the calls to participants: the CA their certificates are checked against and the
+  // client certificate presented to them; plaintext when empty.
+  tls::ChannelFiles participant_tls;
+  // How often the gRPC certificate, key and CA files are read again (replaced files take
+  // effect without a restart). The HTTP port reads its files once, at start.
+  std::chrono::seconds tls_reload_interval = tls::kDefaultReloadInterval;
 };
 
 // A running coordinator: schema migrated, engine driving sagas, client API listening.

@@ -22,6 +22,27 @@ struct NotifyFlags {
   std::string alert_stuck_after = "1h";
 };
 
+// The coordinator's TLS, as given on the command line or in the --config file.
+struct TlsFlags {
+  // The gRPC port (client API, ParticipantRegistry): server certificate and key, and the CA
+  // client certificates must be signed by (mutual TLS) when set.
+  std::string cert;
+  std::string key;
+  std::string client_ca;
+  // The calls to participants: the CA their certificates are checked against, and the
+  // client certificate and key presented to them.
+  std::string participant_ca;
+  std::string participant_cert;
+  std::string participant_key;
+  // The HTTP port: by default the gRPC port's certificate and key, without client
+  // certificates; these override them.
+  std::string http_cert;
+  std::string http_key;
+  std::string http_client_ca;
+  // How often the gRPC ports' files are read again.
+  std::string reload_interval = "1m";
+};
+
 struct ServeFlags {
   std::string database_uri;
   std::string listen_address = "127.0.0.1:7700";
@@ -39,6 +60,7 @@ struct ServeFlags {
   // When set, the bound HTTP address is written here once serving.
   std::string http_ready_file;
   NotifyFlags notify;
+  TlsFlags tls;
   // TEST ONLY: simulated network faults on participant calls (see engine/delivery_faults.h).
   bool test_duplicate_calls = false;
   std::string test_late_action;  // "STEP:DURATION"
@@ -54,11 +76,17 @@ struct DevFlags {
   LimitFlags limits;
   // How long SIGTERM/SIGINT waits for participant calls in flight to answer.
   std::string shutdown_grace = "10s";
+  TlsFlags tls;
 };
 
 struct ClientFlags {
   std::string address = "127.0.0.1:7700";
   bool json = false;
+  // TLS to the coordinator: the CA its certificate is checked against, and this client's
+  // certificate and key for mutual TLS. All empty: plaintext.
+  std::string tls_ca;
+  std::string tls_cert;
+  std::string tls_key;
 };
 
 // Where `definition graph` and `definition simulate` take a definition from.

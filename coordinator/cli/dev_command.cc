@@ -2,6 +2,7 @@
 
 #include "coordinator/cli/commands.h"
 #include "coordinator/cli/serve_command.h"
+#include "coordinator/cli/tls_flags.h"
 #include "coordinator/devdb/local_postgres.h"
 
 namespace skald::cli {
@@ -10,6 +11,10 @@ int RunDev(const DevFlags& flags) {
   api::ServerOptions options;
   if (absl::Status notify = ApplyNotifyFlags(flags.notify, options); !notify.ok()) {
     spdlog::error("{}", std::string(notify.message()));
+    return 2;
+  }
+  if (absl::Status tls = ApplyTlsFlags(flags.tls, options); !tls.ok()) {
+    spdlog::error("{}", std::string(tls.message()));
     return 2;
   }
   devdb::LocalPostgresOptions postgres_options;

@@ -6,6 +6,8 @@
 #include <iostream>
 
 #include "coordinator/cli/commands.h"
+#include "coordinator/cli/config_file.h"
+#include "coordinator/cli/tls_flags.h"
 #include "coordinator/observability/logging.h"
 
 namespace {
@@ -34,6 +36,7 @@ int main(int argc, char** argv) {
                  "about a saga, saga_id (step, attempt)")
       ->capture_default_str()
       ->check(CLI::IsMember({"text", "json"}));
+  skald::cli::AddConfigFile(app);
 
   skald::cli::ClientFlags client;
   if (const char* address = std::getenv("SKALD_ADDRESS"); address && *address) {
@@ -43,6 +46,7 @@ int main(int argc, char** argv) {
     command->add_option("--address", client.address, "coordinator address (env SKALD_ADDRESS)")
         ->capture_default_str();
     command->add_flag("--json", client.json, "print JSON instead of a table");
+    skald::cli::AddClientTlsFlags(*command, client);
   };
 
   auto add_shutdown_flag = [](CLI::App* command, std::string& grace) {
@@ -95,6 +99,7 @@ int main(int argc, char** argv) {
   add_limit_flags(serve_cmd, serve.limits);
   add_notify_flags(serve_cmd, serve.notify);
   add_shutdown_flag(serve_cmd, serve.shutdown_grace);
+  skald::cli::AddTlsFlags(*serve_cmd, serve.tls);
   serve_cmd->add_option("--node-id", serve.node_id,
                         "this coordinator's name in lease records, unique among running "
                         "coordinators (default: host/pid/random)");
@@ -135,6 +140,7 @@ int main(int argc, char** argv) {
   add_limit_flags(dev_cmd, dev.limits);
   add_notify_flags(dev_cmd, dev.notify);
   add_shutdown_flag(dev_cmd, dev.shutdown_grace);
+  skald::cli::AddTlsFlags(*dev_cmd, dev.tls);
 
   auto* definition_cmd = app.add_subcommand("definition", "manage saga definitions");
   definition_cmd->require_subcommand(1);
@@ -167,6 +173,7 @@ int main(int argc, char** argv) {
     version->excludes(file);
     command->add_option("--address", client.address, "coordinator address (env SKALD_ADDRESS)")
         ->capture_default_str();
+    skald::cli::AddClientTlsFlags(*command, client);
   };
   std::string graph_format;
   auto* graph_cmd = definition_cmd->add_subcommand(

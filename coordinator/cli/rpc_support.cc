@@ -1,14 +1,23 @@
 #include "coordinator/cli/rpc_support.h"
 
 #include <chrono>
+#include <cstdlib>
 #include <iostream>
 
 #include "coordinator/api/proto_mapping.h"
+#include "tls/grpc_credentials.h"
 
 namespace skald::cli {
 
 std::shared_ptr<grpc::Channel> ChannelTo(const ClientFlags& client) {
-  return grpc::CreateChannel(client.address, grpc::InsecureChannelCredentials());
+  auto credentials = tls::MakeChannelCredentials(
+      {.ca_file = client.tls_ca, .cert_file = client.tls_cert, .key_file = client.tls_key});
+  if (!credentials.ok()) {
+    // A usage error no command can recover from: said once, here, for every command.
+    std::cerr << "error: --tls-ca/--tls-cert/--tls-key: " << credentials.status().message() << "\n";
+    std::exit(kExitUsage);
+  }
+  return grpc::CreateChannel(client.address, *credentials);
 }
 
 std::unique_ptr<v1::SagaService::Stub> Connect(const ClientFlags& client) {
@@ -23,7 +32,10 @@ int ReportRpcError(const grpc::Status& status, const ClientFlags& client) {
   std::cerr << "error: " << api::StatusCodeName(status.error_code()) << ": "
             << status.error_message();
   if (status.error_code() == grpc::StatusCode::UNAVAILABLE) {
-    std::cerr << " (is the coordinator running at " << client.address << "?)";
+    std::cerr << " (is the coordinator running at " << client.address << "?"
+              << (client.tls_ca.empty() ? " does it require TLS (--tls-ca)?"
+                                        : " does it serve TLS, with a certificate from --tls-ca?")
+              << ")";
   }
   std::cerr << "\n";
   return kExitError;

@@ -12,7 +12,8 @@ inline constexpr int kExitError = 1;
 inline constexpr int kExitUsage = 2;
 inline constexpr int kExitTimeout = 3;
 
-// Returns a channel to the coordinator at client.address.
+// Returns a channel to the coordinator at client.address, over TLS when client.tls_* name
+// files. Exits the process with kExitUsage, after saying why, when they cannot be used.
 std::shared_ptr<grpc::Channel> ChannelTo(const ClientFlags& client);
 
 // Returns a SagaService client for the coordinator at client.address.

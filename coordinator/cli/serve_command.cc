@@ -10,6 +10,7 @@
 #include <fstream>
 
 #include "coordinator/cli/commands.h"
+#include "coordinator/cli/tls_flags.h"
 #include "coordinator/core/duration.h"
 #include "coordinator/core/notification.h"
 
@@ -50,6 +51,7 @@ int ServeUntilSignalled(const api::ServerOptions& options, const std::string& re
   sigaddset(&stop_signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
+  for (const std::string& line : PlaintextWarning(options)) spdlog::warn("{}", line);
   auto server = api::CoordinatorServer::Start(options);
   if (!server.ok()) {
     spdlog::error("cannot start the coordinator: {}", std::string(server.status().message()));
@@ -154,6 +156,10 @@ int RunServe(const ServeFlags& flags) {
   options.database_uri = flags.database_uri;
   options.listen_address = flags.listen_address;
   options.http_listen_address = flags.http_listen;
+  if (absl::Status tls = ApplyTlsFlags(flags.tls, options); !tls.ok()) {
+    spdlog::error("{}", std::string(tls.message()));
+    return 2;
+  }
   return ServeUntilSignalled(options, flags.ready_file, flags.shutdown_grace,
                              flags.http_ready_file);
 }

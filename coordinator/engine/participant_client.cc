@@ -88,8 +88,7 @@ v1::Participant::Stub& ParticipantClient::StubFor(const std::string& address) {
     grpc::ChannelArguments arguments;
     arguments.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
     arguments.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
-    auto channel =
-        grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), arguments);
+    auto channel = grpc::CreateCustomChannel(address, credentials_, arguments);
     it = stubs_.emplace(address, v1::Participant::NewStub(channel)).first;
   }
   return *it->second;

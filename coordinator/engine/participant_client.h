@@ -27,7 +27,10 @@ CallResult ClassifyReply(const std::string& address, const grpc::Status& status,
 // traceparent also travels as gRPC metadata, for tracing middleware on the participant side.
 class ParticipantClient : public CallTransport {
  public:
-  ParticipantClient() = default;
+  // `credentials` secure every channel (TLS to participants); plaintext by default.
+  explicit ParticipantClient(
+      std::shared_ptr<grpc::ChannelCredentials> credentials = grpc::InsecureChannelCredentials())
+      : credentials_(std::move(credentials)) {}
   ~ParticipantClient() override;
 
   void Call(const std::string& address, const v1::StepCall& call, std::chrono::milliseconds timeout,
@@ -39,6 +42,7 @@ class ParticipantClient : public CallTransport {
   struct PendingCall;
   v1::Participant::Stub& StubFor(const std::string& address);
 
+  const std::shared_ptr<grpc::ChannelCredentials> credentials_;
   mutable std::mutex mutex_;
   std::map<std::string, std::unique_ptr<v1::Participant::Stub>> stubs_;
   std::set<PendingCall*> in_flight_;

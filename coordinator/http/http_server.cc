@@ -123,9 +123,25 @@ void SetErrorHandlers(httplib::Server& server, size_t max_body_bytes) {
       });
 }
 
+// Returns the server HTTP or HTTPS is served by, as `tls` asks.
+absl::StatusOr<std::unique_ptr<httplib::Server>> NewTransport(const tls::ServerFiles& tls) {
+  if (!tls.enabled()) return std::make_unique<httplib::Server>();
+  if (absl::Status checked = tls::CheckServerFiles(tls); !checked.ok()) {
+    return absl::InvalidArgumentError("HTTPS: " + std::string(checked.message()));
+  }
+  auto server = std::make_unique<httplib::SSLServer>(
+      tls.cert_file.c_str(), tls.key_file.c_str(),
+      tls.client_ca_file.empty() ? nullptr : tls.client_ca_file.c_str());
+  if (!server->is_valid()) {
+    return absl::InvalidArgumentError("HTTPS: OpenSSL refused the certificate " + tls.cert_file +
+                                      " or the key " + tls.key_file);
+  }
+  return server;
+}
+
 }  // namespace
 
-HttpServer::HttpServer() : server_(std::make_unique<httplib::Server>()) {}
+HttpServer::HttpServer(std::unique_ptr<httplib::Server> server) : server_(std::move(server)) {}
 
 HttpServer::~HttpServer() { Stop(); }
 
@@ -133,7 +149,9 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(const HttpServerOp
                                                               const HttpServices& services) {
   absl::StatusOr<HostPort> listen = ParseListenAddress(options.listen_address);
   if (!listen.ok()) return listen.status();
-  std::unique_ptr<HttpServer> http(new HttpServer);
+  absl::StatusOr<std::unique_ptr<httplib::Server>> transport = NewTransport(options.tls);
+  if (!transport.ok()) return transport.status();
+  std::unique_ptr<HttpServer> http(new HttpServer(std::move(*transport)));
   httplib::Server& server = *http->server_;
   const int threads = std::max(1, options.threads);
   server.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };

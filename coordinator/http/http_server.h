@@ -10,6 +10,7 @@
 #include "coordinator/api/registry_service.h"
 #include "coordinator/api/saga_operations.h"
 #include "coordinator/observability/metrics.h"
+#include "tls/grpc_credentials.h"
 
 namespace httplib {
 class Server;
@@ -33,6 +34,9 @@ struct HttpServerOptions {
   // Threads answering requests. A connection holds one while it is kept alive (up to 1 s
   // idle), and a browser opens up to six.
   int threads = 8;
+  // HTTPS with this certificate and key (read once, at start), asking clients for a
+  // certificate signed by tls.client_ca_file when set; plain HTTP when empty.
+  tls::ServerFiles tls;
 };
 
 // What the HTTP port serves; everything must outlive the server.
@@ -48,8 +52,8 @@ struct HttpServices {
 // /metrics, the JSON API under /api/v1 (docs/http-api.md), and the dashboard (/ and /ui/).
 class HttpServer {
  public:
-  // Binds the address and starts serving. INVALID_ARGUMENT for a malformed address,
-  // UNAVAILABLE when it cannot be bound.
+  // Binds the address and starts serving. INVALID_ARGUMENT for a malformed address or
+  // unusable TLS files, UNAVAILABLE when it cannot be bound.
   static absl::StatusOr<std::unique_ptr<HttpServer>> Start(const HttpServerOptions& options,
                                                            const HttpServices& services);
   ~HttpServer();
@@ -63,7 +67,7 @@ class HttpServer {
   void Stop();
 
  private:
-  HttpServer();
+  explicit HttpServer(std::unique_ptr<httplib::Server> server);
 
   std::unique_ptr<httplib::Server> server_;
   std::thread thread_;

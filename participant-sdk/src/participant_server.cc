@@ -10,6 +10,7 @@
 #include "registrar.h"
 #include "skald/v1/participant.grpc.pb.h"
 #include "step_dispatcher.h"
+#include "tls/grpc_credentials.h"
 
 namespace skald {
 namespace {
@@ -55,6 +56,7 @@ class ParticipantServer::Impl {
 
   mutable std::mutex mu;  // Guards the members below.
   std::optional<RegistrationOptions> registration;
+  std::optional<TlsOptions> tls;
   // Set by Start() when registration is set; lives until this object is destroyed.
   std::unique_ptr<Registrar> registrar;
   std::unique_ptr<grpc::Server> server;
@@ -63,9 +65,10 @@ class ParticipantServer::Impl {
   int port = 0;
   std::string address;
 
-  // Builds and starts `server` on `listen_address`; sets started, port and address.
-  // REQUIRES: mu is held.
-  absl::Status Listen(const std::string& listen_address);
+  // Builds and starts `server` on `listen_address` with `credentials`; sets started, port
+  // and address. REQUIRES: mu is held.
+  absl::Status Listen(const std::string& listen_address,
+                      std::shared_ptr<grpc::ServerCredentials> credentials);
 };
 
 ParticipantServer::ParticipantServer() : impl_(std::make_unique<Impl>()) {}
@@ -90,6 +93,12 @@ void ParticipantServer::register_with(RegistrationOptions options) {
   impl_->registration = std::move(options);
 }
 
+void ParticipantServer::serve_tls(TlsOptions options) {
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  assert(!impl_->started);
+  impl_->tls = std::move(options);
+}
+
 std::string ParticipantServer::instance_id() const { return impl_->instance_id; }
 
 absl::Status ParticipantServer::registration_status() const {
@@ -109,7 +118,39 @@ absl::Status ParticipantServer::Start(const std::string& listen_address) {
   Registrar* registrar = nullptr;
   {
     std::lock_guard<std::mutex> lock(impl_->mu);
-    if (absl::Status listening = impl_->Listen(listen_address); !listening.ok()) return listening;
+    if (impl_->started) {
+      return absl::FailedPreconditionError("the participant server was already started");
+    }
+    // Every file is checked before anything listens, so that a bad one is reported by name.
+    tls::ServerFiles server_files;
+    if (impl_->tls.has_value()) {
+      server_files = {.cert_file = impl_->tls->cert_file,
+                      .key_file = impl_->tls->key_file,
+                      .client_ca_file = impl_->tls->client_ca_file};
+      if (server_files.cert_file.empty() || server_files.key_file.empty()) {
+        return absl::InvalidArgumentError("serve_tls(): cert_file and key_file are required");
+      }
+    }
+    auto server_credentials = tls::MakeServerCredentials(server_files);
+    if (!server_credentials.ok()) {
+      return absl::InvalidArgumentError("serve_tls(): " +
+                                        std::string(server_credentials.status().message()));
+    }
+    std::shared_ptr<grpc::ChannelCredentials> coordinator_credentials;
+    if (impl_->registration.has_value()) {
+      const CoordinatorTls& files = impl_->registration->tls;
+      auto credentials = tls::MakeChannelCredentials(
+          {.ca_file = files.ca_file, .cert_file = files.cert_file, .key_file = files.key_file});
+      if (!credentials.ok()) {
+        return absl::InvalidArgumentError("register_with() tls: " +
+                                          std::string(credentials.status().message()));
+      }
+      coordinator_credentials = std::move(*credentials);
+    }
+    if (absl::Status listening = impl_->Listen(listen_address, std::move(*server_credentials));
+        !listening.ok()) {
+      return listening;
+    }
     if (impl_->registration.has_value()) {
       const RegistrationOptions& options = *impl_->registration;
       impl_->registrar = std::make_unique<Registrar>(
@@ -122,7 +163,8 @@ absl::Status ParticipantServer::Start(const std::string& listen_address) {
               .actions = impl_->dispatcher.Names(Phase::kAction),
               .compensations = impl_->dispatcher.Names(Phase::kCompensation),
               .ttl = options.ttl,
-          });
+          },
+          RegistrarTiming{}, std::move(coordinator_credentials));
       registrar = impl_->registrar.get();
     }
   }
@@ -132,7 +174,8 @@ absl::Status ParticipantServer::Start(const std::string& listen_address) {
   return absl::OkStatus();
 }
 
-absl::Status ParticipantServer::Impl::Listen(const std::string& listen_address) {
+absl::Status ParticipantServer::Impl::Listen(const std::string& listen_address,
+                                             std::shared_ptr<grpc::ServerCredentials> credentials) {
   if (started) {
     return absl::FailedPreconditionError("the participant server was already started");
   }
@@ -147,7 +190,7 @@ absl::Status ParticipantServer::Impl::Listen(const std::string& listen_address) 
   // start "successfully" and take a share of the calls.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   int bound_port = 0;
-  builder.AddListeningPort(listen_address, grpc::InsecureServerCredentials(), &bound_port);
+  builder.AddListeningPort(listen_address, std::move(credentials), &bound_port);
   builder.RegisterService(&service);
   std::unique_ptr<grpc::Server> built = builder.BuildAndStart();
   if (built == nullptr || bound_port == 0) {

@@ -26,13 +26,13 @@ std::string HostName() {
 // A channel that reconnects within max_backoff of the coordinator coming back: gRPC's own
 // reconnect backoff (up to two minutes by default) would otherwise fail every Register
 // fast long after the coordinator is up again.
-std::shared_ptr<grpc::Channel> NewChannel(const std::string& address,
-                                          const RegistrarTiming& timing) {
+std::shared_ptr<grpc::Channel> NewChannel(const std::string& address, const RegistrarTiming& timing,
+                                          std::shared_ptr<grpc::ChannelCredentials> credentials) {
   grpc::ChannelArguments args;
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS,
               static_cast<int>(timing.initial_backoff.count()));
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, static_cast<int>(timing.max_backoff.count()));
-  return grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args);
+  return grpc::CreateCustomChannel(address, std::move(credentials), args);
 }
 
 v1::RegisterRequest ToRequest(const Registration& registration) {
@@ -81,11 +81,12 @@ std::string DefaultAdvertiseAddress(const std::string& bound_address) {
 }
 
 Registrar::Registrar(const std::string& coordinator_address, Registration registration,
-                     RegistrarTiming timing)
+                     RegistrarTiming timing, std::shared_ptr<grpc::ChannelCredentials> credentials)
     : coordinator_address_(coordinator_address),
       registration_(std::move(registration)),
       timing_(timing),
-      stub_(v1::ParticipantRegistry::NewStub(NewChannel(coordinator_address, timing))),
+      stub_(v1::ParticipantRegistry::NewStub(
+          NewChannel(coordinator_address, timing, std::move(credentials)))),
       status_(absl::FailedPreconditionError("not registered yet")),
       next_backoff_(timing.initial_backoff) {
   assert(!coordinator_address_.empty() && !registration_.service.empty());

@@ -62,9 +62,12 @@ std::string DefaultAdvertiseAddress(const std::string& bound_address);
 
 class Registrar {
  public:
-  // REQUIRES: coordinator_address and registration.service are not empty.
-  Registrar(const std::string& coordinator_address, Registration registration,
-            RegistrarTiming timing = {});
+  // REQUIRES: coordinator_address and registration.service are not empty. `credentials`
+  // secure the channel to the coordinator (TLS); plaintext by default.
+  Registrar(
+      const std::string& coordinator_address, Registration registration,
+      RegistrarTiming timing = {},
+      std::shared_ptr<grpc::ChannelCredentials> credentials = grpc::InsecureChannelCredentials());
   // Stop()s.
   ~Registrar();
 

@@ -74,8 +74,8 @@ absl::Status CoordinatorProcess::Start() {
     if (!http_address.ok()) return http_address.status();
     http_address_ = *http_address;
   }
-  client_ =
-      v1::SagaService::NewStub(grpc::CreateChannel(address_, grpc::InsecureChannelCredentials()));
+  client_ = v1::SagaService::NewStub(grpc::CreateChannel(
+      address_, client_credentials_ ? client_credentials_ : grpc::InsecureChannelCredentials()));
   return absl::OkStatus();
 }
 

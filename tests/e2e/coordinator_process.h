@@ -11,6 +11,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "grpcpp/security/credentials.h"
 #include "nlohmann/json.hpp"
 #include "skald/v1/saga_service.grpc.pb.h"
 #include "tests/support/child_process.h"
@@ -58,6 +59,11 @@ class CoordinatorProcess {
   // From the next Start() on, the coordinator also serves its HTTP port (--http-listen) on
   // loopback: a free port the first time, the same one after a restart.
   void ServeHttp() { http_ = true; }
+  // From the next Start() on, client() connects with `credentials` (e.g. TLS) instead of
+  // plaintext.
+  void SetClientCredentials(std::shared_ptr<grpc::ChannelCredentials> credentials) {
+    client_credentials_ = std::move(credentials);
+  }
   // Sends `signal` and waits up to 20 s for the process to exit.
   absl::Status Stop(int signal);
   // Sends `signal` (e.g. SIGSTOP, SIGCONT) without waiting.
@@ -115,6 +121,7 @@ class CoordinatorProcess {
   std::string http_address_ = "127.0.0.1:0";
   std::unique_ptr<ChildProcess> process_;
   std::unique_ptr<v1::SagaService::Stub> client_;
+  std::shared_ptr<grpc::ChannelCredentials> client_credentials_;
   int starts_ = 0;
 };
 

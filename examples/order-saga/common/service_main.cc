@@ -65,6 +65,17 @@ int RunService(int argc, char** argv, const ServiceDefinition& definition) {
                  "the service instead of this address");
   app.add_option("--service", service_name, "the service name to register under")
       ->capture_default_str();
+  // One certificate for both directions: this service's identity as a server (to the
+  // coordinator's calls) and as a client (when registering), and one CA to check the
+  // coordinator's certificates against, both ways (docs/tls.md).
+  ParticipantServer::TlsOptions tls;
+  std::string tls_ca;
+  app.add_option("--tls-cert", tls.cert_file,
+                 "serve over TLS with this PEM certificate; also presented when registering");
+  app.add_option("--tls-key", tls.key_file, "PEM private key of --tls-cert");
+  app.add_option("--tls-ca", tls_ca,
+                 "mutual TLS: the coordinator's certificates, as a client and as a server, must "
+                 "be signed by this CA (PEM)");
   if (definition.add_flags) definition.add_flags(app);
   try {
     app.parse(argc, argv);
@@ -81,8 +92,15 @@ int RunService(int argc, char** argv, const ServiceDefinition& definition) {
     spdlog::error("setup failed: {}", status.ToString());
     return 1;
   }
+  if (!tls.cert_file.empty() || !tls.key_file.empty()) {
+    tls.client_ca_file = tls_ca;
+    server.serve_tls(tls);
+  }
   if (!coordinator.empty()) {
-    server.register_with({.coordinator_address = coordinator, .service = service_name});
+    server.register_with(
+        {.coordinator_address = coordinator,
+         .service = service_name,
+         .tls = {.ca_file = tls_ca, .cert_file = tls.cert_file, .key_file = tls.key_file}});
   }
   if (absl::Status status = server.Start(listen); !status.ok()) {
     spdlog::error("{}", status.ToString());

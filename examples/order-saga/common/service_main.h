@@ -32,7 +32,8 @@ struct ServiceDefinition {
 };
 
 // Parses the common flags (--db URL, required; --listen ADDR; --ready-file PATH;
-// --db-pool N; --register-with HOST:PORT and --service NAME to register with a coordinator)
+// --db-pool N; --register-with HOST:PORT and --service NAME to register with a coordinator;
+// --tls-cert FILE, --tls-key FILE and --tls-ca FILE for mutual TLS with it)
 // and the service's own, sets up the service, serves until SIGTERM or SIGINT,
 // then drains the calls in progress (up to 10 s). Once listening, writes the bound address
 // ("127.0.0.1:40123\n") to the ready file, atomically (PATH.tmp, then rename). Returns the

@@ -48,7 +48,13 @@
 // Handlers run on gRPC's synchronous-server thread pool, one thread per call in progress, so
 // a handler may block on a database without stalling other calls. The pool grows with the
 // number of concurrent calls; bound the resources a handler holds (e.g. with a connection
-// pool) rather than the threads. The server listens without TLS.
+// pool) rather than the threads.
+//
+// TLS (docs/tls.md): without serve_tls() the server listens in plaintext. With it, Start()
+// serves over TLS and, when a client CA is given, accepts only callers presenting a
+// certificate signed by that CA (mutual TLS with the coordinator). RegistrationOptions::tls
+// secures the registration channel the same way. Certificate, key and CA files are read
+// again every minute: replaced files are used for new connections without a restart.
 
 #ifndef SKALD_PARTICIPANT_SERVER_H_
 #define SKALD_PARTICIPANT_SERVER_H_
@@ -64,6 +70,26 @@ namespace skald {
 
 class ParticipantServer {
  public:
+  // PEM files for serving the Participant service over TLS; see serve_tls().
+  struct TlsOptions {
+    // This server's certificate (chain) and private key. REQUIRED.
+    std::string cert_file;
+    std::string key_file;
+    // Set: every caller must present a certificate signed by this CA (mutual TLS), or the
+    // handshake fails. Empty: callers are not asked for a certificate.
+    std::string client_ca_file;
+  };
+
+  // PEM files for the channel to the coordinator; all empty: plaintext.
+  struct CoordinatorTls {
+    // The CA the coordinator's certificate is checked against (it must also name the host
+    // of coordinator_address). Empty with cert_file set: the system's CA bundle.
+    std::string ca_file;
+    // This instance's client certificate and key, for a coordinator requiring mutual TLS.
+    std::string cert_file;
+    std::string key_file;
+  };
+
   // Where and as what this instance registers; see register_with().
   struct RegistrationOptions {
     // "host:port" of any coordinator of the cluster (they share the registry).
@@ -78,6 +104,8 @@ class ParticipantServer {
     // that stops renewing (e.g. killed) after this long. Zero lets the coordinator choose.
     // The coordinator clamps it to [1 s, 5 min].
     std::chrono::milliseconds ttl{10'000};
+    // TLS to the coordinator; plaintext when all empty.
+    CoordinatorTls tls;
   };
 
   ParticipantServer();
@@ -103,6 +131,10 @@ class ParticipantServer {
   // options.ttl is not negative.
   void register_with(RegistrationOptions options);
 
+  // Makes Start() serve over TLS with `options` (see "TLS" above), replacing an earlier
+  // call's. REQUIRES: Start() has not been called.
+  void serve_tls(TlsOptions options);
+
   // Returns the id this instance registers under: "<host name>/<process id>/<8 random hex
   // digits>", fixed for the lifetime of this object and distinct between objects.
   std::string instance_id() const;
@@ -119,7 +151,8 @@ class ParticipantServer {
   // Starts serving on `listen_address` ("host:port"; port 0 picks a free port), then
   // registers when register_with() was called (this takes up to 2 s when the coordinator
   // does not answer). Returns OK once listening, whether or not the registration
-  // succeeded; InvalidArgument when the address has no port; Unavailable when it cannot be
+  // succeeded; InvalidArgument when the address has no port or a TLS file cannot be used
+  // (unreadable, not PEM, a key not matching its certificate); Unavailable when it cannot be
   // bound (e.g. in use: the port is not shared with another process); FailedPrecondition
   // when called a second time.
   absl::Status Start(const std::string& listen_address);
