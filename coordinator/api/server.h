@@ -5,6 +5,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "coordinator/api/access_guard.h"
 #include "coordinator/api/registry_service.h"
 #include "coordinator/api/saga_service.h"
 #include "coordinator/discovery/instance_directory.h"
@@ -52,6 +53,9 @@ struct ServerOptions {
   notify::NotifierOptions notifier;
   // Alert once per saga and step when its compensation has failed this many times.
   int alert_compensation_failures = 3;
+  // The API tokens (--auth-tokens, docs/security.md); none: auth is off and every caller
+  // may do everything.
+  std::optional<std::vector<TokenEntry>> auth_tokens;
 };
 
 // A running coordinator: schema migrated, engine driving sagas, client API listening.
@@ -96,6 +100,7 @@ class CoordinatorServer {
   std::unique_ptr<notify::HttpWebhookTransport> webhooks_;
   std::unique_ptr<notify::Notifier> notifier_;
   std::unique_ptr<SagaOperations> operations_;
+  std::unique_ptr<AccessGuard> guard_;
   std::unique_ptr<SagaServiceImpl> service_;
   std::unique_ptr<RegistryServiceImpl> registry_;
   std::unique_ptr<grpc::Server> server_;

@@ -4,11 +4,15 @@
 #include <iostream>
 
 #include "coordinator/api/proto_mapping.h"
+#include "coordinator/cli/bearer_token.h"
 
 namespace skald::cli {
 
 std::shared_ptr<grpc::Channel> ChannelTo(const ClientFlags& client) {
-  return grpc::CreateChannel(client.address, grpc::InsecureChannelCredentials());
+  // The token, when given, goes with every call (bearer_token.h).
+  return grpc::experimental::CreateCustomChannelWithInterceptors(
+      client.address, grpc::InsecureChannelCredentials(), grpc::ChannelArguments(),
+      BearerTokenInterceptors(client.token));
 }
 
 std::unique_ptr<v1::SagaService::Stub> Connect(const ClientFlags& client) {

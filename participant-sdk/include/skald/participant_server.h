@@ -78,6 +78,9 @@ class ParticipantServer {
     // that stops renewing (e.g. killed) after this long. Zero lets the coordinator choose.
     // The coordinator clamps it to [1 s, 5 min].
     std::chrono::milliseconds ttl{10'000};
+    // The API token of a coordinator with authentication on (a token with the
+    // "participant" role), sent as "authorization: Bearer <token>". Empty: none is sent.
+    std::string token;
   };
 
   ParticipantServer();
