@@ -145,7 +145,7 @@ absl::StatusOr<std::vector<TokenEntry>> ParseTokensFile(std::string_view json_te
       } else if (text == "participant") {
         entry.roles.insert(Role::kParticipant);
       } else {
-        return Invalid(where + ".roles: unknown role " + text +
+        return Invalid(where + ".roles: unknown role " + role.dump() +
                        "; expected submitter, operator or participant");
       }
     }
