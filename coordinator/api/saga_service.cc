@@ -17,8 +17,9 @@ grpc::Status SagaServiceImpl::ApplyDefinition(grpc::ServerContext* context,
                                               v1::ApplyDefinitionResponse* response) {
   absl::StatusOr<Caller> caller = CallerOf(context);
   if (!caller.ok()) return ToGrpc(caller.status());
-  if (absl::Status allowed = guard_.CheckApply(*caller, *request); !allowed.ok())
+  if (absl::Status allowed = guard_.CheckApply(*caller, *request); !allowed.ok()) {
     return ToGrpc(allowed);
+  }
   return ToGrpc(operations_.ApplyDefinition(*request, response));
 }
 
@@ -27,8 +28,9 @@ grpc::Status SagaServiceImpl::GetDefinition(grpc::ServerContext* context,
                                             v1::GetDefinitionResponse* response) {
   absl::StatusOr<Caller> caller = CallerOf(context);
   if (!caller.ok()) return ToGrpc(caller.status());
-  if (absl::Status allowed = guard_.CheckReadDefinition(*caller, request->name()); !allowed.ok())
+  if (absl::Status allowed = guard_.CheckReadDefinition(*caller, request->name()); !allowed.ok()) {
     return ToGrpc(allowed);
+  }
   return ToGrpc(operations_.GetDefinition(*request, response));
 }
 
@@ -37,8 +39,9 @@ grpc::Status SagaServiceImpl::StartSaga(grpc::ServerContext* context,
                                         v1::StartSagaResponse* response) {
   absl::StatusOr<Caller> caller = CallerOf(context);
   if (!caller.ok()) return ToGrpc(caller.status());
-  if (absl::Status allowed = guard_.CheckStart(*caller, *request); !allowed.ok())
+  if (absl::Status allowed = guard_.CheckStart(*caller, *request); !allowed.ok()) {
     return ToGrpc(allowed);
+  }
   return ToGrpc(operations_.StartSaga(*request, response));
 }
 
@@ -47,8 +50,9 @@ grpc::Status SagaServiceImpl::GetSaga(grpc::ServerContext* context,
                                       v1::GetSagaResponse* response) {
   absl::StatusOr<Caller> caller = CallerOf(context);
   if (!caller.ok()) return ToGrpc(caller.status());
-  if (absl::Status allowed = guard_.CheckReadSaga(*caller, request->saga_id()); !allowed.ok())
+  if (absl::Status allowed = guard_.CheckReadSaga(*caller, request->saga_id()); !allowed.ok()) {
     return ToGrpc(allowed);
+  }
   return ToGrpc(operations_.GetSaga(*request, response));
 }
 
@@ -57,8 +61,9 @@ grpc::Status SagaServiceImpl::ListSagas(grpc::ServerContext* context,
                                         v1::ListSagasResponse* response) {
   absl::StatusOr<Caller> caller = CallerOf(context);
   if (!caller.ok()) return ToGrpc(caller.status());
-  if (absl::Status allowed = guard_.CheckList(*caller, request->definition()); !allowed.ok())
+  if (absl::Status allowed = guard_.CheckList(*caller, request->definition()); !allowed.ok()) {
     return ToGrpc(allowed);
+  }
   return ToGrpc(operations_.ListSagas(*request, response));
 }
 
@@ -67,8 +72,9 @@ grpc::Status SagaServiceImpl::CountSagas(grpc::ServerContext* context,
                                          v1::CountSagasResponse* response) {
   absl::StatusOr<Caller> caller = CallerOf(context);
   if (!caller.ok()) return ToGrpc(caller.status());
-  if (absl::Status allowed = guard_.CheckList(*caller, request->definition()); !allowed.ok())
+  if (absl::Status allowed = guard_.CheckList(*caller, request->definition()); !allowed.ok()) {
     return ToGrpc(allowed);
+  }
   return ToGrpc(operations_.CountSagas(*request, response));
 }
 
@@ -77,8 +83,9 @@ grpc::Status SagaServiceImpl::GetSagaHistory(grpc::ServerContext* context,
                                              v1::GetSagaHistoryResponse* response) {
   absl::StatusOr<Caller> caller = CallerOf(context);
   if (!caller.ok()) return ToGrpc(caller.status());
-  if (absl::Status allowed = guard_.CheckReadSaga(*caller, request->saga_id()); !allowed.ok())
+  if (absl::Status allowed = guard_.CheckReadSaga(*caller, request->saga_id()); !allowed.ok()) {
     return ToGrpc(allowed);
+  }
   return ToGrpc(operations_.GetSagaHistory(*request, response));
 }
 
