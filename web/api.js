@@ -28,19 +28,44 @@ function queryString(query) {
   return text ? `?${text}` : "";
 }
 
-// Sends one request and returns the parsed JSON body; throws ApiError otherwise.
-async function request(method, path, { query, body } = {}) {
+// The API token of a coordinator with authentication on (docs/security.md), asked for when
+// the API answers 401 and kept for this tab only (sessionStorage), never in the page's URL.
+const TOKEN_KEY = "skald.token";
+
+// Asks for a token; returns whether one was given.
+function askForToken(message) {
+  const token = window.prompt(`${message}\n\nThis coordinator needs an API token (skald token new). Paste it:`);
+  if (!token) return false;
+  sessionStorage.setItem(TOKEN_KEY, token.trim());
+  return true;
+}
+
+// Sends one request and returns the parsed JSON body; throws ApiError otherwise. On a 401,
+// asks for a token once and sends the request again with it.
+async function request(method, path, { query, body } = {}, asked = false) {
   let response;
+  const token = sessionStorage.getItem(TOKEN_KEY);
   try {
+    const headers = body === undefined ? { Accept: "application/json" }
+                                       : { Accept: "application/json", "Content-Type": "application/json" };
+    if (token) headers.Authorization = `Bearer ${token}`;
     response = await fetch(`/api/v1/${path}${queryString(query)}`, {
       method,
-      headers: body === undefined ? { Accept: "application/json" }
-                                  : { Accept: "application/json", "Content-Type": "application/json" },
+      headers,
       body: body === undefined ? undefined : JSON.stringify(body),
       cache: "no-store",
     });
   } catch (error) {
     throw new ApiError(0, "UNAVAILABLE", `cannot reach the coordinator (${error.message})`);
+  }
+  if (response.status === 401 && !asked) {
+    // Requests sent side by side all get a 401: only the first asks, the others use its answer.
+    const current = sessionStorage.getItem(TOKEN_KEY);
+    if (current && current !== token) return request(method, path, { query, body }, true);
+    sessionStorage.removeItem(TOKEN_KEY);
+    if (askForToken("The coordinator refused the request: no valid token.")) {
+      return request(method, path, { query, body }, true);
+    }
   }
   const text = await response.text();
   let json = null;

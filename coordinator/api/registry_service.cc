@@ -51,8 +51,21 @@ std::string Rfc3339(core::TimePoint time) {
 
 }  // namespace
 
-grpc::Status RegistryServiceImpl::Register(grpc::ServerContext*, const v1::RegisterRequest* request,
+absl::Status RegistryServiceImpl::Allowed(const grpc::ServerContext* context,
+                                          absl::Status (AccessGuard::*check)(const Caller&)
+                                              const) const {
+  if (!guard_ || !context) return absl::OkStatus();
+  absl::StatusOr<Caller> caller = guard_->Authenticate(AuthorizationOf(*context));
+  if (!caller.ok()) return caller.status();
+  return (guard_->*check)(*caller);
+}
+
+grpc::Status RegistryServiceImpl::Register(grpc::ServerContext* context,
+                                           const v1::RegisterRequest* request,
                                            v1::RegisterReply* reply) {
+  if (absl::Status allowed = Allowed(context, &AccessGuard::CheckRegister); !allowed.ok()) {
+    return ToGrpc(allowed);
+  }
   if (auto bad = CheckName("service", request->service(), limits_.max_name_length)) return *bad;
   if (request->instance_id().empty() || request->instance_id().size() > 255) {
     return Invalid("instance_id: must be 1 to 255 characters");
@@ -96,9 +109,12 @@ grpc::Status RegistryServiceImpl::Register(grpc::ServerContext*, const v1::Regis
   return grpc::Status::OK;
 }
 
-grpc::Status RegistryServiceImpl::Deregister(grpc::ServerContext*,
+grpc::Status RegistryServiceImpl::Deregister(grpc::ServerContext* context,
                                              const v1::DeregisterRequest* request,
                                              v1::DeregisterReply* reply) {
+  if (absl::Status allowed = Allowed(context, &AccessGuard::CheckRegister); !allowed.ok()) {
+    return ToGrpc(allowed);
+  }
   absl::StatusOr<bool> removed = directory_.Deregister(request->service(), request->instance_id());
   if (!removed.ok()) return ToGrpc(removed.status());
   if (*removed) {
@@ -109,9 +125,12 @@ grpc::Status RegistryServiceImpl::Deregister(grpc::ServerContext*,
   return grpc::Status::OK;
 }
 
-grpc::Status RegistryServiceImpl::ListParticipants(grpc::ServerContext*,
+grpc::Status RegistryServiceImpl::ListParticipants(grpc::ServerContext* context,
                                                    const v1::ListParticipantsRequest* request,
                                                    v1::ListParticipantsReply* reply) {
+  if (absl::Status allowed = Allowed(context, &AccessGuard::CheckListParticipants); !allowed.ok()) {
+    return ToGrpc(allowed);
+  }
   const core::TimePoint now = core::Clock::now();
   for (const discovery::InstanceView& view : directory_.Snapshot(request->service())) {
     v1::ParticipantInstance* out = reply->add_instances();

@@ -2,6 +2,7 @@
 
 #include <chrono>
 
+#include "coordinator/api/access_guard.h"
 #include "coordinator/discovery/instance_directory.h"
 #include "skald/v1/registry.grpc.pb.h"
 
@@ -20,8 +21,12 @@ struct RegistryLimits {
 // coordinator on it routes to instances registered through any of them.
 class RegistryServiceImpl final : public v1::ParticipantRegistry::Service {
  public:
-  explicit RegistryServiceImpl(discovery::InstanceDirectory& directory, RegistryLimits limits = {})
-      : directory_(directory), limits_(limits) {}
+  // `guard` (optional) authenticates callers: Register and Deregister need the participant
+  // role, ListParticipants any role. A call without a context (the HTTP API, which checks
+  // first) is not checked.
+  explicit RegistryServiceImpl(discovery::InstanceDirectory& directory, RegistryLimits limits = {},
+                               const AccessGuard* guard = nullptr)
+      : directory_(directory), limits_(limits), guard_(guard) {}
 
   grpc::Status Register(grpc::ServerContext* context, const v1::RegisterRequest* request,
                         v1::RegisterReply* reply) override;
@@ -32,8 +37,13 @@ class RegistryServiceImpl final : public v1::ParticipantRegistry::Service {
                                 v1::ListParticipantsReply* reply) override;
 
  private:
+  // OK when the call's caller may do what `check` asks.
+  absl::Status Allowed(const grpc::ServerContext* context,
+                       absl::Status (AccessGuard::*check)(const Caller&) const) const;
+
   discovery::InstanceDirectory& directory_;
   const RegistryLimits limits_;
+  const AccessGuard* const guard_;
 };
 
 }  // namespace skald::api

@@ -12,6 +12,7 @@
 #include "coordinator/core/notification.h"
 #include "coordinator/core/trace_context.h"
 #include "coordinator/observability/logging.h"
+#include "coordinator/observability/redaction.h"
 
 namespace skald::api {
 namespace {
@@ -61,10 +62,24 @@ constexpr int64_t kMaxAwaitMillis = 60'000;
 
 }  // namespace
 
+absl::Status SagaOperations::OverLimit(std::string_view limit, absl::Status status) const {
+  if (metrics_) metrics_->LimitExceeded(limit);
+  return status;
+}
+
 absl::Status SagaOperations::ApplyDefinition(const v1::ApplyDefinitionRequest& request,
                                              v1::ApplyDefinitionResponse* response) {
   auto definition = core::ParseDefinition(request.definition_json(), limits_.definition);
-  if (!definition.ok()) return definition.status();
+  if (!definition.ok()) {
+    // The parser names the flag of each limit it enforces.
+    const std::string message(definition.status().message());
+    for (const auto& [flag, limit] : {std::pair{"(--max-definition-bytes)", "max_definition_bytes"},
+                                      std::pair{"(--max-steps)", "max_steps"},
+                                      std::pair{"(--max-name-length)", "max_name_length"}}) {
+      if (message.find(flag) != std::string::npos) return OverLimit(limit, definition.status());
+    }
+    return definition.status();
+  }
   auto created = store_.PutDefinition(*definition);
   if (!created.ok()) return created.status();
   response->set_name(definition->name);
@@ -76,6 +91,12 @@ absl::Status SagaOperations::ApplyDefinition(const v1::ApplyDefinitionRequest& r
 
 absl::Status SagaOperations::GetDefinition(const v1::GetDefinitionRequest& request,
                                            v1::GetDefinitionResponse* response) {
+  if (request.name().size() > limits_.definition.max_name_length) {
+    return OverLimit("max_name_length", Invalid("name: " + std::to_string(request.name().size()) +
+                                                " characters, over the limit of " +
+                                                std::to_string(limits_.definition.max_name_length) +
+                                                " (--max-name-length)"));
+  }
   if (auto s = core::ValidateName(request.name(), limits_.definition.max_name_length); !s.ok()) {
     return Invalid("name: " + std::string(s.message()));
   }
@@ -91,16 +112,27 @@ absl::Status SagaOperations::GetDefinition(const v1::GetDefinitionRequest& reque
 absl::Status SagaOperations::StartSaga(const v1::StartSagaRequest& request,
                                        v1::StartSagaResponse* response) {
   if (request.definition().empty()) return Invalid("definition: required, got empty");
+  if (request.definition().size() > limits_.definition.max_name_length) {
+    return OverLimit(
+        "max_name_length",
+        Invalid("definition: " + std::to_string(request.definition().size()) +
+                " characters, over the limit of " +
+                std::to_string(limits_.definition.max_name_length) + " (--max-name-length)"));
+  }
   if (request.version() < 0) return Invalid("version: must be 0 (latest) or positive");
   if (!request.saga_id().empty()) {
+    if (request.saga_id().size() > limits_.max_saga_id_length)
+      return CheckSagaId(request.saga_id());
     if (auto s = core::ValidateName(request.saga_id(), limits_.max_saga_id_length); !s.ok()) {
       return Invalid("saga_id: " + std::string(s.message()));
     }
   }
   if (request.input_json().size() > limits_.max_input_bytes) {
-    return absl::ResourceExhaustedError(
-        "input_json: " + std::to_string(request.input_json().size()) +
-        " bytes, over the limit of " + std::to_string(limits_.max_input_bytes));
+    return OverLimit("max_input_bytes",
+                     absl::ResourceExhaustedError(
+                         "input_json: " + std::to_string(request.input_json().size()) +
+                         " bytes, over the limit of " + std::to_string(limits_.max_input_bytes) +
+                         " (--max-input-bytes)"));
   }
   nlohmann::json input = nlohmann::json::object();
   if (!request.input_json().empty()) {
@@ -121,6 +153,10 @@ absl::Status SagaOperations::StartSaga(const v1::StartSagaRequest& request,
       store_.CreateSaga(*definition, request.saga_id(), input, engine_.lease_holder(), *options);
   if (!created.ok()) return created.status();
   if (created->created) {
+    if (spdlog::default_logger_raw()->should_log(spdlog::level::debug)) {
+      observability::LogAbout({created->saga_id}, spdlog::level::debug, "started with input {}",
+                              observability::RedactedPayload(request.input_json()));
+    }
     if (metrics_) metrics_->SagaStarted(definition->name);
     engine_.AdmitNew(created->saga_id, created->lease_token,
                      std::make_shared<const core::SagaDefinition>(*std::move(definition)),
@@ -158,8 +194,19 @@ absl::Status SagaOperations::AwaitSaga(const v1::AwaitSagaRequest& request,
 
 absl::Status SagaOperations::ListSagas(const v1::ListSagasRequest& request,
                                        v1::ListSagasResponse* response) {
-  if (request.page_size() < 0 || request.page_size() > limits_.max_page_size) {
-    return Invalid("page_size: must be from 0 to " + std::to_string(limits_.max_page_size));
+  if (request.page_size() > limits_.max_page_size) {
+    return OverLimit(
+        "max_page_size",
+        Invalid("page_size: " + std::to_string(request.page_size()) + ", over the limit of " +
+                std::to_string(limits_.max_page_size) + " (--max-page-size)"));
+  }
+  if (request.page_size() < 0) return Invalid("page_size: must not be negative");
+  if (request.definition().size() > limits_.definition.max_name_length) {
+    return OverLimit(
+        "max_name_length",
+        Invalid("definition: " + std::to_string(request.definition().size()) +
+                " characters, over the limit of " +
+                std::to_string(limits_.definition.max_name_length) + " (--max-name-length)"));
   }
   store::SagaFilter filter;
   filter.page_size = request.page_size() == 0 ? limits_.default_page_size : request.page_size();
@@ -195,7 +242,10 @@ absl::Status SagaOperations::ListSagas(const v1::ListSagasRequest& request,
 absl::Status SagaOperations::CheckSagaId(const std::string& saga_id) const {
   if (saga_id.empty()) return Invalid("saga_id: required, got empty");
   if (saga_id.size() > limits_.max_saga_id_length) {
-    return Invalid("saga_id: longer than " + std::to_string(limits_.max_saga_id_length));
+    return OverLimit(
+        "max_name_length",
+        Invalid("saga_id: " + std::to_string(saga_id.size()) + " characters, over the limit of " +
+                std::to_string(limits_.max_saga_id_length) + " (--max-name-length)"));
   }
   return absl::OkStatus();
 }
@@ -241,10 +291,15 @@ absl::Status SagaOperations::CheckOperatorAction(const v1::OperatorActionRequest
   if (request.reason().empty()) {
     return Invalid("reason: required: why, recorded in the saga's history");
   }
-  if (request.operator_().size() > limits_.max_operator_text ||
-      request.reason().size() > limits_.max_operator_text) {
-    return Invalid("operator, reason: at most " + std::to_string(limits_.max_operator_text) +
-                   " characters each");
+  for (const auto& [field, text] :
+       {std::pair{"operator", &request.operator_()}, std::pair{"reason", &request.reason()},
+        std::pair{"step", &request.step()}}) {
+    if (text->size() > limits_.max_operator_text) {
+      return OverLimit("max_text_length",
+                       Invalid(std::string(field) + ": " + std::to_string(text->size()) +
+                               " characters, over the limit of " +
+                               std::to_string(limits_.max_operator_text) + " (--max-text-length)"));
+    }
   }
   return absl::OkStatus();
 }

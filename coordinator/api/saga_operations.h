@@ -11,7 +11,8 @@
 
 namespace skald::api {
 
-// Limits on client requests, checked before anything is stored.
+// Limits on client requests, checked before anything is stored (docs/security.md). Each
+// refusal names the limit and its flag, and is counted (skald_limit_rejections_total).
 struct ApiLimits {
   core::DefinitionLimits definition;
   size_t max_input_bytes = 1 << 20;
@@ -19,6 +20,12 @@ struct ApiLimits {
   int max_page_size = 1000;
   int default_page_size = 50;
   size_t max_operator_text = 1000;
+  // A whole gRPC message or HTTP body.
+  size_t max_request_bytes = 4 << 20;
+  // A participant's output (engine::ParticipantClient).
+  size_t max_output_bytes = 1 << 20;
+  // WatchSaga streams open at once per caller (token name, or peer when auth is off).
+  int max_watch_streams = 8;
 };
 
 // What the client API does, independent of the transport: the gRPC SagaService and the
@@ -59,6 +66,8 @@ class SagaOperations {
   absl::Status Act(const v1::OperatorActionRequest& request, core::OperatorAction::Kind kind,
                    v1::OperatorActionResponse* response);
   absl::Status CheckSagaId(const std::string& saga_id) const;
+  // Returns `status`, counted as a refusal by `limit` ("max_input_bytes", ...).
+  absl::Status OverLimit(std::string_view limit, absl::Status status) const;
 
   store::SagaStore& store_;
   engine::Engine& engine_;

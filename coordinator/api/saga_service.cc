@@ -1,58 +1,120 @@
 #include "coordinator/api/saga_service.h"
 
 #include <chrono>
+#include <memory>
 #include <thread>
 
 #include "coordinator/api/proto_mapping.h"
 
 namespace skald::api {
 
-grpc::Status SagaServiceImpl::ApplyDefinition(grpc::ServerContext*,
+absl::StatusOr<Caller> SagaServiceImpl::CallerOf(const grpc::ServerContext* context) const {
+  return guard_.Authenticate(context ? AuthorizationOf(*context) : "");
+}
+
+grpc::Status SagaServiceImpl::ApplyDefinition(grpc::ServerContext* context,
                                               const v1::ApplyDefinitionRequest* request,
                                               v1::ApplyDefinitionResponse* response) {
+  absl::StatusOr<Caller> caller = CallerOf(context);
+  if (!caller.ok()) return ToGrpc(caller.status());
+  if (absl::Status allowed = guard_.CheckApply(*caller, *request); !allowed.ok()) {
+    return ToGrpc(allowed);
+  }
   return ToGrpc(operations_.ApplyDefinition(*request, response));
 }
 
-grpc::Status SagaServiceImpl::GetDefinition(grpc::ServerContext*,
+grpc::Status SagaServiceImpl::GetDefinition(grpc::ServerContext* context,
                                             const v1::GetDefinitionRequest* request,
                                             v1::GetDefinitionResponse* response) {
+  absl::StatusOr<Caller> caller = CallerOf(context);
+  if (!caller.ok()) return ToGrpc(caller.status());
+  if (absl::Status allowed = guard_.CheckReadDefinition(*caller, request->name()); !allowed.ok()) {
+    return ToGrpc(allowed);
+  }
   return ToGrpc(operations_.GetDefinition(*request, response));
 }
 
-grpc::Status SagaServiceImpl::StartSaga(grpc::ServerContext*, const v1::StartSagaRequest* request,
+grpc::Status SagaServiceImpl::StartSaga(grpc::ServerContext* context,
+                                        const v1::StartSagaRequest* request,
                                         v1::StartSagaResponse* response) {
+  absl::StatusOr<Caller> caller = CallerOf(context);
+  if (!caller.ok()) return ToGrpc(caller.status());
+  if (absl::Status allowed = guard_.CheckStart(*caller, *request); !allowed.ok()) {
+    return ToGrpc(allowed);
+  }
   return ToGrpc(operations_.StartSaga(*request, response));
 }
 
-grpc::Status SagaServiceImpl::GetSaga(grpc::ServerContext*, const v1::GetSagaRequest* request,
+grpc::Status SagaServiceImpl::GetSaga(grpc::ServerContext* context,
+                                      const v1::GetSagaRequest* request,
                                       v1::GetSagaResponse* response) {
+  absl::StatusOr<Caller> caller = CallerOf(context);
+  if (!caller.ok()) return ToGrpc(caller.status());
+  if (absl::Status allowed = guard_.CheckReadSaga(*caller, request->saga_id()); !allowed.ok()) {
+    return ToGrpc(allowed);
+  }
   return ToGrpc(operations_.GetSaga(*request, response));
 }
 
-grpc::Status SagaServiceImpl::AwaitSaga(grpc::ServerContext*, const v1::AwaitSagaRequest* request,
+grpc::Status SagaServiceImpl::AwaitSaga(grpc::ServerContext* context,
+                                        const v1::AwaitSagaRequest* request,
                                         v1::AwaitSagaResponse* response) {
+  absl::StatusOr<Caller> caller = CallerOf(context);
+  if (!caller.ok()) return ToGrpc(caller.status());
+  if (absl::Status allowed = guard_.CheckReadSaga(*caller, request->saga_id()); !allowed.ok()) {
+    return ToGrpc(allowed);
+  }
   return ToGrpc(operations_.AwaitSaga(*request, response));
 }
 
-grpc::Status SagaServiceImpl::ListSagas(grpc::ServerContext*, const v1::ListSagasRequest* request,
+grpc::Status SagaServiceImpl::ListSagas(grpc::ServerContext* context,
+                                        const v1::ListSagasRequest* request,
                                         v1::ListSagasResponse* response) {
+  absl::StatusOr<Caller> caller = CallerOf(context);
+  if (!caller.ok()) return ToGrpc(caller.status());
+  if (absl::Status allowed = guard_.CheckList(*caller, request->definition()); !allowed.ok()) {
+    return ToGrpc(allowed);
+  }
   return ToGrpc(operations_.ListSagas(*request, response));
 }
 
-grpc::Status SagaServiceImpl::CountSagas(grpc::ServerContext*, const v1::CountSagasRequest* request,
+grpc::Status SagaServiceImpl::CountSagas(grpc::ServerContext* context,
+                                         const v1::CountSagasRequest* request,
                                          v1::CountSagasResponse* response) {
+  absl::StatusOr<Caller> caller = CallerOf(context);
+  if (!caller.ok()) return ToGrpc(caller.status());
+  if (absl::Status allowed = guard_.CheckList(*caller, request->definition()); !allowed.ok()) {
+    return ToGrpc(allowed);
+  }
   return ToGrpc(operations_.CountSagas(*request, response));
 }
 
-grpc::Status SagaServiceImpl::GetSagaHistory(grpc::ServerContext*,
+grpc::Status SagaServiceImpl::GetSagaHistory(grpc::ServerContext* context,
                                              const v1::GetSagaHistoryRequest* request,
                                              v1::GetSagaHistoryResponse* response) {
+  absl::StatusOr<Caller> caller = CallerOf(context);
+  if (!caller.ok()) return ToGrpc(caller.status());
+  if (absl::Status allowed = guard_.CheckReadSaga(*caller, request->saga_id()); !allowed.ok()) {
+    return ToGrpc(allowed);
+  }
   return ToGrpc(operations_.GetSagaHistory(*request, response));
 }
 
 grpc::Status SagaServiceImpl::WatchSaga(grpc::ServerContext* context,
                                         const v1::WatchSagaRequest* request,
                                         grpc::ServerWriter<v1::SagaEvent>* writer) {
+  absl::StatusOr<Caller> caller = CallerOf(context);
+  if (!caller.ok()) return ToGrpc(caller.status());
+  if (absl::Status allowed = guard_.CheckReadSaga(*caller, request->saga_id()); !allowed.ok()) {
+    return ToGrpc(allowed);
+  }
+  const std::string owner = StreamOwner(*caller, *context);
+  if (absl::Status slot = streams_.Acquire(owner); !slot.ok()) {
+    if (metrics_) metrics_->LimitExceeded("max_watch_streams");
+    return ToGrpc(slot);
+  }
+  // Frees the slot however the stream ends.
+  std::shared_ptr<void> release(nullptr, [this, &owner](void*) { streams_.Release(owner); });
   int64_t after = request->after_event_id();
   while (!context->IsCancelled()) {
     // Read the state before the history: events recorded up to a terminal state are then
@@ -84,22 +146,40 @@ grpc::Status SagaServiceImpl::WatchSaga(grpc::ServerContext* context,
   return grpc::Status::CANCELLED;
 }
 
-grpc::Status SagaServiceImpl::AbortSaga(grpc::ServerContext*,
+grpc::Status SagaServiceImpl::AbortSaga(grpc::ServerContext* context,
                                         const v1::OperatorActionRequest* request,
                                         v1::OperatorActionResponse* response) {
-  return ToGrpc(operations_.AbortSaga(*request, response));
+  absl::StatusOr<Caller> caller = CallerOf(context);
+  if (!caller.ok()) return ToGrpc(caller.status());
+  v1::OperatorActionRequest action = *request;
+  if (absl::Status allowed = guard_.CheckOperate(*caller, action); !allowed.ok()) {
+    return ToGrpc(allowed);
+  }
+  return ToGrpc(operations_.AbortSaga(action, response));
 }
 
-grpc::Status SagaServiceImpl::RetrySaga(grpc::ServerContext*,
+grpc::Status SagaServiceImpl::RetrySaga(grpc::ServerContext* context,
                                         const v1::OperatorActionRequest* request,
                                         v1::OperatorActionResponse* response) {
-  return ToGrpc(operations_.RetrySaga(*request, response));
+  absl::StatusOr<Caller> caller = CallerOf(context);
+  if (!caller.ok()) return ToGrpc(caller.status());
+  v1::OperatorActionRequest action = *request;
+  if (absl::Status allowed = guard_.CheckOperate(*caller, action); !allowed.ok()) {
+    return ToGrpc(allowed);
+  }
+  return ToGrpc(operations_.RetrySaga(action, response));
 }
 
-grpc::Status SagaServiceImpl::SkipStep(grpc::ServerContext*,
+grpc::Status SagaServiceImpl::SkipStep(grpc::ServerContext* context,
                                        const v1::OperatorActionRequest* request,
                                        v1::OperatorActionResponse* response) {
-  return ToGrpc(operations_.SkipStep(*request, response));
+  absl::StatusOr<Caller> caller = CallerOf(context);
+  if (!caller.ok()) return ToGrpc(caller.status());
+  v1::OperatorActionRequest action = *request;
+  if (absl::Status allowed = guard_.CheckOperate(*caller, action); !allowed.ok()) {
+    return ToGrpc(allowed);
+  }
+  return ToGrpc(operations_.SkipStep(action, response));
 }
 
 }  // namespace skald::api

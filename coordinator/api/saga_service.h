@@ -1,15 +1,20 @@
 #pragma once
 
+#include "coordinator/api/access_guard.h"
 #include "coordinator/api/saga_operations.h"
 #include "skald/v1/saga_service.grpc.pb.h"
 
 namespace skald::api {
 
-// The client API over gRPC (skald.v1.SagaService): each method hands its request to
-// SagaOperations on gRPC's synchronous server threads and maps the status.
+// The client API over gRPC (skald.v1.SagaService): each method authenticates the caller
+// (its "authorization" metadata), checks what it may do with `guard`, then hands its request
+// to SagaOperations on gRPC's synchronous server threads and maps the status.
 class SagaServiceImpl final : public v1::SagaService::Service {
  public:
-  explicit SagaServiceImpl(SagaOperations& operations) : operations_(operations) {}
+  // `metrics` (optional) counts WatchSaga streams refused over `max_watch_streams`.
+  SagaServiceImpl(SagaOperations& operations, AccessGuard& guard, int max_watch_streams = 8,
+                  observability::CoordinatorMetrics* metrics = nullptr)
+      : operations_(operations), guard_(guard), streams_(max_watch_streams), metrics_(metrics) {}
 
   grpc::Status ApplyDefinition(grpc::ServerContext* context,
                                const v1::ApplyDefinitionRequest* request,
@@ -30,7 +35,8 @@ class SagaServiceImpl final : public v1::SagaService::Service {
                               const v1::GetSagaHistoryRequest* request,
                               v1::GetSagaHistoryResponse* response) override;
   // Polls the history (every 200 ms) and streams new events until the saga is terminal
-  // and its last event was sent, or the client goes away.
+  // and its last event was sent, or the client goes away. At most max_watch_streams at once
+  // per caller (see StreamOwner); RESOURCE_EXHAUSTED beyond.
   grpc::Status WatchSaga(grpc::ServerContext* context, const v1::WatchSagaRequest* request,
                          grpc::ServerWriter<v1::SagaEvent>* writer) override;
   grpc::Status AbortSaga(grpc::ServerContext* context, const v1::OperatorActionRequest* request,
@@ -41,7 +47,13 @@ class SagaServiceImpl final : public v1::SagaService::Service {
                         v1::OperatorActionResponse* response) override;
 
  private:
+  // The authenticated caller of the call.
+  absl::StatusOr<Caller> CallerOf(const grpc::ServerContext* context) const;
+
   SagaOperations& operations_;
+  AccessGuard& guard_;
+  StreamLimiter streams_;
+  observability::CoordinatorMetrics* const metrics_;
 };
 
 }  // namespace skald::api

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <limits>
 #include <random>
 
 #include "coordinator/store/migrator.h"
@@ -57,8 +58,9 @@ absl::StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Start(
     return absl::InvalidArgumentError("participant TLS: " +
                                       std::string(participant_credentials.status().message()));
   }
-  server->participants_ =
-      std::make_unique<engine::ParticipantClient>(std::move(*participant_credentials));
+  server->participants_ = std::make_unique<engine::ParticipantClient>(
+      std::move(*participant_credentials), options.limits.max_output_bytes,
+      [metrics = server->metrics_.get()] { metrics->LimitExceeded("max_output_bytes"); });
   engine::CallTransport* transport = server->participants_.get();
   if (options.delivery_faults.any()) {
     server->faulty_participants_ = std::make_unique<engine::FaultInjectingTransport>(
@@ -78,7 +80,18 @@ absl::StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Start(
       std::make_unique<engine::Engine>(*server->store_, *server->router_, engine_options);
   server->operations_ = std::make_unique<SagaOperations>(*server->store_, *server->engine_,
                                                          options.limits, server->metrics_.get());
-  server->service_ = std::make_unique<SagaServiceImpl>(*server->operations_);
+  server->guard_ = std::make_unique<AccessGuard>(
+      options.auth_tokens ? Authorizer(*options.auth_tokens) : Authorizer(), *server->store_,
+      server->metrics_.get());
+  if (!server->guard_->enabled()) {
+    spdlog::warn(
+        "AUTHENTICATION IS OFF: any client that reaches the API may start, read, abort, retry "
+        "and skip sagas and register participants; give --auth-tokens FILE "
+        "(docs/security.md)");
+  }
+  server->service_ =
+      std::make_unique<SagaServiceImpl>(*server->operations_, *server->guard_,
+                                        options.limits.max_watch_streams, server->metrics_.get());
 
   // The standard grpc.health.v1.Health service and server reflection (v1alpha), so that
   // load balancers and tools like grpcurl work against the coordinator.
@@ -91,15 +104,15 @@ absl::StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Start(
   grpc::ServerBuilder builder;
   int port = 0;
   builder.AddListeningPort(options.listen_address, *credentials, &port);
-  server->registry_ = std::make_unique<RegistryServiceImpl>(*server->directory_);
+  server->registry_ = std::make_unique<RegistryServiceImpl>(*server->directory_, RegistryLimits{},
+                                                            server->guard_.get());
   builder.RegisterService(server->service_.get());
   builder.RegisterService(server->registry_.get());
-  // Requests over our own limits get a precise error from the service; gRPC's cap only
-  // has to stay out of their way.
-  const size_t largest =
-      std::max(options.limits.max_input_bytes, options.limits.definition.max_document_bytes);
-  builder.SetMaxReceiveMessageSize(
-      static_cast<int>(std::max<size_t>(4 << 20, largest + (64 << 10))));
+  // A whole request over --max-request-bytes is refused by gRPC before it is parsed
+  // (RESOURCE_EXHAUSTED); requests within it but over a finer limit get a precise error
+  // from the service.
+  builder.SetMaxReceiveMessageSize(static_cast<int>(
+      std::min<size_t>(options.limits.max_request_bytes, std::numeric_limits<int>::max())));
   server->server_ = builder.BuildAndStart();
   if (!server->server_ || port == 0) {
     return absl::UnavailableError("cannot listen on " + options.listen_address +
@@ -132,11 +145,12 @@ absl::StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Start(
     http_options.tls = options.http_tls;
     // A JSON body escapes the input or document it carries: allow for that, and let the
     // API's own limits give the precise error.
-    http_options.max_body_bytes = 2 * largest + (64 << 10);
+    http_options.max_body_bytes = options.limits.max_request_bytes;
     http::HttpServices services;
     services.operations = server->operations_.get();
     services.registry = server->registry_.get();
     services.metrics = server->metrics_registry_.get();
+    services.guard = server->guard_.get();
     services.readiness = [raw = server.get()] { return raw->CheckReadiness(); };
     auto http = http::HttpServer::Start(http_options, services);
     if (!http.ok()) return http.status();

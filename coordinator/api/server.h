@@ -5,6 +5,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "coordinator/api/access_guard.h"
 #include "coordinator/api/registry_service.h"
 #include "coordinator/api/saga_service.h"
 #include "coordinator/discovery/instance_directory.h"
@@ -67,6 +68,9 @@ struct ServerOptions {
   // How often the gRPC certificate, key and CA files are read again (replaced files take
   // effect without a restart). The HTTP port reads its files once, at start.
   std::chrono::seconds tls_reload_interval = tls::kDefaultReloadInterval;
+  // The API tokens (--auth-tokens, docs/security.md); none: auth is off and every caller
+  // may do everything.
+  std::optional<std::vector<TokenEntry>> auth_tokens;
 };
 
 // A running coordinator: schema migrated, engine driving sagas, client API listening.
@@ -112,6 +116,7 @@ class CoordinatorServer {
   std::unique_ptr<notify::Notifier> notifier_;
   std::unique_ptr<engine::RetentionSweeper> retention_;
   std::unique_ptr<SagaOperations> operations_;
+  std::unique_ptr<AccessGuard> guard_;
   std::unique_ptr<SagaServiceImpl> service_;
   std::unique_ptr<RegistryServiceImpl> registry_;
   std::unique_ptr<grpc::Server> server_;

@@ -6,10 +6,25 @@
 namespace skald::cli {
 
 // Limits on what clients send, checked before anything is stored (docs/definitions.md).
+// Defaults and meaning: docs/security.md.
 struct LimitFlags {
   size_t max_input_bytes = 1 << 20;
   size_t max_definition_bytes = 1 << 20;
   size_t max_steps = 100;
+  size_t max_request_bytes = 4 << 20;
+  size_t max_output_bytes = 1 << 20;
+  size_t max_name_length = 128;
+  size_t max_text_length = 1000;
+  int max_page_size = 1000;
+  int max_watch_streams = 8;
+};
+
+// Who may call the API, and what logs hide (docs/security.md), for `serve` and `dev`.
+struct SecurityFlags {
+  // The tokens file (JSON); empty: auth is off.
+  std::string auth_tokens;
+  // Payload fields replaced by "[redacted]" in log lines (comma-separated).
+  std::string redact_fields = "password,card_number,cvv,token,secret";
 };
 
 // Completion notifications and alerts (docs/notifications.md), for `serve` and `dev`.
@@ -49,6 +64,7 @@ struct ServeFlags {
   // When set, the bound address is written here once the server accepts requests.
   std::string ready_file;
   LimitFlags limits;
+  SecurityFlags security;
   // How long SIGTERM/SIGINT waits for participant calls in flight to answer.
   std::string shutdown_grace = "10s";
   std::string node_id;
@@ -74,6 +90,7 @@ struct DevFlags {
   std::string http_listen = "127.0.0.1:7780";
   std::string http_ready_file;
   LimitFlags limits;
+  SecurityFlags security;
   // How long SIGTERM/SIGINT waits for participant calls in flight to answer.
   std::string shutdown_grace = "10s";
   TlsFlags tls;
@@ -87,6 +104,8 @@ struct ClientFlags {
   std::string tls_ca;
   std::string tls_cert;
   std::string tls_key;
+  // Sent as "authorization: Bearer <token>" when not empty (--token, $SKALD_TOKEN).
+  std::string token;
 };
 
 // Where `definition graph` and `definition simulate` take a definition from.
@@ -99,6 +118,10 @@ struct DefinitionSource {
 };
 
 int RunServe(const ServeFlags& flags);
+// `skald token hash`: reads a token on stdin (up to the first newline), prints its SHA-256.
+int HashToken();
+// `skald token new`: prints a new random token and its SHA-256, for a tokens file.
+int NewToken();
 int RunDev(const DevFlags& flags);
 
 int ApplyDefinition(const ClientFlags& client, const std::string& file);

@@ -17,6 +17,10 @@ int RunDev(const DevFlags& flags) {
     spdlog::error("{}", std::string(tls.message()));
     return 2;
   }
+  if (absl::Status security = ApplySecurityFlags(flags.security, options); !security.ok()) {
+    spdlog::error("{}", std::string(security.message()));
+    return 2;
+  }
   devdb::LocalPostgresOptions postgres_options;
   postgres_options.data_dir = flags.data_dir;
   auto postgres = devdb::LocalPostgres::Start(postgres_options);

@@ -42,11 +42,16 @@ int main(int argc, char** argv) {
   if (const char* address = std::getenv("SKALD_ADDRESS"); address && *address) {
     client.address = address;
   }
+  if (const char* token = std::getenv("SKALD_TOKEN"); token && *token) client.token = token;
   auto add_client_flags = [&](CLI::App* command) {
     command->add_option("--address", client.address, "coordinator address (env SKALD_ADDRESS)")
         ->capture_default_str();
     command->add_flag("--json", client.json, "print JSON instead of a table");
     skald::cli::AddClientTlsFlags(*command, client);
+    // The token is never echoed: no capture_default_str().
+    command->add_option("--token", client.token,
+                        "API token, sent as a bearer token (env SKALD_TOKEN; prefer it: a flag "
+                        "shows in the process list)");
   };
 
   auto add_shutdown_flag = [](CLI::App* command, std::string& grace) {
@@ -81,6 +86,39 @@ int main(int argc, char** argv) {
         ->capture_default_str();
     command->add_option("--max-steps", limits.max_steps, "most steps in a definition")
         ->capture_default_str();
+    command
+        ->add_option("--max-request-bytes", limits.max_request_bytes,
+                     "largest gRPC message or HTTP body a client may send")
+        ->capture_default_str();
+    command
+        ->add_option("--max-output-bytes", limits.max_output_bytes,
+                     "largest step output a participant may return (larger: a retryable error)")
+        ->capture_default_str();
+    command
+        ->add_option("--max-name-length", limits.max_name_length,
+                     "longest saga id, definition name or step name")
+        ->capture_default_str();
+    command
+        ->add_option("--max-text-length", limits.max_text_length,
+                     "longest operator, reason or step of an operator action")
+        ->capture_default_str();
+    command->add_option("--max-page-size", limits.max_page_size, "largest page of a saga list")
+        ->capture_default_str()
+        ->check(CLI::Range(1, 100000));
+    command
+        ->add_option("--max-watch-streams", limits.max_watch_streams,
+                     "WatchSaga streams open at once per caller (token, or peer without auth)")
+        ->capture_default_str()
+        ->check(CLI::Range(1, 100000));
+  };
+  auto add_security_flags = [](CLI::App* command, skald::cli::SecurityFlags& security) {
+    command->add_option("--auth-tokens", security.auth_tokens,
+                        "JSON file of API tokens (SHA-256 hashes, roles, namespaces); "
+                        "without it the API is unauthenticated (docs/security.md)");
+    command
+        ->add_option("--redact-fields", security.redact_fields,
+                     "payload fields shown as \"[redacted]\" in log lines (comma-separated)")
+        ->capture_default_str();
   };
 
   skald::cli::ServeFlags serve;
@@ -97,6 +135,7 @@ int main(int argc, char** argv) {
   serve_cmd->add_option("--http-ready-file", serve.http_ready_file,
                         "write the bound HTTP address here once serving");
   add_limit_flags(serve_cmd, serve.limits);
+  add_security_flags(serve_cmd, serve.security);
   add_notify_flags(serve_cmd, serve.notify);
   add_shutdown_flag(serve_cmd, serve.shutdown_grace);
   skald::cli::AddTlsFlags(*serve_cmd, serve.tls);
@@ -138,6 +177,7 @@ int main(int argc, char** argv) {
   dev_cmd->add_option("--http-ready-file", dev.http_ready_file,
                       "write the bound HTTP address here once serving");
   add_limit_flags(dev_cmd, dev.limits);
+  add_security_flags(dev_cmd, dev.security);
   add_notify_flags(dev_cmd, dev.notify);
   add_shutdown_flag(dev_cmd, dev.shutdown_grace);
   skald::cli::AddTlsFlags(*dev_cmd, dev.tls);
@@ -276,6 +316,13 @@ int main(int argc, char** argv) {
   participant_list_cmd->add_option("--service", service_filter, "only this service");
   add_client_flags(participant_list_cmd);
 
+  auto* token_cmd = app.add_subcommand("token", "make API tokens for --auth-tokens");
+  token_cmd->require_subcommand(1);
+  auto* token_hash_cmd = token_cmd->add_subcommand(
+      "hash", "read a token on stdin and print its SHA-256 (the sha256 of a tokens file entry)");
+  auto* token_new_cmd =
+      token_cmd->add_subcommand("new", "print a new random token and its SHA-256");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -292,6 +339,8 @@ int main(int argc, char** argv) {
   if (*serve_cmd) {
     return skald::cli::RunServe(serve);
   }
+  if (*token_hash_cmd) return skald::cli::HashToken();
+  if (*token_new_cmd) return skald::cli::NewToken();
   if (*dev_cmd) {
     return skald::cli::RunDev(dev);
   }

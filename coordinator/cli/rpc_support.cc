@@ -5,6 +5,7 @@
 #include <iostream>
 
 #include "coordinator/api/proto_mapping.h"
+#include "coordinator/cli/bearer_token.h"
 #include "tls/grpc_credentials.h"
 
 namespace skald::cli {
@@ -17,7 +18,9 @@ std::shared_ptr<grpc::Channel> ChannelTo(const ClientFlags& client) {
     std::cerr << "error: --tls-ca/--tls-cert/--tls-key: " << credentials.status().message() << "\n";
     std::exit(kExitUsage);
   }
-  return grpc::CreateChannel(client.address, *credentials);
+  // The token, when given, goes with every call (bearer_token.h).
+  return grpc::experimental::CreateCustomChannelWithInterceptors(
+      client.address, *credentials, grpc::ChannelArguments(), BearerTokenInterceptors(client.token));
 }
 
 std::unique_ptr<v1::SagaService::Stub> Connect(const ClientFlags& client) {

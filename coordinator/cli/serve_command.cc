@@ -78,6 +78,14 @@ api::ApiLimits ToApiLimits(const LimitFlags& flags) {
   limits.max_input_bytes = flags.max_input_bytes;
   limits.definition.max_document_bytes = flags.max_definition_bytes;
   limits.definition.max_steps = flags.max_steps;
+  limits.max_request_bytes = flags.max_request_bytes;
+  limits.max_output_bytes = flags.max_output_bytes;
+  limits.definition.max_name_length = flags.max_name_length;
+  limits.max_saga_id_length = flags.max_name_length;
+  limits.max_operator_text = flags.max_text_length;
+  limits.max_page_size = flags.max_page_size;
+  limits.default_page_size = std::min(limits.default_page_size, flags.max_page_size);
+  limits.max_watch_streams = flags.max_watch_streams;
   return limits;
 }
 
@@ -126,6 +134,10 @@ int RunServe(const ServeFlags& flags) {
   options.limits = ToApiLimits(flags.limits);
   if (absl::Status notify = ApplyNotifyFlags(flags.notify, options); !notify.ok()) {
     spdlog::error("{}", std::string(notify.message()));
+    return 2;
+  }
+  if (absl::Status security = ApplySecurityFlags(flags.security, options); !security.ok()) {
+    spdlog::error("{}", std::string(security.message()));
     return 2;
   }
   options.node_id = flags.node_id;

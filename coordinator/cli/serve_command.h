@@ -17,6 +17,10 @@ int ServeUntilSignalled(const api::ServerOptions& options, const std::string& re
 // Returns the API limits the flags ask for.
 api::ApiLimits ToApiLimits(const LimitFlags& flags);
 
+// Loads the tokens file and sets the redacted fields `flags` ask for; INVALID_ARGUMENT
+// naming the flag otherwise. (security_flags.cc)
+absl::Status ApplySecurityFlags(const SecurityFlags& flags, api::ServerOptions& options);
+
 // Sets the notification and alert options `flags` ask for (the secret from
 // $SKALD_NOTIFY_SECRET when the flag is empty); INVALID_ARGUMENT naming the flag otherwise.
 absl::Status ApplyNotifyFlags(const NotifyFlags& flags, api::ServerOptions& options);

@@ -407,7 +407,7 @@ class DefinitionReader {
     }
     if (steps->size() > limits_.max_steps) {
       Error("steps", "has " + std::to_string(steps->size()) + " steps, over the limit of " +
-                         std::to_string(limits_.max_steps));
+                         std::to_string(limits_.max_steps) + " (--max-steps)");
       return;
     }
     for (size_t i = 0; i < steps->size(); ++i) {
@@ -641,7 +641,8 @@ std::string ClosestName(std::string_view name, const std::vector<std::string>& c
 absl::Status ValidateName(std::string_view name, size_t max_length) {
   if (name.empty()) return absl::InvalidArgumentError("must not be empty");
   if (name.size() > max_length) {
-    return absl::InvalidArgumentError("longer than " + std::to_string(max_length) + " characters");
+    return absl::InvalidArgumentError("longer than " + std::to_string(max_length) +
+                                      " characters, the limit (--max-name-length)");
   }
   auto alnum = [](char c) {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
@@ -663,7 +664,8 @@ absl::StatusOr<SagaDefinition> ParseDefinition(std::string_view json_text,
   if (json_text.size() > limits.max_document_bytes) {
     return absl::InvalidArgumentError(
         "definition: document is " + std::to_string(json_text.size()) +
-        " bytes, over the limit of " + std::to_string(limits.max_document_bytes));
+        " bytes, over the limit of " + std::to_string(limits.max_document_bytes) +
+        " (--max-definition-bytes)");
   }
   // The depth is checked while parsing, which is iterative: a too-deep value is dropped
   // there, before anything could recurse into it.

@@ -1,5 +1,8 @@
 #include "coordinator/engine/participant_client.h"
 
+#include "coordinator/observability/logging.h"
+#include "coordinator/observability/redaction.h"
+
 namespace skald::engine {
 namespace {
 
@@ -29,7 +32,7 @@ std::string Describe(const std::string& code, const std::string& message) {
 }  // namespace
 
 CallResult ClassifyReply(const std::string& address, const grpc::Status& status,
-                         const v1::StepReply& reply) {
+                         const v1::StepReply& reply, size_t max_output_bytes) {
   if (!status.ok()) {
     const std::string error = "participant " + address + " call failed (gRPC code " +
                               std::to_string(status.error_code()) + "): " + status.error_message();
@@ -45,6 +48,13 @@ CallResult ClassifyReply(const std::string& address, const grpc::Status& status,
     case v1::OUTCOME_SUCCESS: {
       if (reply.output_json().empty()) {
         return {AttemptOutcome::kSuccess, nlohmann::json::object(), "", ""};
+      }
+      if (reply.output_json().size() > max_output_bytes) {
+        return {AttemptOutcome::kRetryableError, nullptr,
+                "participant " + address + " reported success with an output of " +
+                    std::to_string(reply.output_json().size()) + " bytes, over the limit of " +
+                    std::to_string(max_output_bytes) + " (--max-output-bytes)",
+                ""};
       }
       auto output = nlohmann::json::parse(reply.output_json(), nullptr, /*allow_exceptions=*/false);
       if (output.is_discarded() || !output.is_object()) {
@@ -110,7 +120,20 @@ void ParticipantClient::Call(const std::string& address, const v1::StepCall& cal
     in_flight_.insert(pending);
   }
   auto on_reply = [this, pending](grpc::Status status) {
-    pending->done(ClassifyReply(pending->address, status, pending->reply));
+    CallResult result = ClassifyReply(pending->address, status, pending->reply, max_output_bytes_);
+    if (status.ok() && pending->reply.output_json().size() > max_output_bytes_ &&
+        on_output_too_large_) {
+      on_output_too_large_();
+    }
+    // Parsing the output again for the log costs only when debug lines are written.
+    if (status.ok() && result.outcome == core::AttemptOutcome::kSuccess &&
+        spdlog::default_logger_raw()->should_log(spdlog::level::debug)) {
+      observability::LogAbout(
+          {pending->request.saga_id(), pending->request.step(), pending->request.attempt()},
+          spdlog::level::debug, "output {}",
+          observability::RedactedPayload(pending->reply.output_json()));
+    }
+    pending->done(std::move(result));
     std::lock_guard lock(mutex_);
     in_flight_.erase(pending);
     delete pending;

@@ -18,9 +18,11 @@ namespace skald::engine {
 // Returns how the state machine must treat a participant's answer: transport failures a
 // retry may cure (UNAVAILABLE, DEADLINE_EXCEEDED, ...) are retryable; answers that will not
 // change (UNIMPLEMENTED for an unknown handler, ...) are failures; a success whose output is
-// not a JSON object is retryable, since the participant may have applied the effect.
+// not a JSON object, or is larger than `max_output_bytes` (--max-output-bytes), is
+// retryable, since the participant may have applied the effect: when the attempts run out,
+// the step is compensated.
 CallResult ClassifyReply(const std::string& address, const grpc::Status& status,
-                         const v1::StepReply& reply);
+                         const v1::StepReply& reply, size_t max_output_bytes = 1 << 20);
 
 // Calls participants over gRPC without blocking: each call returns at once and reports its
 // result on one of gRPC's threads. One channel per participant address, reused. The call's
@@ -28,9 +30,14 @@ CallResult ClassifyReply(const std::string& address, const grpc::Status& status,
 class ParticipantClient : public CallTransport {
  public:
   // `credentials` secure every channel (TLS to participants); plaintext by default.
+  // `on_output_too_large` (optional) is called, on a gRPC thread, for each success whose
+  // output is over `max_output_bytes`.
   explicit ParticipantClient(
-      std::shared_ptr<grpc::ChannelCredentials> credentials = grpc::InsecureChannelCredentials())
-      : credentials_(std::move(credentials)) {}
+      std::shared_ptr<grpc::ChannelCredentials> credentials = grpc::InsecureChannelCredentials(),
+      size_t max_output_bytes = 1 << 20, std::function<void()> on_output_too_large = nullptr)
+      : credentials_(std::move(credentials)),
+        max_output_bytes_(max_output_bytes),
+        on_output_too_large_(std::move(on_output_too_large)) {}
   ~ParticipantClient() override;
 
   void Call(const std::string& address, const v1::StepCall& call, std::chrono::milliseconds timeout,
@@ -43,6 +50,8 @@ class ParticipantClient : public CallTransport {
   v1::Participant::Stub& StubFor(const std::string& address);
 
   const std::shared_ptr<grpc::ChannelCredentials> credentials_;
+  const size_t max_output_bytes_;
+  const std::function<void()> on_output_too_large_;
   mutable std::mutex mutex_;
   std::map<std::string, std::unique_ptr<v1::Participant::Stub>> stubs_;
   std::set<PendingCall*> in_flight_;

@@ -99,7 +99,8 @@ void SetErrorHandlers(httplib::Server& server, size_t max_body_bytes) {
     absl::Status status;
     if (response.status == 413) {
       status = absl::ResourceExhaustedError("request body over the limit of " +
-                                            std::to_string(max_body_bytes) + " bytes");
+                                            std::to_string(max_body_bytes) +
+                                            " bytes (--max-request-bytes)");
     } else if (response.status == 404) {
       status = absl::NotFoundError("no endpoint " + request.method + " " + request.path +
                                    " (see docs/http-api.md)");
@@ -163,7 +164,7 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(const HttpServerOp
   SetErrorHandlers(server, options.max_body_bytes);
   AddOperationalRoutes(server, services);
   if (services.operations && services.registry) {
-    AddJsonApiRoutes(server, *services.operations, *services.registry);
+    AddJsonApiRoutes(server, *services.operations, *services.registry, services.guard);
   }
   AddDashboardRoutes(server);
 

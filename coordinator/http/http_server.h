@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "coordinator/api/access_guard.h"
 #include "coordinator/api/registry_service.h"
 #include "coordinator/api/saga_operations.h"
 #include "coordinator/observability/metrics.h"
@@ -44,6 +45,9 @@ struct HttpServices {
   api::SagaOperations* operations = nullptr;
   api::RegistryServiceImpl* registry = nullptr;
   observability::MetricsRegistry* metrics = nullptr;
+  // Authenticates and authorises /api/v1 requests (their "Authorization: Bearer" header);
+  // nullptr: no checks.
+  const api::AccessGuard* guard = nullptr;
   // Called for each /readyz: ready when every check is ok. Must not block for long.
   std::function<std::vector<ReadinessCheck>()> readiness;
 };

@@ -6,6 +6,7 @@
 #include <cctype>
 #include <charconv>
 #include <initializer_list>
+#include <optional>
 
 #include "coordinator/http/json_codec.h"
 
@@ -50,6 +51,7 @@ absl::Status ParseInteger(const QueryParams& query, const std::string& name, Int
 
 void ReplyError(httplib::Response& response, const absl::Status& status) {
   response.status = HttpStatusFor(status.code());
+  if (absl::IsUnauthenticated(status)) response.set_header("WWW-Authenticate", "Bearer");
   response.set_header("Cache-Control", "no-store");
   response.set_content(ErrorBody(status), "application/json");
 }
@@ -68,6 +70,20 @@ void Answer(httplib::Response& http_response, const absl::StatusOr<Request>& req
   if (!request.ok()) return ReplyError(http_response, request.status());
   Response response;
   Reply(http_response, call(*request, &response), response);
+}
+
+// Returns the caller of `request`; answers `response` with the refusal and returns nothing
+// when it is not authenticated. Without a guard, every caller is unrestricted.
+std::optional<api::Caller> CallerOf(const api::AccessGuard* guard, const httplib::Request& request,
+                                    httplib::Response& response) {
+  if (!guard) return api::Caller{"", {}, {}, /*unrestricted=*/true};
+  absl::StatusOr<api::Caller> caller =
+      guard->Authenticate(request.get_header_value("Authorization"));
+  if (!caller.ok()) {
+    ReplyError(response, caller.status());
+    return std::nullopt;
+  }
+  return *caller;
 }
 
 }  // namespace
@@ -145,49 +161,105 @@ absl::StatusOr<v1::ListParticipantsRequest> ListParticipantsRequestFrom(const Qu
 
 // POST routes take no query parameters and do not check them: httplib mixes the fields of a
 // form-encoded body into them, and a JSON body sent as a form (curl -d without a
-// Content-Type) must still reach the JSON parser.
+// Content-Type) must still reach the JSON parser. Every route authenticates first, then
+// checks the request's permission with the guard (as the gRPC service does), then calls.
 void AddJsonApiRoutes(httplib::Server& server, api::SagaOperations& operations,
-                      api::RegistryServiceImpl& registry) {
+                      api::RegistryServiceImpl& registry, const api::AccessGuard* guard) {
   using httplib::Request;
   using httplib::Response;
   api::SagaOperations* ops = &operations;
+  // Runs a check of the guard; without a guard, everything is allowed.
+  auto allowed = [guard](auto check) { return guard ? check(*guard) : absl::OkStatus(); };
 
-  server.Get("/api/v1/sagas", [ops](const Request& req, Response& res) {
+  server.Get("/api/v1/sagas", [ops, guard, allowed](const Request& req, Response& res) {
+    std::optional<api::Caller> caller = CallerOf(guard, req, res);
+    if (!caller) return;
+    absl::StatusOr<v1::ListSagasRequest> request = ListSagasRequestFrom(req.params);
+    if (request.ok()) {
+      if (absl::Status s = allowed([&](const api::AccessGuard& g) {
+            return g.CheckList(*caller, request->definition());
+          });
+          !s.ok()) {
+        request = s;
+      }
+    }
     Answer<v1::ListSagasRequest, v1::ListSagasResponse>(
-        res, ListSagasRequestFrom(req.params),
+        res, request,
         [ops](const auto& request, auto* response) { return ops->ListSagas(request, response); });
   });
   // Before the saga route: "counts" is not a saga id here.
-  server.Get("/api/v1/sagas/counts", [ops](const Request& req, Response& res) {
+  server.Get("/api/v1/sagas/counts", [ops, guard, allowed](const Request& req, Response& res) {
+    std::optional<api::Caller> caller = CallerOf(guard, req, res);
+    if (!caller) return;
+    absl::StatusOr<v1::CountSagasRequest> request = CountSagasRequestFrom(req.params);
+    if (request.ok()) {
+      if (absl::Status s = allowed([&](const api::AccessGuard& g) {
+            return g.CheckList(*caller, request->definition());
+          });
+          !s.ok()) {
+        request = s;
+      }
+    }
     Answer<v1::CountSagasRequest, v1::CountSagasResponse>(
-        res, CountSagasRequestFrom(req.params),
+        res, request,
         [ops](const auto& request, auto* response) { return ops->CountSagas(request, response); });
   });
-  server.Get(R"(/api/v1/sagas/([^/]+))", [ops](const Request& req, Response& res) {
+  server.Get(R"(/api/v1/sagas/([^/]+))", [ops, guard, allowed](const Request& req, Response& res) {
+    std::optional<api::Caller> caller = CallerOf(guard, req, res);
+    if (!caller) return;
     absl::StatusOr<v1::GetSagaRequest> request = v1::GetSagaRequest();
     if (absl::Status s = CheckParams(req.params, {}); !s.ok()) request = s;
     if (request.ok()) request->set_saga_id(req.matches[1]);
+    if (request.ok()) {
+      if (absl::Status s = allowed([&](const api::AccessGuard& g) {
+            return g.CheckReadSaga(*caller, request->saga_id());
+          });
+          !s.ok()) {
+        request = s;
+      }
+    }
     Answer<v1::GetSagaRequest, v1::GetSagaResponse>(
         res, request,
         [ops](const auto& request, auto* response) { return ops->GetSaga(request, response); });
   });
-  server.Get(R"(/api/v1/sagas/([^/]+)/history)", [ops](const Request& req, Response& res) {
-    Answer<v1::GetSagaHistoryRequest, v1::GetSagaHistoryResponse>(
-        res, GetSagaHistoryRequestFrom(req.matches[1], req.params),
-        [ops](const auto& request, auto* response) {
-          return ops->GetSagaHistory(request, response);
-        });
-  });
-  server.Post("/api/v1/sagas", [ops](const Request& req, Response& res) {
+  server.Get(R"(/api/v1/sagas/([^/]+)/history)",
+             [ops, guard, allowed](const Request& req, Response& res) {
+               std::optional<api::Caller> caller = CallerOf(guard, req, res);
+               if (!caller) return;
+               absl::StatusOr<v1::GetSagaHistoryRequest> request =
+                   GetSagaHistoryRequestFrom(req.matches[1], req.params);
+               if (request.ok()) {
+                 if (absl::Status s = allowed([&](const api::AccessGuard& g) {
+                       return g.CheckReadSaga(*caller, request->saga_id());
+                     });
+                     !s.ok()) {
+                   request = s;
+                 }
+               }
+               Answer<v1::GetSagaHistoryRequest, v1::GetSagaHistoryResponse>(
+                   res, request, [ops](const auto& request, auto* response) {
+                     return ops->GetSagaHistory(request, response);
+                   });
+             });
+  server.Post("/api/v1/sagas", [ops, guard, allowed](const Request& req, Response& res) {
+    std::optional<api::Caller> caller = CallerOf(guard, req, res);
+    if (!caller) return;
     v1::StartSagaRequest request;
     if (absl::Status parsed = FromJson(req.body, &request); !parsed.ok()) {
       return ReplyError(res, parsed);
+    }
+    if (absl::Status s =
+            allowed([&](const api::AccessGuard& g) { return g.CheckStart(*caller, request); });
+        !s.ok()) {
+      return ReplyError(res, s);
     }
     v1::StartSagaResponse response;
     Reply(res, ops->StartSaga(request, &response), response);
   });
   server.Post(R"(/api/v1/sagas/([^/]+)/(abort|retry|skip))",
-              [ops](const Request& req, Response& res) {
+              [ops, guard, allowed](const Request& req, Response& res) {
+                std::optional<api::Caller> caller = CallerOf(guard, req, res);
+                if (!caller) return;
                 v1::OperatorActionRequest request;
                 absl::Status parsed = FromJson(req.body, &request);
                 const std::string saga_id = req.matches[1];
@@ -197,6 +269,12 @@ void AddJsonApiRoutes(httplib::Server& server, api::SagaOperations& operations,
                 }
                 if (!parsed.ok()) return ReplyError(res, parsed);
                 request.set_saga_id(saga_id);
+                if (absl::Status s = allowed([&](const api::AccessGuard& g) {
+                      return g.CheckOperate(*caller, request);
+                    });
+                    !s.ok()) {
+                  return ReplyError(res, s);
+                }
                 const std::string action = req.matches[2];
                 v1::OperatorActionResponse response;
                 absl::Status status = action == "abort"   ? ops->AbortSaga(request, &response)
@@ -204,25 +282,55 @@ void AddJsonApiRoutes(httplib::Server& server, api::SagaOperations& operations,
                                                           : ops->SkipStep(request, &response);
                 Reply(res, status, response);
               });
-  server.Get(R"(/api/v1/definitions/([^/]+))", [ops](const Request& req, Response& res) {
-    Answer<v1::GetDefinitionRequest, v1::GetDefinitionResponse>(
-        res, GetDefinitionRequestFrom(req.matches[1], req.params),
-        [ops](const auto& request, auto* response) {
-          return ops->GetDefinition(request, response);
-        });
-  });
-  server.Post("/api/v1/definitions", [ops](const Request& req, Response& res) {
+  server.Get(R"(/api/v1/definitions/([^/]+))",
+             [ops, guard, allowed](const Request& req, Response& res) {
+               std::optional<api::Caller> caller = CallerOf(guard, req, res);
+               if (!caller) return;
+               absl::StatusOr<v1::GetDefinitionRequest> request =
+                   GetDefinitionRequestFrom(req.matches[1], req.params);
+               if (request.ok()) {
+                 if (absl::Status s = allowed([&](const api::AccessGuard& g) {
+                       return g.CheckReadDefinition(*caller, request->name());
+                     });
+                     !s.ok()) {
+                   request = s;
+                 }
+               }
+               Answer<v1::GetDefinitionRequest, v1::GetDefinitionResponse>(
+                   res, request, [ops](const auto& request, auto* response) {
+                     return ops->GetDefinition(request, response);
+                   });
+             });
+  server.Post("/api/v1/definitions", [ops, guard, allowed](const Request& req, Response& res) {
+    std::optional<api::Caller> caller = CallerOf(guard, req, res);
+    if (!caller) return;
     v1::ApplyDefinitionRequest request;
     request.set_definition_json(req.body);
+    if (absl::Status s =
+            allowed([&](const api::AccessGuard& g) { return g.CheckApply(*caller, request); });
+        !s.ok()) {
+      return ReplyError(res, s);
+    }
     v1::ApplyDefinitionResponse response;
     Reply(res, ops->ApplyDefinition(request, &response), response);
   });
   api::RegistryServiceImpl* participants = &registry;
-  server.Get("/api/v1/participants", [participants](const Request& req, Response& res) {
+  server.Get("/api/v1/participants", [participants, guard, allowed](const Request& req,
+                                                                    Response& res) {
+    std::optional<api::Caller> caller = CallerOf(guard, req, res);
+    if (!caller) return;
+    absl::StatusOr<v1::ListParticipantsRequest> request = ListParticipantsRequestFrom(req.params);
+    if (request.ok()) {
+      if (absl::Status s =
+              allowed([&](const api::AccessGuard& g) { return g.CheckListParticipants(*caller); });
+          !s.ok()) {
+        request = s;
+      }
+    }
     Answer<v1::ListParticipantsRequest, v1::ListParticipantsReply>(
-        res, ListParticipantsRequestFrom(req.params),
-        [participants](const auto& request, auto* response) {
-          // The registry's listing needs no gRPC context.
+        res, request, [participants](const auto& request, auto* response) {
+          // The registry's listing needs no gRPC context (and, without one, checks
+          // nothing: the caller was checked above).
           grpc::Status status = participants->ListParticipants(nullptr, &request, response);
           return absl::Status(static_cast<absl::StatusCode>(status.error_code()),
                               status.error_message());

@@ -4,6 +4,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "coordinator/api/access_guard.h"
 #include "coordinator/api/registry_service.h"
 #include "coordinator/api/saga_operations.h"
 #include "skald/v1/registry.pb.h"
@@ -20,9 +21,12 @@ namespace skald::http {
 // A request's query parameters, decoded (httplib::Params).
 using QueryParams = std::multimap<std::string, std::string>;
 
-// Adds the /api/v1 routes to `server`. Both services must outlive it.
+// Adds the /api/v1 routes to `server`. Each request is authenticated by its
+// "Authorization: Bearer <token>" header and checked by `guard` (when not null) as over
+// gRPC: 401 UNAUTHENTICATED, 403 PERMISSION_DENIED. The services and the guard must outlive
+// the server.
 void AddJsonApiRoutes(httplib::Server& server, api::SagaOperations& operations,
-                      api::RegistryServiceImpl& registry);
+                      api::RegistryServiceImpl& registry, const api::AccessGuard* guard = nullptr);
 
 // The requests built from query parameters. Each refuses (INVALID_ARGUMENT) an unknown or
 // repeated parameter and a value of the wrong type, naming it.

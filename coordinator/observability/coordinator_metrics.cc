@@ -42,7 +42,16 @@ CoordinatorMetrics::CoordinatorMetrics(MetricsRegistry& registry)
           "skald_db_errors_total",
           "Database operations that failed (lost connection, unknown commit outcome, "
           "refused statement), by operation.",
-          {"operation"})) {}
+          {"operation"})),
+      requests_refused_(registry.AddCounter(
+          "skald_requests_refused_total",
+          "Client API requests refused by authentication or authorisation, by reason: "
+          "unauthenticated, permission_denied.",
+          {"reason"})),
+      limit_rejections_(registry.AddCounter(
+          "skald_limit_rejections_total",
+          "Requests and participant replies refused for going over a limit, by limit.",
+          {"limit"})) {}
 
 void CoordinatorMetrics::SagaStarted(std::string_view definition) {
   sagas_started_.WithLabels({S(definition)}).Increment();
@@ -77,6 +86,14 @@ void CoordinatorMetrics::DatabaseTransaction(std::string_view operation,
                                              bool failed) {
   db_duration_.WithLabels({S(operation)}).Observe(Seconds(elapsed));
   if (failed) db_errors_.WithLabels({S(operation)}).Increment();
+}
+
+void CoordinatorMetrics::RequestRefused(std::string_view reason) {
+  requests_refused_.WithLabels({S(reason)}).Increment();
+}
+
+void CoordinatorMetrics::LimitExceeded(std::string_view limit) {
+  limit_rejections_.WithLabels({S(limit)}).Increment();
 }
 
 }  // namespace skald::observability

@@ -30,6 +30,11 @@ class CoordinatorMetrics {
   // when it did not succeed (other than as a refused duplicate).
   void DatabaseTransaction(std::string_view operation, std::chrono::steady_clock::duration elapsed,
                            bool failed);
+  // A client request was refused before it was carried out: `reason` is "unauthenticated"
+  // or "permission_denied".
+  void RequestRefused(std::string_view reason);
+  // A client request (or a participant's reply) went over `limit` ("max_input_bytes", ...).
+  void LimitExceeded(std::string_view limit);
 
  private:
   CounterFamily& sagas_started_;
@@ -40,6 +45,8 @@ class CoordinatorMetrics {
   CounterFamily& lease_takeovers_;
   HistogramFamily& db_duration_;
   CounterFamily& db_errors_;
+  CounterFamily& requests_refused_;
+  CounterFamily& limit_rejections_;
 };
 
 }  // namespace skald::observability

@@ -163,6 +163,7 @@ absl::Status ParticipantServer::Start(const std::string& listen_address) {
               .actions = impl_->dispatcher.Names(Phase::kAction),
               .compensations = impl_->dispatcher.Names(Phase::kCompensation),
               .ttl = options.ttl,
+              .token = options.token,
           },
           RegistrarTiming{}, std::move(coordinator_credentials));
       registrar = impl_->registrar.get();

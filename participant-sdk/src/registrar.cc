@@ -134,6 +134,9 @@ absl::StatusOr<milliseconds> Registrar::RegisterOnce() {
   v1::RegisterReply reply;
   grpc::ClientContext context;
   context.set_deadline(std::chrono::system_clock::now() + timing_.register_deadline);
+  if (!registration_.token.empty()) {
+    context.AddMetadata("authorization", "Bearer " + registration_.token);
+  }
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (stopping_) return absl::CancelledError("stopped");
@@ -161,6 +164,9 @@ std::string Registrar::DeregisterOnce() {
   v1::DeregisterReply reply;
   grpc::ClientContext context;
   context.set_deadline(std::chrono::system_clock::now() + timing_.deregister_deadline);
+  if (!registration_.token.empty()) {
+    context.AddMetadata("authorization", "Bearer " + registration_.token);
+  }
   const grpc::Status sent = stub_->Deregister(&context, request, &reply);
   if (!sent.ok()) {
     return "deregistering failed, the registration expires by itself: " + sent.error_message();

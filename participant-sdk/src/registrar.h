@@ -32,6 +32,8 @@ struct Registration {
   std::vector<std::string> compensations;
   // How long the registration lasts without renewal; zero for the coordinator's default.
   std::chrono::milliseconds ttl{0};
+  // Sent as "authorization: Bearer <token>" when not empty.
+  std::string token;
 };
 
 // The registrar's timing. The defaults are what ParticipantServer documents.

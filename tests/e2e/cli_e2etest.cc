@@ -97,7 +97,8 @@ TEST(SkaldCli, ServerLimitsAreConfigurable) {
       RunSkald(scratch, {"definition", "apply", two_steps, "--address", *address});
   EXPECT_EQ(refused.exit_code, 1);
   EXPECT_EQ(refused.err,
-            "error: INVALID_ARGUMENT: definition: steps: has 2 steps, over the limit of 1\n");
+            "error: INVALID_ARGUMENT: definition: steps: has 2 steps, over the limit of 1 "
+            "(--max-steps)\n");
 
   const std::string one_step = dir->File("one.json");
   std::ofstream(one_step) << R"({"name": "one", "version": 1, "steps": [
@@ -108,8 +109,10 @@ TEST(SkaldCli, ServerLimitsAreConfigurable) {
       RunSkald(scratch, {"saga", "start", "one", "--input",
                          "{\"pad\": \"" + std::string(100, 'x') + "\"}", "--address", *address});
   EXPECT_EQ(too_big.exit_code, 1);
-  EXPECT_NE(too_big.err.find("RESOURCE_EXHAUSTED: input_json: 111 bytes, over the limit of 64"),
-            std::string::npos)
+  EXPECT_NE(
+      too_big.err.find(
+          "RESOURCE_EXHAUSTED: input_json: 111 bytes, over the limit of 64 (--max-input-bytes)"),
+      std::string::npos)
       << too_big.err;
 }
 

@@ -130,7 +130,7 @@ INSTANTIATE_TEST_SUITE_P(
              d["name"] = "or der"),
         CASE("name_starts_with_dash", "name: \"-order\" must start with a letter or digit",
              d["name"] = "-order"),
-        CASE("name_too_long", "name: longer than 128 characters",
+        CASE("name_too_long", "name: longer than 128 characters, the limit (--max-name-length)",
              d["name"] = std::string(129, 'a')),
         CASE("missing_version", "version: required integer field is missing", d.erase("version")),
         CASE("version_zero", "version: must be a whole number from 1 to 1000000", d["version"] = 0),
@@ -442,17 +442,19 @@ TEST(ParseDefinition, EnforcesLimits) {
   auto too_many = ParseDefinition(document.dump(), limits);
   ASSERT_FALSE(too_many.ok());
   EXPECT_EQ(std::string(too_many.status().message()),
-            "definition: steps: has 2 steps, over the limit of 1");
+            "definition: steps: has 2 steps, over the limit of 1 (--max-steps)");
 
   limits = DefinitionLimits{};
   limits.max_document_bytes = 10;
   auto too_big = ParseDefinition(document.dump(), limits);
   ASSERT_FALSE(too_big.ok());
-  EXPECT_NE(too_big.status().message().find("over the limit of 10"), absl::string_view::npos);
+  EXPECT_NE(too_big.status().message().find("over the limit of 10 (--max-definition-bytes)"),
+            absl::string_view::npos);
 
   limits = DefinitionLimits{};
   document["name"] = std::string(129, 'a');
-  EXPECT_EQ(ErrorFor(document), "definition: name: longer than 128 characters");
+  EXPECT_EQ(ErrorFor(document),
+            "definition: name: longer than 128 characters, the limit (--max-name-length)");
 }
 
 // A step input nested 100,000 levels deep is 200 KB, well under the size limit, but copying

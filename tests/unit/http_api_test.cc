@@ -17,6 +17,8 @@ using nlohmann::json;
 TEST(HttpStatus, FromTheStatusCode) {
   EXPECT_EQ(HttpStatusFor(absl::StatusCode::kOk), 200);
   EXPECT_EQ(HttpStatusFor(absl::StatusCode::kInvalidArgument), 400);
+  EXPECT_EQ(HttpStatusFor(absl::StatusCode::kUnauthenticated), 401);
+  EXPECT_EQ(HttpStatusFor(absl::StatusCode::kPermissionDenied), 403);
   EXPECT_EQ(HttpStatusFor(absl::StatusCode::kNotFound), 404);
   EXPECT_EQ(HttpStatusFor(absl::StatusCode::kAlreadyExists), 409);
   EXPECT_EQ(HttpStatusFor(absl::StatusCode::kFailedPrecondition), 409);

@@ -34,6 +34,20 @@ TEST(ClassifyReply, ASuccessWithoutAnObjectIsRetried) {
   }
 }
 
+TEST(ClassifyReply, AnOutputOverTheLimitIsRetriedNamingTheLimit) {
+  const std::string output = R"({"blob":")" + std::string(100, 'x') + R"("})";
+  CallResult r = ClassifyReply("p:1", grpc::Status::OK, Reply(v1::OUTCOME_SUCCESS, output), 100);
+  EXPECT_EQ(r.outcome, AttemptOutcome::kRetryableError);
+  EXPECT_TRUE(r.output.is_null());
+  EXPECT_NE(r.error.find("over the limit of 100 (--max-output-bytes)"), std::string::npos)
+      << r.error;
+  // At the limit it is accepted.
+  EXPECT_EQ(
+      ClassifyReply("p:1", grpc::Status::OK, Reply(v1::OUTCOME_SUCCESS, output), output.size())
+          .outcome,
+      AttemptOutcome::kSuccess);
+}
+
 TEST(ClassifyReply, BusinessFailureIsFinalWithItsCode) {
   CallResult r = ClassifyReply(
       "p:1", grpc::Status::OK,

@@ -106,6 +106,9 @@ class ParticipantServer {
     std::chrono::milliseconds ttl{10'000};
     // TLS to the coordinator; plaintext when all empty.
     CoordinatorTls tls;
+    // The API token of a coordinator with authentication on (a token with the
+    // "participant" role), sent as "authorization: Bearer <token>". Empty: none is sent.
+    std::string token;
   };
 
   ParticipantServer();
