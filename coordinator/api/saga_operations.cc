@@ -8,6 +8,7 @@
 #include <regex>
 
 #include "coordinator/api/proto_mapping.h"
+#include "coordinator/core/bounded_json.h"
 #include "coordinator/core/definition_parser.h"
 #include "coordinator/core/notification.h"
 #include "coordinator/core/trace_context.h"
@@ -136,11 +137,10 @@ absl::Status SagaOperations::StartSaga(const v1::StartSagaRequest& request,
   }
   nlohmann::json input = nlohmann::json::object();
   if (!request.input_json().empty()) {
-    try {
-      input = nlohmann::json::parse(request.input_json());
-    } catch (const nlohmann::json::parse_error& e) {
-      return Invalid("input_json: not valid JSON at byte " + std::to_string(e.byte));
-    }
+    auto parsed =
+        core::ParseBoundedJson(request.input_json(), limits_.definition.max_nesting_depth);
+    if (!parsed.ok()) return Invalid("input_json: " + std::string(parsed.status().message()));
+    input = *std::move(parsed);
     if (!input.is_object()) {
       return Invalid(std::string("input_json: must be a JSON object, got ") + input.type_name());
     }

@@ -1,10 +1,14 @@
 #include "coordinator/engine/participant_client.h"
 
+#include "coordinator/core/bounded_json.h"
 #include "coordinator/observability/logging.h"
 #include "coordinator/observability/redaction.h"
 
 namespace skald::engine {
 namespace {
+
+// Objects and arrays a step output may nest, like a definition or a saga input.
+constexpr size_t kMaxOutputNesting = 64;
 
 using core::AttemptOutcome;
 
@@ -56,14 +60,16 @@ CallResult ClassifyReply(const std::string& address, const grpc::Status& status,
                     std::to_string(max_output_bytes) + " (--max-output-bytes)",
                 ""};
       }
-      auto output = nlohmann::json::parse(reply.output_json(), nullptr, /*allow_exceptions=*/false);
-      if (output.is_discarded() || !output.is_object()) {
+      // The same depth bound as definitions and saga inputs: outputs are copied and printed.
+      auto output = core::ParseBoundedJson(reply.output_json(), kMaxOutputNesting);
+      if (!output.ok() || !output->is_object()) {
         return {AttemptOutcome::kRetryableError, nullptr,
                 "participant " + address + " reported success with an output that is not a " +
-                    "JSON object",
+                    "JSON object" +
+                    (output.ok() ? "" : " (" + std::string(output.status().message()) + ")"),
                 ""};
       }
-      return {AttemptOutcome::kSuccess, std::move(output), "", ""};
+      return {AttemptOutcome::kSuccess, *std::move(output), "", ""};
     }
     case v1::OUTCOME_BUSINESS_FAILURE:
       return {AttemptOutcome::kFailure, nullptr,

@@ -228,10 +228,11 @@ TEST_F(OutboxTest, AFencedOrFailedCommitQueuesNothing) {
   EXPECT_EQ(Commit(before, done, definition_, /*token=*/7), std::vector<std::string>{"fenced"});
   EXPECT_TRUE(Rows().empty()) << "a stale writer's outcome is not announced";
 
-  // A batch that fails as a whole (invalid UTF-8 in another saga's output) leaves no row.
+  // A batch that fails as a whole (a NUL, which jsonb refuses, in another saga's output)
+  // leaves no row.
   core::SagaState other = Start(definition_, "broken");
   core::Transition broken{other, {}, {}};
-  broken.state.steps[0].output = json{{"text", std::string("\xff\xfe")}};
+  broken.state.steps[0].output = json{{"text", std::string("a\0b", 3)}};
   auto status = store_->CommitTransitions(
       {{&before, &done, &definition_, 1}, {&other, &broken, &definition_, 1}}, kOwner);
   EXPECT_FALSE(status.ok());
