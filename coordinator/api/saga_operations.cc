@@ -110,16 +110,18 @@ absl::Status SagaOperations::GetDefinition(const v1::GetDefinitionRequest& reque
   return absl::OkStatus();
 }
 
+absl::Status SagaOperations::CheckDefinitionName(const std::string& name) const {
+  if (name.size() <= limits_.definition.max_name_length) return absl::OkStatus();
+  return OverLimit(
+      "max_name_length",
+      Invalid("definition: " + std::to_string(name.size()) + " characters, over the limit of " +
+              std::to_string(limits_.definition.max_name_length) + " (--max-name-length)"));
+}
+
 absl::Status SagaOperations::StartSaga(const v1::StartSagaRequest& request,
                                        v1::StartSagaResponse* response) {
   if (request.definition().empty()) return Invalid("definition: required, got empty");
-  if (request.definition().size() > limits_.definition.max_name_length) {
-    return OverLimit(
-        "max_name_length",
-        Invalid("definition: " + std::to_string(request.definition().size()) +
-                " characters, over the limit of " +
-                std::to_string(limits_.definition.max_name_length) + " (--max-name-length)"));
-  }
+  if (absl::Status name = CheckDefinitionName(request.definition()); !name.ok()) return name;
   if (request.version() < 0) return Invalid("version: must be 0 (latest) or positive");
   if (!request.saga_id().empty()) {
     if (request.saga_id().size() > limits_.max_saga_id_length)
@@ -201,13 +203,7 @@ absl::Status SagaOperations::ListSagas(const v1::ListSagasRequest& request,
                 std::to_string(limits_.max_page_size) + " (--max-page-size)"));
   }
   if (request.page_size() < 0) return Invalid("page_size: must not be negative");
-  if (request.definition().size() > limits_.definition.max_name_length) {
-    return OverLimit(
-        "max_name_length",
-        Invalid("definition: " + std::to_string(request.definition().size()) +
-                " characters, over the limit of " +
-                std::to_string(limits_.definition.max_name_length) + " (--max-name-length)"));
-  }
+  if (absl::Status name = CheckDefinitionName(request.definition()); !name.ok()) return name;
   store::SagaFilter filter;
   filter.page_size = request.page_size() == 0 ? limits_.default_page_size : request.page_size();
   filter.page_token = request.page_token();

@@ -66,6 +66,8 @@ class SagaOperations {
   absl::Status Act(const v1::OperatorActionRequest& request, core::OperatorAction::Kind kind,
                    v1::OperatorActionResponse* response);
   absl::Status CheckSagaId(const std::string& saga_id) const;
+  // INVALID_ARGUMENT naming --max-name-length (and counted) when a definition name is too long.
+  absl::Status CheckDefinitionName(const std::string& name) const;
   // Returns `status`, counted as a refusal by `limit` ("max_input_bytes", ...).
   absl::Status OverLimit(std::string_view limit, absl::Status status) const;
 
