@@ -19,6 +19,9 @@ absl::StatusOr<nlohmann::json> ParseBoundedJson(std::string_view text, size_t ma
     value = nlohmann::json::parse(text, check_depth);
   } catch (const nlohmann::json::parse_error& e) {
     return absl::InvalidArgumentError("not valid JSON at byte " + std::to_string(e.byte));
+  } catch (const nlohmann::json::exception& e) {
+    // E.g. a number too large for any type (out_of_range 406): refused, never thrown on.
+    return absl::InvalidArgumentError(e.what());
   }
   if (too_deep) {
     return absl::InvalidArgumentError("objects and arrays nested deeper than " +

@@ -683,6 +683,10 @@ absl::StatusOr<SagaDefinition> ParseDefinition(std::string_view json_text,
     document = json::parse(json_text, check_depth);
   } catch (const json::parse_error& error) {
     return absl::InvalidArgumentError(DescribeParseError(error, json_text));
+  } catch (const json::exception& error) {
+    // Not a syntax error: a number too large for any type (out_of_range 406), found by
+    // fuzzing. It must not escape: an exception here would end the coordinator.
+    return absl::InvalidArgumentError(std::string("definition: ") + error.what());
   }
   if (too_deep) {
     return absl::InvalidArgumentError("definition: objects and arrays nested deeper than " +

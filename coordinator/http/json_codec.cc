@@ -63,6 +63,9 @@ absl::Status FromJson(std::string_view json, google::protobuf::Message* message)
   } catch (const nlohmann::json::parse_error& e) {
     return absl::InvalidArgumentError("request body: not valid JSON at byte " +
                                       std::to_string(e.byte));
+  } catch (const nlohmann::json::exception& e) {
+    // E.g. a number too large for any type: refused, never thrown out of the HTTP thread.
+    return absl::InvalidArgumentError(std::string("request body: ") + e.what());
   }
   google::protobuf::util::JsonParseOptions options;
   options.ignore_unknown_fields = false;

@@ -30,5 +30,12 @@ TEST(BoundedJsonTest, NamesTheByteOfASyntaxError) {
   EXPECT_EQ(value.status().message(), "not valid JSON at byte 7");
 }
 
+TEST(BoundedJsonTest, ANumberTooLargeForAnyTypeIsRefusedNotThrown) {
+  auto value = ParseBoundedJson(R"({"n": 127e001111111111111111111111})", 64);
+  EXPECT_EQ(value.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(value.status().message().find("number overflow"), absl::string_view::npos)
+      << value.status();
+}
+
 }  // namespace
 }  // namespace skald::core

@@ -82,6 +82,14 @@ TEST(ParseDefinition, MalformedJsonNamesLineAndColumn) {
       << parsed.status().message();
 }
 
+TEST(ParseDefinition, ANumberTooLargeForAnyTypeIsAnErrorNotACrash) {
+  // Found by the definition fuzzer: the JSON library throws out_of_range, not parse_error.
+  auto parsed = ParseDefinition(R"({"name": "x", "version": 127e001111111111111111111111})");
+  ASSERT_EQ(parsed.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(parsed.status().message().find("number overflow"), absl::string_view::npos)
+      << parsed.status();
+}
+
 TEST(ParseDefinition, RejectsADocumentThatIsNotAnObject) {
   EXPECT_EQ(ErrorFor(json::array()), "definition: must be a JSON object, got array");
 }

@@ -73,6 +73,12 @@ TEST(JsonBodies, MalformedBodiesAreInvalidArgumentsNamingTheProblem) {
   EXPECT_EQ(not_json.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_NE(not_json.message().find("not valid JSON at byte"), std::string::npos) << not_json;
 
+  // A number too large for any type makes the JSON library throw out_of_range, not
+  // parse_error: it must come back as an error, not end the HTTP thread.
+  absl::Status overflow = FromJson(R"({"definition": 127e001111111111111111111111})", &request);
+  EXPECT_EQ(overflow.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(overflow.message().find("number overflow"), std::string::npos) << overflow;
+
   absl::Status array = FromJson("[1]", &request);
   EXPECT_EQ(array.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_NE(array.message().find("must be a JSON object, got array"), std::string::npos) << array;
