@@ -2,7 +2,7 @@
 # Installs what is missing, builds, and runs the benchmark (docs/performance.md): Skald
 # against PostgreSQL's own limit for the same writes, measured in one run on this machine.
 #   ./scripts/bench.sh --quick                 # under a minute after the build
-#   ./scripts/bench.sh --json bench.json       # the full run (about 15 minutes)
+#   ./scripts/bench.sh --json bench.json       # the full run (about 10 minutes)
 # Other flags: build/bench/skald_bench --help.
 set -euo pipefail
 cd "$(dirname "$0")/.."
