@@ -5,6 +5,8 @@ set -euo pipefail
 
 packages=(
   build-essential cmake pkg-config ninja-build
+  # Repeat builds (CI's machine keeps ~/.ccache between runs) compile only what changed.
+  ccache
   libpqxx-dev libpq-dev
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   nlohmann-json3-dev libgtest-dev libgmock-dev
