@@ -78,6 +78,7 @@ absl::StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Start(
   engine_options.metrics = server->metrics_.get();
   server->engine_ =
       std::make_unique<engine::Engine>(*server->store_, *server->router_, engine_options);
+  server->write_probe_ = std::make_unique<store::WriteProbe>(*server->pool_, engine_options.owner);
   server->operations_ = std::make_unique<SagaOperations>(*server->store_, *server->engine_,
                                                          options.limits, server->metrics_.get());
   server->guard_ = std::make_unique<AccessGuard>(
@@ -213,7 +214,13 @@ std::vector<http::ReadinessCheck> CoordinatorServer::CheckReadiness() const {
         "the database has versions this coordinator does not know: " + versions(schema->unknown) +
         " (upgrade the coordinator)";
   }
-  return {{"database", true, "ok"}, migrations};
+  // Reads work; writes may not (read-only after a failover, a full disk, a revoked
+  // privilege), and a coordinator that cannot record progress is not ready.
+  http::ReadinessCheck database{"database", true, "ok"};
+  if (absl::Status writes = write_probe_->Check(); !writes.ok()) {
+    database = {"database", false, std::string(writes.message())};
+  }
+  return {database, migrations};
 }
 
 }  // namespace skald::api

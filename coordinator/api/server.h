@@ -23,6 +23,7 @@
 #include "coordinator/store/outbox.h"
 #include "coordinator/store/registry_store.h"
 #include "coordinator/store/saga_store.h"
+#include "coordinator/store/write_probe.h"
 #include "grpcpp/grpcpp.h"
 #include "tls/grpc_credentials.h"
 
@@ -86,8 +87,9 @@ class CoordinatorServer {
   // The HTTP port's address, with the port actually bound; empty when it has none.
   const std::string& http_address() const { return http_address_; }
 
-  // What /readyz reports: whether the database answers and its schema is this binary's,
-  // and whether the coordinator is shutting down.
+  // What /readyz reports: whether the database answers and takes writes (see
+  // store::WriteProbe), whether its schema is this binary's, and whether the coordinator is
+  // shutting down.
   std::vector<http::ReadinessCheck> CheckReadiness() const;
 
   // Stops accepting requests, finishes those in progress, lets participant calls in flight
@@ -104,6 +106,7 @@ class CoordinatorServer {
   std::unique_ptr<observability::MetricsRegistry> metrics_registry_;
   std::unique_ptr<observability::CoordinatorMetrics> metrics_;
   std::unique_ptr<store::ConnectionPool> pool_;
+  std::unique_ptr<store::WriteProbe> write_probe_;
   std::unique_ptr<store::SagaStore> store_;
   std::unique_ptr<store::RegistryStore> registry_store_;
   std::unique_ptr<discovery::InstanceDirectory> directory_;

@@ -227,6 +227,13 @@ const std::vector<Statement>& AllStatements() {
       {stmt::kReleaseNotification,
        "UPDATE notification_outbox SET next_attempt_at = now() "
        "WHERE id = $1 AND delivered_at IS NULL"},
+      // Readiness (see store/write_probe.h): one small write, and the rows of coordinators
+      // gone for a week removed on the way.
+      {stmt::kBeatHeart,
+       "WITH gone AS (DELETE FROM coordinator_heartbeats "
+       "WHERE beat_at < now() - interval '7 days' AND node_id <> $1) "
+       "INSERT INTO coordinator_heartbeats (node_id, beat_at) VALUES ($1, now()) "
+       "ON CONFLICT (node_id) DO UPDATE SET beat_at = excluded.beat_at"},
       // clang-format on
   };
   return statements;

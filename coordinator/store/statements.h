@@ -51,6 +51,8 @@ inline constexpr std::string_view kClaimNotifications = "claim_notifications";
 inline constexpr std::string_view kMarkNotificationDelivered = "mark_notification_delivered";
 inline constexpr std::string_view kMarkNotificationFailed = "mark_notification_failed";
 inline constexpr std::string_view kReleaseNotification = "release_notification";
+// Readiness: this coordinator's heartbeat row (see store/write_probe.h).
+inline constexpr std::string_view kBeatHeart = "beat_heart";
 }  // namespace stmt
 
 }  // namespace skald::store
