@@ -15,6 +15,7 @@ absl::StatusOr<std::vector<int>> ApplyMigrations(ConnectionPool& pool,
                                                  const std::vector<Migration>& migrations) {
   std::vector<int> applied;
   absl::Status precondition;
+  std::string failed_migration;
   absl::Status status = pool.Run("apply migrations", [&](pqxx::connection& c) {
     applied.clear();
     pqxx::work tx(c);
@@ -38,13 +39,26 @@ absl::StatusOr<std::vector<int>> ApplyMigrations(ConnectionPool& pool,
     }
     for (const Migration& migration : migrations) {
       if (done.contains(migration.version)) continue;
-      tx.exec(std::string(migration.sql));
+      try {
+        tx.exec(std::string(migration.sql));
+      } catch (const pqxx::sql_error& e) {
+        // For the operator starting the coordinator, never a client: the migration's own
+        // SQL is ours, and PostgreSQL's reason is what they need to fix it.
+        std::string_view reason = e.what();
+        failed_migration = "migration " + std::to_string(migration.version) + " (" +
+                           std::string(migration.name) +
+                           ") failed: " + std::string(reason.substr(0, reason.find('\n')));
+        throw;
+      }
       tx.exec_params("INSERT INTO schema_migrations (version, name) VALUES ($1, $2)",
                      migration.version, std::string(migration.name));
       applied.push_back(migration.version);
     }
     tx.commit();
   });
+  if (!status.ok() && !failed_migration.empty()) {
+    return absl::Status(status.code(), std::string(status.message()) + "; " + failed_migration);
+  }
   if (!status.ok()) return status;
   if (!precondition.ok()) return precondition;
   return applied;
