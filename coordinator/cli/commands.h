@@ -1,6 +1,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 // The subcommands of `skald`. Each returns the process exit code.
 namespace skald::cli {
