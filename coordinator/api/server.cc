@@ -144,6 +144,7 @@ absl::StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Start(
     http::HttpServerOptions http_options;
     http_options.listen_address = options.http_listen_address;
     http_options.tls = options.http_tls;
+    http_options.allowed_hosts = options.http_allowed_hosts;
     // A JSON body escapes the input or document it carries: allow for that, and let the
     // API's own limits give the precise error.
     http_options.max_body_bytes = options.limits.max_request_bytes;

@@ -37,6 +37,9 @@ struct ServerOptions {
   // host:port of the HTTP port (health, metrics, JSON API, dashboard); port 0 picks a free
   // port (see CoordinatorServer::http_address()). Empty: no HTTP port.
   std::string http_listen_address;
+  // Host header values the HTTP port accepts besides IP literals, "localhost" and the listen
+  // host; "*": any (DNS rebinding, docs/http-api.md).
+  std::vector<std::string> http_allowed_hosts;
   size_t database_connections = 8;
   ApiLimits limits;
   // This coordinator's name in lease records, unique among the coordinators running on the

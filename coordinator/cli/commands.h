@@ -1,6 +1,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 // The subcommands of `skald`. Each returns the process exit code.
 namespace skald::cli {
@@ -75,6 +76,8 @@ struct ServeFlags {
   std::string http_listen;
   // When set, the bound HTTP address is written here once serving.
   std::string http_ready_file;
+  // Host names the HTTP port answers to besides localhost, IP literals and its listen host.
+  std::vector<std::string> http_allowed_hosts;
   NotifyFlags notify;
   TlsFlags tls;
   // TEST ONLY: simulated network faults on participant calls (see engine/delivery_faults.h).
@@ -89,6 +92,7 @@ struct DevFlags {
   std::string ready_file;
   std::string http_listen = "127.0.0.1:7780";
   std::string http_ready_file;
+  std::vector<std::string> http_allowed_hosts;
   LimitFlags limits;
   SecurityFlags security;
   // How long SIGTERM/SIGINT waits for participant calls in flight to answer.

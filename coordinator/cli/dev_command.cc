@@ -41,6 +41,7 @@ int RunDev(const DevFlags& flags) {
   // unfinished sagas back at once.
   options.node_id = "skald-dev";
   options.http_listen_address = flags.http_listen;
+  options.http_allowed_hosts = flags.http_allowed_hosts;
   return ServeUntilSignalled(options, flags.ready_file, flags.shutdown_grace,
                              flags.http_ready_file);
   // `postgres` stops the cluster it started when it goes out of scope.

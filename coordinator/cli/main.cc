@@ -134,6 +134,12 @@ int main(int argc, char** argv) {
                         "(/api/v1) and the dashboard (default: off; port 0 picks one)");
   serve_cmd->add_option("--http-ready-file", serve.http_ready_file,
                         "write the bound HTTP address here once serving");
+  serve_cmd
+      ->add_option("--http-allowed-hosts", serve.http_allowed_hosts,
+                   "host names clients reach the HTTP port by, besides localhost, IP addresses "
+                   "and the --http-listen host (comma-separated; \"*\": any); other Host "
+                   "headers are refused (DNS rebinding)")
+      ->delimiter(',');
   add_limit_flags(serve_cmd, serve.limits);
   add_security_flags(serve_cmd, serve.security);
   add_notify_flags(serve_cmd, serve.notify);
@@ -176,6 +182,11 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   dev_cmd->add_option("--http-ready-file", dev.http_ready_file,
                       "write the bound HTTP address here once serving");
+  dev_cmd
+      ->add_option("--http-allowed-hosts", dev.http_allowed_hosts,
+                   "host names clients reach the HTTP port by, besides localhost, IP addresses "
+                   "and the --http-listen host (comma-separated; \"*\": any)")
+      ->delimiter(',');
   add_limit_flags(dev_cmd, dev.limits);
   add_security_flags(dev_cmd, dev.security);
   add_notify_flags(dev_cmd, dev.notify);

@@ -168,6 +168,7 @@ int RunServe(const ServeFlags& flags) {
   options.database_uri = flags.database_uri;
   options.listen_address = flags.listen_address;
   options.http_listen_address = flags.http_listen;
+  options.http_allowed_hosts = flags.http_allowed_hosts;
   if (absl::Status tls = ApplyTlsFlags(flags.tls, options); !tls.ok()) {
     spdlog::error("{}", std::string(tls.message()));
     return 2;

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <string>
@@ -19,6 +20,8 @@ class Server;
 
 namespace skald::http {
 
+class GatedServer;
+
 // One thing /readyz looked at: "database", "migrations", "coordinator".
 struct ReadinessCheck {
   std::string name;
@@ -32,9 +35,18 @@ struct HttpServerOptions {
   std::string listen_address;
   // Request bodies over this are refused (413) before they are read.
   size_t max_body_bytes = 4 << 20;
-  // Threads answering requests. A connection holds one while it is kept alive (up to 1 s
-  // idle), and a browser opens up to six.
+  // Threads answering requests whose head has arrived (plain HTTP: slow and idle clients
+  // hold none, see GatedServer; HTTPS: a connection holds one while it is open).
   int threads = 8;
+  // Plain HTTP: how long a client may take to send a request's head, and its body.
+  std::chrono::milliseconds head_timeout{10'000};
+  std::chrono::milliseconds body_timeout{30'000};
+  // Plain HTTP: connections open at once; beyond, the one waiting longest for its request's
+  // head is closed.
+  size_t max_connections = 512;
+  // Host header values accepted besides IP literals, "localhost" and the listen host
+  // (--http-allowed-hosts); "*" accepts any (docs/http-api.md, "Browsers").
+  std::vector<std::string> allowed_hosts;
   // HTTPS with this certificate and key (read once, at start), asking clients for a
   // certificate signed by tls.client_ca_file when set; plain HTTP when empty.
   tls::ServerFiles tls;
@@ -74,6 +86,8 @@ class HttpServer {
   explicit HttpServer(std::unique_ptr<httplib::Server> server);
 
   std::unique_ptr<httplib::Server> server_;
+  // server_ itself when serving plain HTTP; nullptr for HTTPS.
+  GatedServer* gated_ = nullptr;
   std::thread thread_;
   std::string address_;
 };

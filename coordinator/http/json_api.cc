@@ -2,10 +2,6 @@
 
 #include <httplib.h>
 
-#include <algorithm>
-#include <cctype>
-#include <charconv>
-#include <initializer_list>
 #include <optional>
 
 #include "coordinator/http/json_codec.h"
@@ -14,40 +10,6 @@ namespace skald::http {
 namespace {
 
 absl::Status Invalid(const std::string& message) { return absl::InvalidArgumentError(message); }
-
-// Checks that `query` holds only parameters named in `allowed`, each at most once.
-absl::Status CheckParams(const QueryParams& query,
-                         std::initializer_list<std::string_view> allowed) {
-  for (auto it = query.begin(); it != query.end(); it = query.upper_bound(it->first)) {
-    if (std::find(allowed.begin(), allowed.end(), it->first) == allowed.end()) {
-      std::string expected;
-      for (std::string_view name : allowed)
-        expected += (expected.empty() ? "" : ", ") + std::string(name);
-      return Invalid("unknown query parameter \"" + it->first + "\"" +
-                     (expected.empty() ? "; this endpoint takes none" : "; expected " + expected));
-    }
-    if (query.count(it->first) > 1) return Invalid(it->first + ": given more than once");
-  }
-  return absl::OkStatus();
-}
-
-// Returns the parameter's value, or an empty string.
-std::string Param(const QueryParams& query, const std::string& name) {
-  auto it = query.find(name);
-  return it == query.end() ? "" : it->second;
-}
-
-template <typename Integer>
-absl::Status ParseInteger(const QueryParams& query, const std::string& name, Integer* out) {
-  auto it = query.find(name);
-  if (it == query.end()) return absl::OkStatus();
-  const std::string& text = it->second;
-  auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), *out);
-  if (error != std::errc() || end != text.data() + text.size()) {
-    return Invalid(name + ": expected an integer, got \"" + text + "\"");
-  }
-  return absl::OkStatus();
-}
 
 void ReplyError(httplib::Response& response, const absl::Status& status) {
   response.status = HttpStatusFor(status.code());
@@ -89,79 +51,69 @@ std::optional<api::Caller> CallerOf(const api::AccessGuard* guard, const httplib
 }  // namespace
 
 absl::StatusOr<v1::SagaState> ParseSagaState(const std::string& text) {
-  std::string name = text;
-  std::transform(name.begin(), name.end(), name.begin(),
-                 [](unsigned char c) { return std::toupper(c); });
-  if (!name.starts_with("SAGA_STATE_")) name = "SAGA_STATE_" + name;
-  v1::SagaState state;
-  if (name == "SAGA_STATE_UNSPECIFIED" || !v1::SagaState_Parse(name, &state)) {
-    return Invalid("state: unknown value \"" + text +
-                   "\"; expected RUNNING, COMPENSATING, COMPLETED, COMPENSATED or FAILED");
-  }
+  absl::StatusOr<std::string> name = core::ParseSagaStateName(text);
+  if (!name.ok()) return name.status();
+  v1::SagaState state = v1::SAGA_STATE_UNSPECIFIED;
+  if (!v1::SagaState_Parse(*name, &state)) return Invalid("state: unknown value \"" + text + "\"");
   return state;
 }
 
 absl::StatusOr<v1::ListSagasRequest> ListSagasRequestFrom(const QueryParams& query) {
-  if (absl::Status s = CheckParams(query, {"state", "definition", "created_after", "created_before",
-                                           "page_size", "page_token"});
-      !s.ok()) {
-    return s;
-  }
+  absl::StatusOr<core::ListSagasQuery> parsed = core::ParseListSagasQuery(query);
+  if (!parsed.ok()) return parsed.status();
   v1::ListSagasRequest request;
-  if (const std::string state = Param(query, "state"); !state.empty()) {
-    absl::StatusOr<v1::SagaState> parsed = ParseSagaState(state);
-    if (!parsed.ok()) return parsed.status();
-    request.set_state(*parsed);
+  if (!parsed->state.empty()) {
+    absl::StatusOr<v1::SagaState> state = ParseSagaState(parsed->state);
+    if (!state.ok()) return state.status();
+    request.set_state(*state);
   }
-  request.set_definition(Param(query, "definition"));
-  request.set_created_after(Param(query, "created_after"));
-  request.set_created_before(Param(query, "created_before"));
-  request.set_page_token(Param(query, "page_token"));
-  int32_t page_size = 0;
-  if (absl::Status s = ParseInteger(query, "page_size", &page_size); !s.ok()) return s;
-  request.set_page_size(page_size);
+  request.set_definition(parsed->definition);
+  request.set_created_after(parsed->created_after);
+  request.set_created_before(parsed->created_before);
+  request.set_page_token(parsed->page_token);
+  request.set_page_size(parsed->page_size);
   return request;
 }
 
 absl::StatusOr<v1::CountSagasRequest> CountSagasRequestFrom(const QueryParams& query) {
-  if (absl::Status s = CheckParams(query, {"definition"}); !s.ok()) return s;
+  absl::StatusOr<core::CountSagasQuery> parsed = core::ParseCountSagasQuery(query);
+  if (!parsed.ok()) return parsed.status();
   v1::CountSagasRequest request;
-  request.set_definition(Param(query, "definition"));
+  request.set_definition(parsed->definition);
   return request;
 }
 
 absl::StatusOr<v1::GetSagaHistoryRequest> GetSagaHistoryRequestFrom(const std::string& saga_id,
                                                                     const QueryParams& query) {
-  if (absl::Status s = CheckParams(query, {"after_event_id"}); !s.ok()) return s;
+  absl::StatusOr<core::SagaHistoryQuery> parsed = core::ParseSagaHistoryQuery(query);
+  if (!parsed.ok()) return parsed.status();
   v1::GetSagaHistoryRequest request;
   request.set_saga_id(saga_id);
-  int64_t after = 0;
-  if (absl::Status s = ParseInteger(query, "after_event_id", &after); !s.ok()) return s;
-  request.set_after_event_id(after);
+  request.set_after_event_id(parsed->after_event_id);
   return request;
 }
 
 absl::StatusOr<v1::GetDefinitionRequest> GetDefinitionRequestFrom(const std::string& name,
                                                                   const QueryParams& query) {
-  if (absl::Status s = CheckParams(query, {"version"}); !s.ok()) return s;
+  absl::StatusOr<core::DefinitionQuery> parsed = core::ParseDefinitionQuery(query);
+  if (!parsed.ok()) return parsed.status();
   v1::GetDefinitionRequest request;
   request.set_name(name);
-  int32_t version = 0;
-  if (absl::Status s = ParseInteger(query, "version", &version); !s.ok()) return s;
-  request.set_version(version);
+  request.set_version(parsed->version);
   return request;
 }
 
 absl::StatusOr<v1::ListParticipantsRequest> ListParticipantsRequestFrom(const QueryParams& query) {
-  if (absl::Status s = CheckParams(query, {"service"}); !s.ok()) return s;
+  absl::StatusOr<core::ParticipantsQuery> parsed = core::ParseParticipantsQuery(query);
+  if (!parsed.ok()) return parsed.status();
   v1::ListParticipantsRequest request;
-  request.set_service(Param(query, "service"));
+  request.set_service(parsed->service);
   return request;
 }
 
-// POST routes take no query parameters and do not check them: httplib mixes the fields of a
-// form-encoded body into them, and a JSON body sent as a form (curl -d without a
-// Content-Type) must still reach the JSON parser. Every route authenticates first, then
+// POST routes take no query parameters and do not check them. Their bodies are JSON
+// (Content-Type: application/json, checked with the request's head in http_server.cc). Every
+// route authenticates first, then
 // checks the request's permission with the guard (as the gRPC service does), then calls.
 void AddJsonApiRoutes(httplib::Server& server, api::SagaOperations& operations,
                       api::RegistryServiceImpl& registry, const api::AccessGuard* guard) {
@@ -208,7 +160,7 @@ void AddJsonApiRoutes(httplib::Server& server, api::SagaOperations& operations,
     std::optional<api::Caller> caller = CallerOf(guard, req, res);
     if (!caller) return;
     absl::StatusOr<v1::GetSagaRequest> request = v1::GetSagaRequest();
-    if (absl::Status s = CheckParams(req.params, {}); !s.ok()) request = s;
+    if (absl::Status s = core::CheckNoQueryParams(req.params); !s.ok()) request = s;
     if (request.ok()) request->set_saga_id(req.matches[1]);
     if (request.ok()) {
       if (absl::Status s = allowed([&](const api::AccessGuard& g) {

@@ -1,12 +1,12 @@
 #pragma once
 
-#include <map>
 #include <string>
 
 #include "absl/status/statusor.h"
 #include "coordinator/api/access_guard.h"
 #include "coordinator/api/registry_service.h"
 #include "coordinator/api/saga_operations.h"
+#include "coordinator/core/api_request.h"
 #include "skald/v1/registry.pb.h"
 #include "skald/v1/saga_service.pb.h"
 
@@ -19,7 +19,7 @@ class Server;
 namespace skald::http {
 
 // A request's query parameters, decoded (httplib::Params).
-using QueryParams = std::multimap<std::string, std::string>;
+using QueryParams = core::QueryParams;
 
 // Adds the /api/v1 routes to `server`. Each request is authenticated by its
 // "Authorization: Bearer <token>" header and checked by `guard` (when not null) as over

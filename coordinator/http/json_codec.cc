@@ -2,6 +2,7 @@
 
 #include <google/protobuf/util/json_util.h>
 
+#include "coordinator/core/api_request.h"
 #include "nlohmann/json.hpp"
 
 namespace skald::http {
@@ -52,21 +53,9 @@ std::string ToJson(const google::protobuf::Message& message) {
 }
 
 absl::Status FromJson(std::string_view json, google::protobuf::Message* message) {
+  // Checked first, bounded, for messages that say where the problem is.
+  if (absl::Status checked = core::CheckRequestBody(json); !checked.ok()) return checked;
   if (json.find_first_not_of(" \t\r\n") == std::string_view::npos) json = "{}";
-  // Checked first for messages that say where the problem is.
-  try {
-    const nlohmann::json parsed = nlohmann::json::parse(json);
-    if (!parsed.is_object()) {
-      return absl::InvalidArgumentError(std::string("request body: must be a JSON object, got ") +
-                                        parsed.type_name());
-    }
-  } catch (const nlohmann::json::parse_error& e) {
-    return absl::InvalidArgumentError("request body: not valid JSON at byte " +
-                                      std::to_string(e.byte));
-  } catch (const nlohmann::json::exception& e) {
-    // E.g. a number too large for any type: refused, never thrown out of the HTTP thread.
-    return absl::InvalidArgumentError(std::string("request body: ") + e.what());
-  }
   google::protobuf::util::JsonParseOptions options;
   options.ignore_unknown_fields = false;
   const auto status = google::protobuf::util::JsonStringToMessage(

@@ -27,8 +27,9 @@ def free_port():
 
 class Browser:
     def __init__(self, workdir, screenshots_dir, chromedriver="/usr/bin/chromedriver",
-                 chromium="/usr/bin/chromium"):
+                 chromium="/usr/bin/chromium", extra_arguments=()):
         self.workdir = workdir
+        self.extra_arguments = list(extra_arguments)
         self.screenshots_dir = screenshots_dir
         self.chromedriver_path = chromedriver
         self.chromium_path = chromium
@@ -58,7 +59,8 @@ class Browser:
                          f"--window-size={WINDOW[0]},{WINDOW[1]}", "--no-first-run",
                          "--no-default-browser-check", "--disable-extensions", "--lang=en-US",
                          "--disable-background-networking", "--disable-component-update",
-                         "--hide-scrollbars", f"--user-data-dir={os.path.join(self.workdir, 'chromium')}"]:
+                         "--hide-scrollbars", f"--user-data-dir={os.path.join(self.workdir, 'chromium')}",
+                         *self.extra_arguments]:
             options.add_argument(argument)
         options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
         self.driver = webdriver.Remote(command_executor=url, options=options)

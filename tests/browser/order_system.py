@@ -137,9 +137,10 @@ class OrderSystem:
 
     # --- processes ---------------------------------------------------------------------
 
-    def start(self):
+    def start(self, participants=True):
         """Starts the coordinator, creates the participants' database, starts the participants
-        and waits until all three are registered."""
+        and waits until all three are registered (the coordinator alone without
+        `participants`)."""
         os.chmod(self.workdir, 0o755)  # the postgres user must reach the cluster inside
         ready = os.path.join(self.workdir, "skald.ready")
         http_ready = os.path.join(self.workdir, "skald.http.ready")
@@ -150,6 +151,8 @@ class OrderSystem:
         ], os.path.join(self.workdir, "skald.log"))
         self.address = self.coordinator.wait_ready(ready)
         self.http_url = "http://" + self.coordinator.wait_ready(http_ready)
+        if not participants:
+            return
         self._psql("postgres", "CREATE DATABASE shop")
         for name in PARTICIPANTS:
             self.start_participant(name)
