@@ -43,18 +43,21 @@ bool HeadComplete(std::string_view buffered) {
          buffered.find("\n\n") != std::string_view::npos;
 }
 
-// Whether the request line in `head` asks for a probe: GET or HEAD of /healthz, /readyz or
-// /metrics. Such a request has no body to wait for.
-bool IsProbe(std::string_view head) {
+// What the request line in `head` asks for: a probe is a GET or HEAD of /healthz, /readyz or
+// /metrics, which has no body to wait for.
+enum class Kind { kLiveness, kProbe, kRequest };
+
+Kind KindOf(std::string_view head) {
   const std::string_view line = head.substr(0, head.find_first_of("\r\n"));
   const size_t method_end = line.find(' ');
-  if (method_end == std::string_view::npos) return false;
+  if (method_end == std::string_view::npos) return Kind::kRequest;
   const std::string_view method = line.substr(0, method_end);
   std::string_view target = line.substr(method_end + 1);
   target = target.substr(0, target.find(' '));
   const std::string_view path = target.substr(0, target.find('?'));
-  return (method == "GET" || method == "HEAD") &&
-         (path == "/healthz" || path == "/readyz" || path == "/metrics");
+  if (method != "GET" && method != "HEAD") return Kind::kRequest;
+  if (path == "/healthz") return Kind::kLiveness;
+  return path == "/readyz" || path == "/metrics" ? Kind::kProbe : Kind::kRequest;
 }
 
 enum class ReadResult { kOpen, kClosed };
@@ -89,8 +92,14 @@ GatedServer::~GatedServer() { StopGate(); }
 void GatedServer::CloseConnectionAfterResponse() { close_after_response = true; }
 
 void GatedServer::StartGate() {
+  // httplib listens with a backlog of 5 (CPPHTTPLIB_LISTEN_BACKLOG, compiled into Debian's
+  // library): a burst of connections beyond it waits for the clients' SYN retransmission (1 s).
+  // listen() again on a listening socket only changes its backlog.
+  ::listen(svr_sock_, SOMAXCONN);
   if (::pipe2(wake_pipe_, O_NONBLOCK | O_CLOEXEC) != 0) wake_pipe_[0] = wake_pipe_[1] = -1;
   gate_ = std::thread([this] { RunGate(); });
+  // /healthz answers from memory: one thread, never behind a /readyz waiting for the database.
+  liveness_.threads.emplace_back([this] { RunWorker(liveness_); });
   for (int i = 0; i < std::max(1, options_.probe_threads); ++i) {
     probes_.threads.emplace_back([this] { RunWorker(probes_); });
   }
@@ -104,7 +113,7 @@ void GatedServer::StopGate() {
   stopping_ = true;
   Wake();
   gate_.join();
-  for (Lane* lane : {&probes_, &requests_}) {
+  for (Lane* lane : {&liveness_, &probes_, &requests_}) {
     {
       std::lock_guard<std::mutex> lock(lane->mutex);
       lane->ready.notify_all();
@@ -246,7 +255,8 @@ void GatedServer::RunGate() {
 }
 
 void GatedServer::Dispatch(std::unique_ptr<Connection> connection) {
-  Lane& lane = IsProbe(connection->buffered) ? probes_ : requests_;
+  const Kind kind = KindOf(connection->buffered);
+  Lane& lane = kind == Kind::kLiveness ? liveness_ : kind == Kind::kProbe ? probes_ : requests_;
   std::lock_guard<std::mutex> lock(lane.mutex);
   lane.connections.push_back(std::move(connection));
   lane.ready.notify_one();

@@ -28,8 +28,8 @@ struct GateOptions {
   size_t max_connections = 512;
   // Threads answering requests whose head has arrived.
   int threads = 8;
-  // Threads answering only GET/HEAD /healthz, /readyz and /metrics, so that probes are
-  // answered while every other thread is busy.
+  // Threads answering only GET/HEAD /readyz and /metrics, so that probes are answered while
+  // every other thread is busy. /healthz has one more thread of its own.
   int probe_threads = 2;
   // Requests served on one connection before it is closed.
   size_t max_requests_per_connection = 100;
@@ -40,16 +40,17 @@ struct GateOptions {
 // clients sending a header line now and then hold every worker. Here the accepted socket
 // goes to one poll() thread, the gate, which reads request heads without holding a worker
 // and closes a connection whose head is not complete within head_timeout. A connection is
-// given to a worker only once its head has arrived: probes (/healthz, /readyz, /metrics) to
-// threads of their own, everything else to the others. After the answer, a kept-alive
-// connection goes back to the gate. httplib still parses, routes and answers each request
-// (Server::process_request, over a BufferedSocketStream).
+// given to a worker only once its head has arrived: /healthz to a thread of its own, the
+// other probes (/readyz, /metrics) to threads of theirs, everything else to the others. After the
+// answer, a kept-alive connection goes back to the gate. httplib still parses, routes and answers
+// each request (Server::process_request, over a BufferedSocketStream).
 class GatedServer : public httplib::Server {
  public:
   explicit GatedServer(GateOptions options);
   ~GatedServer() override;
 
-  // Starts the gate and the workers. Call once, before listen_after_bind().
+  // Raises the listen backlog and starts the gate and the workers. Call once, after binding
+  // and before listen_after_bind().
   void StartGate();
   // Closes every connection and joins the threads, after the requests being answered.
   // Call after stop() and after listen_after_bind() returned. Idempotent.
@@ -99,6 +100,7 @@ class GatedServer : public httplib::Server {
   std::vector<std::unique_ptr<Connection>> incoming_;
   // Watched by the gate only: oldest first.
   std::list<std::unique_ptr<Connection>> waiting_;
+  Lane liveness_;
   Lane probes_;
   Lane requests_;
 };

@@ -74,10 +74,13 @@ class RawClient {
 
 class HttpPortTest : public ::testing::Test {
  protected:
-  void Start(HttpServerOptions options = {}) {
+  void Start(HttpServerOptions options = {},
+             std::function<std::vector<ReadinessCheck>()> readiness = nullptr) {
     options.listen_address = "127.0.0.1:0";
     HttpServices services;
-    services.readiness = [] { return std::vector<ReadinessCheck>{{"database", true, "ok"}}; };
+    services.readiness = readiness ? readiness : [] {
+      return std::vector<ReadinessCheck>{{"database", true, "ok"}};
+    };
     auto started = HttpServer::Start(options, services);
     ASSERT_TRUE(started.ok()) << started.status();
     server_ = std::move(*started);
@@ -131,6 +134,30 @@ TEST_F(HttpPortTest, SlowClientsDoNotStopTheProbes) {
   done = true;
   trickle.join();
   EXPECT_GE(probes, 9);
+}
+
+// /readyz asks the database, which may hang: /healthz must not wait behind it.
+TEST_F(HttpPortTest, LivenessIsNotStuckBehindReadiness) {
+  std::atomic<bool> database_answers{false};
+  Start({}, [&] {
+    const auto until = Clock::now() + 5s;
+    while (!database_answers && Clock::now() < until) std::this_thread::sleep_for(10ms);
+    return std::vector<ReadinessCheck>{{"database", true, "ok"}};
+  });
+  std::vector<std::thread> waiting;
+  for (int i = 0; i < 4; ++i) {
+    waiting.emplace_back([this] {
+      httplib::Client client("127.0.0.1", port_);
+      client.set_read_timeout(8);
+      client.Get("/readyz");
+    });
+  }
+  std::this_thread::sleep_for(300ms);
+  const auto sent = Clock::now();
+  EXPECT_EQ(Get("/healthz"), 200);
+  EXPECT_LT(Clock::now() - sent, 1s);
+  database_answers = true;
+  for (std::thread& thread : waiting) thread.join();
 }
 
 // A head must arrive whole within its time, however regularly its lines come.
