@@ -142,17 +142,21 @@ TEST_F(HostileWebhooksTest, HostileReceiversCostOnlyTheirOwnDeliveries) {
     }
     return std::ranges::all_of(finished, [&](const auto& f) { return seen.contains(f.first); });
   };
-  ASSERT_TRUE(receiver_->WaitUntil(all_normal_delivered, absl::Seconds(30)))
+  EXPECT_TRUE(receiver_->WaitUntil(all_normal_delivered, absl::Seconds(30)))
       << receiver_->Requests().size() << " normal notifications\n"
       << coordinator().LogTail();
   // On time: within a few poll intervals of the saga's end (observed here, after
   // WaitForEnd's polling), although every hostile delivery is being retried meanwhile.
+  absl::Duration latest = absl::ZeroDuration();
   for (const Request& request : receiver_->Requests()) {
     const json body = json::parse(request.body, nullptr, false);
     if (!body.is_object() || !finished.contains(body.value("saga_id", ""))) continue;
+    latest = std::max(latest, request.at - finished[body["saga_id"]]);
     EXPECT_LT(request.at - finished[body["saga_id"]], absl::Seconds(3))
         << "normal notification of " << body["saga_id"] << " late";
   }
+  std::cerr << "the latest normal notification came " << absl::FormatDuration(latest)
+            << " after its saga was seen to end\n";
 
   // Let the hostile deliveries be retried a few more times (1 s, 2 s, 4 s backoff).
   std::this_thread::sleep_for(std::chrono::seconds(8));
