@@ -12,11 +12,18 @@
 
 #include "coordinator/core/notification.h"
 #include "coordinator/core/storable_text.h"
+#include "coordinator/notify/socket_bytes.h"
 
 namespace skald::notify {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+
+// How much a receiver may send before the transport hangs up: headers, a TLS handshake and
+// the part of an answer that is read fit well within it.
+constexpr uint64_t kMaxReceivedBytes = 64 * 1024;
+// How often the reaper looks at how much each POST in flight has received.
+constexpr std::chrono::milliseconds kReceivedCheckInterval{20};
 
 // How much of an answer goes into the outbox's last_error and the logs.
 constexpr size_t kShownAnswerBytes = 200;
@@ -124,7 +131,16 @@ void HttpWebhookTransport::Reap() {
     const auto now = Clock::now();
     std::optional<Clock::time_point> wake;
     for (const auto& flight : in_flight_) {
-      Clock::time_point next = flight->deadline;
+      Clock::time_point next = std::min(flight->deadline, now + kReceivedCheckInterval);
+      if (!flight->cut && flight->socket >= 0) {
+        // cpp-httplib reads header lines without a limit on their number: what the peer
+        // sent so far is watched here instead.
+        const std::optional<uint64_t> received = TcpBytesReceived(flight->socket);
+        if (received && *received > kMaxReceivedBytes) {
+          flight->too_long = true;
+          Cut(*flight);
+        }
+      }
       if (cancelled_ || flight->deadline <= now) {
         // Again until the POST ends: it may have been between creating its socket and
         // connecting when it was cut first.
@@ -188,8 +204,9 @@ WebhookResult HttpWebhookTransport::PostTo(const std::string& origin, const std:
       std::max(std::chrono::duration_cast<std::chrono::milliseconds>(give_up - Clock::now()),
                std::chrono::milliseconds(1));
   client.set_connection_timeout(std::min<std::chrono::milliseconds>(left, std::chrono::seconds(5)));
-  client.set_read_timeout(left);
-  client.set_write_timeout(left);
+  // The reaper ends the POST at its deadline; these are a backstop that it beats.
+  client.set_read_timeout(left + std::chrono::seconds(1));
+  client.set_write_timeout(left + std::chrono::seconds(1));
   client.set_keep_alive(false);
   client.set_follow_location(false);
   // No Accept-Encoding, and a compressed answer is not inflated: a small gzip bomb cannot
@@ -235,12 +252,14 @@ WebhookResult HttpWebhookTransport::PostTo(const std::string& origin, const std:
   const bool complete = client.send(post, response, error);
 
   bool cut = false;
+  bool too_long = false;
   bool cancelled = false;
   {
     std::lock_guard lock(mutex_);
     in_flight_.remove(flight);
     if (flight->socket >= 0) ::close(flight->socket);
     cut = flight->cut;
+    too_long = flight->too_long;
     cancelled = cancelled_;
   }
   if (complete || headers_read) {
@@ -258,6 +277,11 @@ WebhookResult HttpWebhookTransport::PostTo(const std::string& origin, const std:
     return {false, status, Shown(why)};
   }
   if (cancelled) return {false, 0, "cancelled: the coordinator is shutting down"};
+  if (too_long) {
+    return {false, 0,
+            "the answer's status line and headers ran past " +
+                std::to_string(kMaxReceivedBytes / 1024) + " KiB: cut off"};
+  }
   if (cut) {
     return {false, 0,
             "no complete answer within " + Seconds(deadline) + " (the delivery's deadline)"};

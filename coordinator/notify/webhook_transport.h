@@ -62,7 +62,8 @@ class WebhookTransport {
 // be connected to) (with the URL's
 // host in the Host header and the TLS server name), so that a second DNS answer cannot
 // swap in an address that was not checked. A reaper thread cuts every POST off at its
-// deadline.
+// deadline, or once the receiver has sent more than 64 KiB (cpp-httplib 0.11 would read
+// header lines without end).
 class HttpWebhookTransport : public WebhookTransport {
  public:
   explicit HttpWebhookTransport(core::DestinationAllowlist allowlist);
@@ -82,6 +83,8 @@ class HttpWebhookTransport : public WebhookTransport {
     int socket = -1;
     // The reaper (or Cancel) shut it down.
     bool cut = false;
+    // ... because the receiver sent more than the transport reads.
+    bool too_long = false;
   };
 
   // POSTs `request` to `address` (one of `host`'s) until `give_up`; sets `unreachable`

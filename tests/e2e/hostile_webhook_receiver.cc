@@ -123,6 +123,12 @@ void HostileWebhookReceiver::Serve(int connection) {
     const std::string chunk(64 * 1024, 'x');
     while (endless_bytes_ < kEndlessLimit && Write(connection, chunk))
       endless_bytes_ += chunk.size();
+  } else if (path.starts_with("/headers")) {
+    if (!Write(connection, "HTTP/1.1 500 Internal Server Error\r\n")) return;
+    std::string lines;
+    for (int i = 0; i < 4096; ++i) lines += "X-Endless: header line\r\n";
+    while (endless_bytes_ < kEndlessLimit && Write(connection, lines))
+      endless_bytes_ += lines.size();
   } else if (path.starts_with("/drip")) {
     const std::string answer = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
     for (char c : answer) {

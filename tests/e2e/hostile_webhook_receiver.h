@@ -2,6 +2,7 @@
 // notifier bounds what a receiver can cost it. Raw sockets, so that it can misbehave where
 // an HTTP library would not let it. Each path is one behaviour:
 //   /endless   "500" with a body that never ends (until 2 GiB, or the peer hangs up)
+//   /headers   "500" with header lines that never end (until 2 GiB, or the peer hangs up)
 //   /drip      the answer one byte every 2 s
 //   /redirect  "302" to the Location the test set (SetRedirectTarget)
 //   /close     half a status line, then the connection closed
@@ -35,7 +36,7 @@ class HostileWebhookReceiver {
 
   // The paths of the requests read so far, in the order they came.
   std::vector<std::string> Paths() const;
-  // Body bytes /endless has written so far, all connections together.
+  // Bytes /endless and /headers have written so far, all connections together.
   uint64_t EndlessBytesSent() const { return endless_bytes_.load(); }
 
  private:

@@ -102,8 +102,8 @@ class HostileWebhooksTest : public ::testing::Test {
   std::unique_ptr<SagaHarness> harness_;
 };
 
-// Scenario 16: an endless answer, an answer one byte every 2 s, a redirect and a connection
-// closed mid-answer cost the coordinator a bounded amount of memory and only their own
+// Scenario 16: an endless answer, endless headers, an answer one byte every 2 s, a redirect and a
+// connection closed mid-answer cost the coordinator a bounded amount of memory and only their own
 // deliveries' time; every saga ends as it would have, and the normal receiver gets its
 // notifications on time.
 TEST_F(HostileWebhooksTest, HostileReceiversCostOnlyTheirOwnDeliveries) {
@@ -116,7 +116,8 @@ TEST_F(HostileWebhooksTest, HostileReceiversCostOnlyTheirOwnDeliveries) {
   RssWatch rss(coordinator().pid());
 
   std::vector<std::string> hostile_sagas;
-  for (const char* path : {"/drip", "/drip?2", "/redirect", "/close", "/endless?callback"}) {
+  for (const char* path :
+       {"/drip", "/drip?2", "/redirect", "/close", "/endless?callback", "/headers"}) {
     hostile_sagas.push_back(StartWithCallback(coordinator(), "hostile", hostile_->Url(path)));
   }
   for (const std::string& saga : hostile_sagas) {
@@ -186,7 +187,11 @@ TEST_F(HostileWebhooksTest, HostileReceiversCostOnlyTheirOwnDeliveries) {
       << coordinator().LogTail();
   EXPECT_EQ(OutboxRows("url LIKE '%/endless%' AND attempts > 1 AND last_error LIKE "
                        "'HTTP 500: xxxx%'"),
-            6)
+            7)
+      << coordinator().LogTail();
+  EXPECT_EQ(OutboxRows("url LIKE '%/headers' AND attempts > 0 AND last_error LIKE "
+                       "'the answer''s status line and headers ran past 64 KiB: cut off'"),
+            1)
       << coordinator().LogTail();
   EXPECT_EQ(OutboxRows("length(last_error) > 300"), 0);
   for (const std::string& path : hostile_->Paths()) EXPECT_NE(path, "/redirected");

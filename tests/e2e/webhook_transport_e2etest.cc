@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <fstream>
 #include <future>
 
 #include "coordinator/notify/webhook_transport.h"
@@ -76,6 +77,28 @@ TEST_F(WebhookTransportTest, AnEndlessAnswerIsReadOnlyInPart) {
   // The receiver could write a little more than was read (socket buffers), no more.
   std::this_thread::sleep_for(milliseconds(300));
   EXPECT_LT(hostile_->EndlessBytesSent(), 16u << 20) << "bytes sent before the notifier hung up";
+}
+
+// The resident set of this process in KiB.
+long ResidentKib() {
+  std::ifstream status("/proc/self/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
+  }
+  return 0;
+}
+
+TEST_F(WebhookTransportTest, EndlessHeadersAreCutShort) {
+  const long before = ResidentKib();
+  auto [result, took] = Timed(hostile_->Url("/headers"), milliseconds(3'000));
+  const long after = ResidentKib();
+  EXPECT_FALSE(result.delivered);
+  EXPECT_LT(after - before, 64 * 1024) << "RSS " << before << " -> " << after << " KiB";
+  EXPECT_LT(hostile_->EndlessBytesSent(), 64u << 20);
+  std::cerr << "endless headers: " << result.error << " after " << took.count() << " ms; RSS "
+            << before << " -> " << after << " KiB; " << hostile_->EndlessBytesSent()
+            << " bytes sent\n";
 }
 
 TEST_F(WebhookTransportTest, ASlowAnswerEndsAtTheDeadline) {
