@@ -56,7 +56,8 @@ absl::Status AddItem(std::string_view item, std::vector<Cidr>& networks,
     const std::string_view bits = item.substr(slash + 1);
     int prefix = -1;
     auto [end, error] = std::from_chars(bits.data(), bits.data() + bits.size(), prefix);
-    if (!network || error != std::errc() || end != bits.data() + bits.size()) {
+    if (!network) return invalid("is not an IP address, a network (CIDR) or a host name");
+    if (error != std::errc() || end != bits.data() + bits.size()) {
       return invalid("is not a network like 10.0.0.0/8 or fd00::/8");
     }
     if (prefix < 0 || prefix > (network->v4 ? 32 : 128)) {
