@@ -132,7 +132,12 @@ absl::StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Start(
   // The outbox is shared by every coordinator on the database: this one delivers whatever is
   // due, whoever queued it.
   server->outbox_ = std::make_unique<store::OutboxStore>(*server->pool_);
-  server->webhooks_ = std::make_unique<notify::HttpWebhookTransport>();
+  spdlog::info(
+      "notifier: {} workers, {} ms per delivery; loopback, link-local and private destinations "
+      "refused except: {}",
+      options.notifier.workers, options.notifier.request_timeout.count(),
+      options.notify_allow.ToString().empty() ? "none" : options.notify_allow.ToString());
+  server->webhooks_ = std::make_unique<notify::HttpWebhookTransport>(options.notify_allow);
   server->notifier_ =
       std::make_unique<notify::Notifier>(*server->outbox_, *server->webhooks_, options.notifier);
   server->notifier_->Start();

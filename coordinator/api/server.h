@@ -8,6 +8,7 @@
 #include "coordinator/api/access_guard.h"
 #include "coordinator/api/registry_service.h"
 #include "coordinator/api/saga_service.h"
+#include "coordinator/core/destination_allowlist.h"
 #include "coordinator/discovery/instance_directory.h"
 #include "coordinator/engine/call_router.h"
 #include "coordinator/engine/delivery_faults.h"
@@ -57,6 +58,9 @@ struct ServerOptions {
   // Completion notifications and alerts (docs/notifications.md): the signing secret, the
   // alert URL, the stuck-saga threshold and the delivery settings.
   notify::NotifierOptions notifier;
+  // Where notifications and alerts may go besides public addresses (--notify-allow):
+  // loopback, link-local, private and unspecified addresses are refused unless listed.
+  core::DestinationAllowlist notify_allow;
   // Alert once per saga and step when its compensation has failed this many times.
   int alert_compensation_failures = 3;
   // Deleting sagas that finished long ago (retention.retention zero: kept forever).

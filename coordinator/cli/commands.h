@@ -36,6 +36,12 @@ struct NotifyFlags {
   std::string alert_url;
   int alert_compensation_failures = 3;
   std::string alert_stuck_after = "1h";
+  // Destinations allowed on loopback, link-local and private addresses: IPs, CIDRs, host
+  // names (repeatable, comma-separated).
+  std::vector<std::string> notify_allow;
+  // Deliveries at once, and the whole time one may take.
+  int notify_workers = 8;
+  std::string notify_timeout = "10s";
 };
 
 // The coordinator's TLS, as given on the command line or in the --config file.

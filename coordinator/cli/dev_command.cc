@@ -13,6 +13,8 @@ int RunDev(const DevFlags& flags) {
     spdlog::error("{}", std::string(notify.message()));
     return 2;
   }
+  // A development machine's receivers run on it: loopback is allowed without a flag.
+  options.notify_allow.AllowLoopback();
   if (absl::Status tls = ApplyTlsFlags(flags.tls, options); !tls.ok()) {
     spdlog::error("{}", std::string(tls.message()));
     return 2;

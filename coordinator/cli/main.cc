@@ -76,6 +76,20 @@ int main(int argc, char** argv) {
         ->add_option("--alert-stuck-after", notify.alert_stuck_after,
                      "alert once per saga RUNNING, COMPENSATING or FAILED for longer than this")
         ->capture_default_str();
+    command->add_option(
+        "--notify-allow", notify.notify_allow,
+        "allow notifications, callbacks and alerts to these hosts, IPs or CIDRs although they "
+        "are on loopback, link-local or private addresses (refused otherwise; `dev` allows "
+        "loopback); repeatable, comma-separated");
+    command
+        ->add_option("--notify-workers", notify.notify_workers,
+                     "deliver this many notifications at once")
+        ->capture_default_str()
+        ->check(CLI::Range(1, 256));
+    command
+        ->add_option("--notify-timeout", notify.notify_timeout,
+                     "the whole time one delivery may take (resolve, connect, send, answer)")
+        ->capture_default_str();
   };
   auto add_limit_flags = [](CLI::App* command, skald::cli::LimitFlags& limits) {
     command->add_option("--max-input-bytes", limits.max_input_bytes, "largest saga input")

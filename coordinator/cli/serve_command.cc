@@ -11,6 +11,7 @@
 
 #include "coordinator/cli/commands.h"
 #include "coordinator/cli/tls_flags.h"
+#include "coordinator/core/destination_allowlist.h"
 #include "coordinator/core/duration.h"
 #include "coordinator/core/notification.h"
 
@@ -111,6 +112,17 @@ absl::Status ApplyNotifyFlags(const NotifyFlags& flags, api::ServerOptions& opti
         flags.alert_stuck_after + "\"");
   }
   options.notifier.alert_stuck_after = *stuck_after;
+  auto allow = core::DestinationAllowlist::Parse(flags.notify_allow);
+  if (!allow.ok()) return allow.status();
+  options.notify_allow = std::move(*allow);
+  options.notifier.workers = flags.notify_workers;
+  auto timeout = core::ParseDuration(flags.notify_timeout);
+  if (!timeout.ok() || timeout->count() == 0 || *timeout > std::chrono::minutes(5)) {
+    return absl::InvalidArgumentError(
+        "--notify-timeout: must be a duration from 1ms to 5m like \"10s\", got \"" +
+        flags.notify_timeout + "\"");
+  }
+  options.notifier.request_timeout = *timeout;
   return absl::OkStatus();
 }
 

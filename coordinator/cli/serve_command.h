@@ -22,7 +22,8 @@ api::ApiLimits ToApiLimits(const LimitFlags& flags);
 absl::Status ApplySecurityFlags(const SecurityFlags& flags, api::ServerOptions& options);
 
 // Sets the notification and alert options `flags` ask for (the secret from
-// $SKALD_NOTIFY_SECRET when the flag is empty); INVALID_ARGUMENT naming the flag otherwise.
+// $SKALD_NOTIFY_SECRET when the flag is empty; the destinations --notify-allow opens, none
+// by default: `dev` adds loopback itself); INVALID_ARGUMENT naming the flag otherwise.
 absl::Status ApplyNotifyFlags(const NotifyFlags& flags, api::ServerOptions& options);
 
 }  // namespace skald::cli

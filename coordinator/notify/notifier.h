@@ -3,10 +3,12 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <mutex>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "coordinator/notify/webhook_transport.h"
 #include "coordinator/store/outbox.h"
@@ -23,13 +25,18 @@ struct NotifierOptions {
   std::chrono::milliseconds alert_stuck_after{3'600'000};
   // How often the outbox is looked at for due rows while there is nothing to do.
   std::chrono::milliseconds poll_interval{500};
-  // How many rows one claim takes.
-  int batch = 8;
+  // How many deliveries run at once (each on its own worker thread): a receiver that
+  // answers slowly holds one worker until its delivery's deadline, and the others go on.
+  int workers = 8;
   // How long a claim keeps other notifiers off the claimed rows (a notifier that died while
-  // delivering leaves them to the others after this).
+  // delivering leaves them to the others after this). Rows are claimed only when a worker
+  // is free, so it must exceed request_timeout (it is raised to that plus 5 s otherwise).
   std::chrono::milliseconds claim_lease{60'000};
-  // Per phase of one POST (connecting at most 5 s of it).
+  // The whole of one POST: resolving, connecting, sending and receiving together.
   std::chrono::milliseconds request_timeout{10'000};
+  // A row that failed this many times is given up (about 3.5 days of retries every 5 min):
+  // it stays in the outbox with its last error and is not tried again.
+  int max_attempts = 1'000;
   // The clock of X-Skald-Timestamp: Unix seconds.
   std::function<int64_t()> unix_seconds = [] {
     return std::chrono::duration_cast<std::chrono::seconds>(
@@ -38,11 +45,14 @@ struct NotifierOptions {
   };
 };
 
-// Delivers the notification outbox: on its own thread it takes due rows (shared with other
-// coordinators: each row is claimed by one), POSTs each with its signature, records success,
-// or records the failure and retries it later with exponential backoff (1 s doubling to
-// 5 min), forever. It also queues the alerts for sagas unfinished for too long. Deliveries
-// are at least once: a receiver deduplicates by X-Skald-Delivery.
+// Delivers the notification outbox: a dispatcher thread takes due rows (shared with other
+// coordinators: each row is claimed by one) as workers become free, and `workers` threads
+// POST them concurrently with their signature, each within request_timeout; a worker
+// records success, or records the failure and has the row retried later with exponential
+// backoff (1 s doubling to 5 min), until max_attempts. A destination refused by the
+// transport (not allowed, invalid) is given up at once. The dispatcher also queues the
+// alerts for sagas unfinished for too long. Deliveries are at least once: a receiver
+// deduplicates by X-Skald-Delivery.
 class Notifier {
  public:
   Notifier(store::OutboxStore& outbox, WebhookTransport& transport, NotifierOptions options);
@@ -50,24 +60,31 @@ class Notifier {
   Notifier(const Notifier&) = delete;
   Notifier& operator=(const Notifier&) = delete;
 
-  // Starts the thread.
+  // Starts the dispatcher and the workers.
   void Start();
 
-  // Stops the thread; a POST in progress is cut short and recorded as failed (it is retried
-  // by whichever coordinator gets to it next). Returns within about the time of one
-  // database transaction.
+  // Stops the threads; POSTs in progress are cut short and recorded as failed, and claimed
+  // rows not yet started are handed back (either is retried by whichever coordinator gets
+  // to it next). Returns within about the time of one database transaction.
   void Stop();
 
   // Does one round on the calling thread: queues stuck-saga alerts when a scan is due, then
-  // claims due rows and tries each once. Returns how many were delivered. For tests; not to
-  // be mixed with Start().
+  // claims up to `workers` due rows and tries each once. Returns how many were delivered.
+  // For tests; not to be mixed with Start().
   int RunOnce();
 
  private:
-  void Loop();
+  // Claims rows for the free workers until stopped.
+  void Dispatch();
+  // Delivers the rows handed to it until stopped.
+  void Work();
+  // Queues stuck-saga alerts when a scan is due; returns false when the store failed, and
+  // sets `more` when a scan found more than it queued.
+  bool ScanIfDue(bool& more);
+  std::chrono::milliseconds claim_lease() const;
+  int workers() const;
   // Tries one claimed row; returns true when delivered.
   bool Deliver(const store::OutboxDelivery& delivery);
-  bool stopping() const;
 
   store::OutboxStore& outbox_;
   WebhookTransport& transport_;
@@ -75,9 +92,15 @@ class Notifier {
   std::chrono::steady_clock::time_point next_scan_{};
 
   mutable std::mutex mutex_;
+  // Wakes the dispatcher (a worker became free, or stop) and the workers (rows, or stop).
   std::condition_variable wake_;
   bool stopping_ = false;
-  std::thread thread_;
+  // Rows claimed for the workers and not yet taken by one; never more than idle_.
+  std::deque<store::OutboxDelivery> queue_;
+  // Workers waiting for a row.
+  int idle_ = 0;
+  std::thread dispatcher_;
+  std::vector<std::thread> workers_;
 };
 
 // The interval of the scan for sagas unfinished for longer than `stuck_after`: a tenth of

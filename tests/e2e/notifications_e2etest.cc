@@ -90,6 +90,8 @@ class NotificationsTest : public ::testing::Test {
   }
 
   void StartHarness(std::vector<std::string> coordinator_flags) {
+    // The receiver listens on loopback, which `serve` refuses unless allowed.
+    coordinator_flags.insert(coordinator_flags.end(), {"--notify-allow", "127.0.0.1"});
     auto harness = SagaHarness::Start(1, std::move(coordinator_flags));
     ASSERT_TRUE(harness.ok()) << harness.status();
     harness_ = std::move(*harness);
