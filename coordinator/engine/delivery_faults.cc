@@ -68,6 +68,15 @@ void FaultInjectingTransport::Call(const std::string& address, const v1::StepCal
 void FaultInjectingTransport::Deliver(const std::string& address, const v1::StepCall& call,
                                       std::chrono::milliseconds timeout,
                                       std::function<void(CallResult)> done) {
+  if (call.phase() != v1::PHASE_COMPENSATION && !faults_.unstorable_output_step.empty() &&
+      call.step() == faults_.unstorable_output_step) {
+    done = [done = std::move(done)](CallResult result) {
+      if (result.outcome == core::AttemptOutcome::kSuccess) {
+        result.output = {{"unstorable", std::string("nul\0here", 8)}};
+      }
+      done(std::move(result));
+    };
+  }
   inner_.Call(address, call, timeout, std::move(done));
   if (faults_.duplicate_calls) inner_.Call(address, call, timeout, [](CallResult) {});
 }

@@ -22,8 +22,13 @@ struct DeliveryFaults {
   // coordinator sees the attempt time out: its compensation then overtakes the action.
   std::string late_action_step;
   std::chrono::milliseconds late_by{0};
+  // Successful actions of this step report an output PostgreSQL refuses (a \u0000 in a
+  // string), past the reply checks: the engine must not lose the saga over it.
+  std::string unstorable_output_step;
 
-  bool any() const { return duplicate_calls || !late_action_step.empty(); }
+  bool any() const {
+    return duplicate_calls || !late_action_step.empty() || !unstorable_output_step.empty();
+  }
 };
 
 // Reads "STEP:DURATION", e.g. "charge-payment:2s", into faults->late_action_step/late_by.
