@@ -81,6 +81,7 @@ struct ServeFlags {
   bool test_duplicate_calls = false;
   std::string test_late_action;        // "STEP:DURATION"
   std::string test_unstorable_output;  // STEP
+  std::string test_lost_reply;         // STEP
 };
 
 struct DevFlags {

@@ -77,6 +77,11 @@ void FaultInjectingTransport::Deliver(const std::string& address, const v1::Step
       done(std::move(result));
     };
   }
+  if (call.phase() != v1::PHASE_COMPENSATION && !faults_.lost_reply_step.empty() &&
+      call.step() == faults_.lost_reply_step) {
+    std::lock_guard lock(mutex_);
+    if (lost_replies_.insert(call.saga_id()).second) done = [](CallResult) {};
+  }
   inner_.Call(address, call, timeout, std::move(done));
   if (faults_.duplicate_calls) inner_.Call(address, call, timeout, [](CallResult) {});
 }

@@ -328,18 +328,23 @@ void Engine::CheckWaysForward(const std::vector<Inbound>& batch) {
     if (draining_ || stopping_) return;
     for (const Inbound& inbound : inbox_) pending.insert(inbound.saga_id);
   }
+  // A call whose answer is this late was lost on the way (its transport must report a
+  // timeout at its attempt timeout): it is no way forward.
+  const core::TimePoint lost_before = options_.now() - 2 * options_.self_check_interval;
   std::vector<std::pair<std::string, int64_t>> stranded;
   for (const auto& [id, saga] : live_) {
     if (core::IsTerminal(saga.state.status)) continue;
-    if (calls_in_flight_.contains(id) || timers_armed_.contains(id) || parked_.contains(id) ||
-        pending.contains(id)) {
+    if (auto calls = calls_in_flight_.find(id);
+        calls != calls_in_flight_.end() && calls->second.answer_by >= lost_before) {
       continue;
     }
+    if (timers_armed_.contains(id) || parked_.contains(id) || pending.contains(id)) continue;
     stranded.emplace_back(id, saga.lease_token);
   }
   for (const auto& [id, lease_token] : stranded) {
     observability::LogAbout({id}, spdlog::level::err,
-                            "no call in flight, no timer and nothing pending for this {} saga: "
+                            "no call in flight (or only calls long past their attempt timeout), "
+                            "no timer and nothing pending for this {} saga: "
                             "taking it up again from its stored state (a defect; please report "
                             "it with this log)",
                             core::ToString(live_.at(id).state.status));
@@ -347,6 +352,7 @@ void Engine::CheckWaysForward(const std::vector<Inbound>& batch) {
     // Loaded afresh and resumed, as after a takeover: attempts without a recorded outcome
     // are sent again (same idempotency key) and stored retry times armed.
     live_.erase(id);
+    calls_in_flight_.erase(id);
     Post({id, core::SagaResumed{}, lease_token});
   }
   if (!stranded.empty()) {
@@ -378,7 +384,7 @@ std::optional<std::vector<Engine::Working>> Engine::DecideBatch(std::vector<Inbo
     if (std::holds_alternative<core::AttemptFinished>(inbound.event) && !inbound.reply_counted) {
       inbound.reply_counted = true;
       if (auto it = calls_in_flight_.find(inbound.saga_id);
-          it != calls_in_flight_.end() && --it->second <= 0) {
+          it != calls_in_flight_.end() && --it->second.count <= 0) {
         calls_in_flight_.erase(it);
       }
     }
@@ -701,7 +707,9 @@ void Engine::SendAttempt(const std::string& saga_id, const LiveSaga& saga,
   observability::LogAbout({saga_id, step.name, call.attempt}, spdlog::level::debug,
                           "sending the {} to {}", core::ToString(call.phase), request.handler());
   const auto sent = std::chrono::steady_clock::now();
-  ++calls_in_flight_[saga_id];
+  CallsInFlight& calls = calls_in_flight_[saga_id];
+  ++calls.count;
+  calls.answer_by = std::max(calls.answer_by, options_.now() + step.attempt_timeout);
   participants_.Send(
       step, request, [this, saga_id, call, sent, definition = saga.definition](CallResult result) {
         const std::string& step_name = definition->steps[call.step].name;

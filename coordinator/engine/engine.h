@@ -239,8 +239,13 @@ class Engine {
   std::map<std::pair<std::string, int>, std::shared_ptr<const core::SagaDefinition>> definitions_;
   std::chrono::milliseconds store_backoff_;
   std::unordered_map<std::string, Parked> parked_;
-  // Per saga: participant calls sent whose reply was not yet decided, and timers armed.
-  std::unordered_map<std::string, int> calls_in_flight_;
+  // Per saga: participant calls sent whose reply was not yet decided, and when the last of
+  // them must have answered (its attempt timeout; a transport reports a timeout then).
+  struct CallsInFlight {
+    int count = 0;
+    core::TimePoint answer_by;
+  };
+  std::unordered_map<std::string, CallsInFlight> calls_in_flight_;
   std::unordered_map<std::string, int> timers_armed_;
   size_t live_count_ = 0;  // Guarded by mutex_; mirrors live_.size() for other threads.
 };

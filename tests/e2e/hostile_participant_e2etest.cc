@@ -45,10 +45,10 @@ class HostileParticipantTest : public ::testing::Test {
         name + ".log", name + ".ready");
     ASSERT_TRUE(participant.ok()) << participant.status();
     participant_ = new ReadyProcess(std::move(*participant));
-    coordinator_ =
-        new CoordinatorProcess(dir_->path(), *db, {"--test-unstorable-output", "poisoned"});
+    coordinator_ = new CoordinatorProcess(
+        dir_->path(), *db, {"--test-unstorable-output", "poisoned", "--test-lost-reply", "lost"});
     ASSERT_TRUE(coordinator_->Start().ok()) << coordinator_->LogTail();
-    for (const std::string step : {"hostile", "poisoned"}) {
+    for (const std::string step : {"hostile", "poisoned", "lost"}) {
       json definition = {{"name", step},
                          {"version", 1},
                          {"steps",
@@ -161,6 +161,16 @@ TEST_F(HostileParticipantTest, ATransitionTheDatabaseRefusesBecomesAFailedAttemp
                           "the coordinator could not record this reply");
   EXPECT_EQ(StepNamed(saga, "poisoned").attempts(), 3);
   EXPECT_EQ(StepStates(saga)["first"], "COMPENSATED");
+}
+
+TEST_F(HostileParticipantTest, ASagaWhoseReplyIsLostIsFoundByTheSelfCheckAndTakenUpAgain) {
+  // Test fault: the outcome of the first call of "lost" is never reported, not even as a
+  // timeout, so the saga has no way forward until the engine's self-check (every 5 s)
+  // finds its call long past its attempt timeout and takes it up again.
+  v1::Saga saga = RunSaga("lost", json::object(), "COMPLETED");
+  EXPECT_EQ(StepNamed(saga, "lost").attempts(), 1);
+  EXPECT_NE(coordinator_->Log().find("taking it up again from its stored state"),
+            std::string::npos);
 }
 
 TEST_F(HostileParticipantTest, AnOperatorActionThatCannotBeRecordedIsToldWhyAndTheSagaGoesOn) {
