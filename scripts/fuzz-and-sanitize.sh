@@ -23,7 +23,7 @@ fuzz_dir=${SKALD_FUZZ_BUILD_DIR:-build-fuzz}
 # whole shell (gRPC, protobuf, libpqxx, httplib), whose sanitized build costs about 15 min of
 # CPU; scripts/test.sh therefore limits CI to the first two (SKALD_SANITIZE_TESTS).
 read -r -a unit_tests <<<"${SKALD_SANITIZE_TESTS:-core_test observability_test definition_tools_test shell_unit_test http_unit_test}"
-fuzz_targets=(definition_parser template duration http_request)
+fuzz_targets=(definition_parser template duration http_request participant_reply)
 
 generator=()
 command -v ninja >/dev/null && generator=(-G Ninja)

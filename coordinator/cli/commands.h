@@ -88,7 +88,9 @@ struct ServeFlags {
   TlsFlags tls;
   // TEST ONLY: simulated network faults on participant calls (see engine/delivery_faults.h).
   bool test_duplicate_calls = false;
-  std::string test_late_action;  // "STEP:DURATION"
+  std::string test_late_action;        // "STEP:DURATION"
+  std::string test_unstorable_output;  // STEP
+  std::string test_lost_reply;         // STEP
 };
 
 struct DevFlags {

@@ -180,6 +180,14 @@ int main(int argc, char** argv) {
       ->add_option("--test-late-action", serve.test_late_action,
                    "TEST ONLY: STEP:DURATION, deliver that step's actions late")
       ->group("");
+  serve_cmd
+      ->add_option("--test-unstorable-output", serve.test_unstorable_output,
+                   "TEST ONLY: STEP, give that step's successes an output PostgreSQL refuses")
+      ->group("");
+  serve_cmd
+      ->add_option("--test-lost-reply", serve.test_lost_reply,
+                   "TEST ONLY: STEP, never report the outcome of that step's first attempt")
+      ->group("");
 
   skald::cli::DevFlags dev;
   dev.data_dir = DefaultDevDir();

@@ -169,6 +169,8 @@ int RunServe(const ServeFlags& flags) {
     options.retention.retention = *retention;
   }
   options.delivery_faults.duplicate_calls = flags.test_duplicate_calls;
+  options.delivery_faults.unstorable_output_step = flags.test_unstorable_output;
+  options.delivery_faults.lost_reply_step = flags.test_lost_reply;
   if (!flags.test_late_action.empty()) {
     if (absl::Status parsed =
             engine::ParseLateAction(flags.test_late_action, &options.delivery_faults);

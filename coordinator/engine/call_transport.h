@@ -4,25 +4,15 @@
 #include <functional>
 #include <string>
 
+#include "coordinator/core/participant_reply.h"
 #include "coordinator/core/state_machine.h"
 #include "nlohmann/json.hpp"
 #include "skald/v1/participant.pb.h"
 
 namespace skald::engine {
 
-// What one participant call came to, in the state machine's terms.
-struct CallResult {
-  core::AttemptOutcome outcome = core::AttemptOutcome::kSuccess;
-  nlohmann::json output;
-  std::string error;
-  // The participant's own error code, when it answered with one.
-  std::string error_code;
-  // The participant could not be reached or refused to take the call (gRPC UNAVAILABLE):
-  // another instance of the same service may be tried at once.
-  bool unreachable = false;
-  // No answer within the attempt's timeout (gRPC DEADLINE_EXCEEDED).
-  bool timed_out = false;
-};
+// What one participant call came to (see core::ClassifyParticipantReply).
+using CallResult = core::CallResult;
 
 // Delivers step calls to a participant address without blocking. Implemented by the gRPC
 // client, and by the test-only fault injector that wraps it.

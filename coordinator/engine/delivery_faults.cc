@@ -68,6 +68,20 @@ void FaultInjectingTransport::Call(const std::string& address, const v1::StepCal
 void FaultInjectingTransport::Deliver(const std::string& address, const v1::StepCall& call,
                                       std::chrono::milliseconds timeout,
                                       std::function<void(CallResult)> done) {
+  if (call.phase() != v1::PHASE_COMPENSATION && !faults_.unstorable_output_step.empty() &&
+      call.step() == faults_.unstorable_output_step) {
+    done = [done = std::move(done)](CallResult result) {
+      if (result.outcome == core::AttemptOutcome::kSuccess) {
+        result.output = {{"unstorable", std::string("nul\0here", 8)}};
+      }
+      done(std::move(result));
+    };
+  }
+  if (call.phase() != v1::PHASE_COMPENSATION && !faults_.lost_reply_step.empty() &&
+      call.step() == faults_.lost_reply_step) {
+    std::lock_guard lock(mutex_);
+    if (lost_replies_.insert(call.saga_id()).second) done = [](CallResult) {};
+  }
   inner_.Call(address, call, timeout, std::move(done));
   if (faults_.duplicate_calls) inner_.Call(address, call, timeout, [](CallResult) {});
 }

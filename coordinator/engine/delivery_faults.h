@@ -5,6 +5,7 @@
 #include <functional>
 #include <map>
 #include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 
@@ -22,8 +23,17 @@ struct DeliveryFaults {
   // coordinator sees the attempt time out: its compensation then overtakes the action.
   std::string late_action_step;
   std::chrono::milliseconds late_by{0};
+  // Successful actions of this step report an output PostgreSQL refuses (a \u0000 in a
+  // string), past the reply checks: the engine must not lose the saga over it.
+  std::string unstorable_output_step;
+  // The first call of this step's action in each saga is sent, but its outcome (even a
+  // timeout) is never reported: a transport defect the engine's self-check must repair.
+  std::string lost_reply_step;
 
-  bool any() const { return duplicate_calls || !late_action_step.empty(); }
+  bool any() const {
+    return duplicate_calls || !late_action_step.empty() || !unstorable_output_step.empty() ||
+           !lost_reply_step.empty();
+  }
 };
 
 // Reads "STEP:DURATION", e.g. "charge-payment:2s", into faults->late_action_step/late_by.
@@ -62,6 +72,8 @@ class FaultInjectingTransport : public CallTransport {
   // Timeouts reported for late actions that have not been reported yet.
   size_t pending_reports_ = 0;
   bool stopping_ = false;
+  // Sagas whose first reply of faults_.lost_reply_step was lost already.
+  std::set<std::string> lost_replies_;
   std::thread thread_;
 };
 

@@ -5,6 +5,7 @@
 #include <pqxx/pqxx>
 #include <unordered_set>
 
+#include "coordinator/core/storable_text.h"
 #include "coordinator/core/trace_context.h"
 #include "coordinator/observability/logging.h"
 
@@ -28,6 +29,9 @@ std::string_view OutcomeLabel(core::AttemptOutcome outcome) {
   return "unknown";
 }
 
+// The error of an attempt whose reply the database refused to record.
+constexpr std::string_view kNotRecordedPrefix = "the coordinator could not record this reply: ";
+
 }  // namespace
 
 // One saga's share of a batch: its state before, and the transition its events led to.
@@ -39,6 +43,9 @@ struct Engine::Working {
   bool loaded_now = false;
   // Operator actions whose submitters learn the outcome once the batch is committed.
   std::vector<Inbound*> awaiting_commit;
+  // Every event of the batch decided for the saga, kept should its transition not be
+  // recorded.
+  std::vector<Inbound*> events;
 };
 
 Engine::Engine(store::SagaStore& store, CallRouter& participants, EngineOptions options)
@@ -65,6 +72,8 @@ absl::Status Engine::Start() {
   spdlog::info("engine {}: took up {} unfinished saga(s)", options_.owner,
                reclaimed->size() + claimed->size());
   if (options_.metrics && !claimed->empty()) options_.metrics->LeasesTakenOver(claimed->size());
+  timers_.push(Timer{options_.now() + options_.self_check_interval, "", core::SagaResumed{},
+                     Timer::Kind::kSelfCheck});
   thread_ = std::thread([this] { Loop(); });
   lease_thread_ = std::thread([this] { KeepLeases(); });
   return absl::OkStatus();
@@ -153,6 +162,12 @@ void Engine::Stop() {
   for (Inbound& inbound : inbox_) {
     Tell(inbound, absl::UnavailableError("the coordinator is shutting down"));
   }
+  // The loop has ended: its parked events are the caller's now.
+  for (auto& [id, parked] : parked_) {
+    for (Inbound& inbound : parked.events) {
+      Tell(inbound, absl::UnavailableError("the coordinator is shutting down"));
+    }
+  }
 }
 
 bool Engine::Drain(std::chrono::milliseconds grace) {
@@ -225,8 +240,10 @@ void Engine::Post(Inbound inbound) {
 
 void Engine::Loop() {
   while (true) {
-    std::vector<Inbound> batch = NextBatch();
-    if (batch.empty()) return;  // Stopping.
+    std::optional<std::vector<Inbound>> next = NextBatch();
+    if (!next) return;  // Stopping.
+    std::vector<Inbound>& batch = *next;
+    if (batch.empty()) continue;  // Only the self-check was due.
     const bool handled = HandleBatch(batch);
     {
       std::lock_guard lock(mutex_);
@@ -245,7 +262,7 @@ void Engine::Loop() {
   }
 }
 
-std::vector<Engine::Inbound> Engine::NextBatch() {
+std::optional<std::vector<Engine::Inbound>> Engine::NextBatch() {
   std::unique_lock lock(mutex_);
   while (!stopping_) {
     const bool timer_due = !timers_.empty() && timers_.top().at <= options_.now();
@@ -256,32 +273,106 @@ std::vector<Engine::Inbound> Engine::NextBatch() {
       wake_.wait_until(lock, timers_.top().at);
     }
   }
+  if (stopping_) return std::nullopt;
   std::vector<Inbound> batch;
-  if (stopping_) return batch;
   while (!inbox_.empty() && batch.size() < options_.max_batch) {
     batch.push_back(std::move(inbox_.front()));
     inbox_.pop_front();
   }
   const core::TimePoint now = options_.now();
+  bool check_due = false;
   while (!timers_.empty() && timers_.top().at <= now && batch.size() < options_.max_batch) {
-    batch.push_back({timers_.top().saga_id, timers_.top().event});
+    Timer timer = timers_.top();
     timers_.pop();
+    switch (timer.kind) {
+      case Timer::Kind::kEvent:
+        if (auto it = timers_armed_.find(timer.saga_id);
+            it != timers_armed_.end() && --it->second <= 0) {
+          timers_armed_.erase(it);
+        }
+        batch.push_back({timer.saga_id, std::move(timer.event)});
+        break;
+      case Timer::Kind::kReplay:
+        if (auto it = parked_.find(timer.saga_id); it != parked_.end()) {
+          it->second.replay_armed = false;
+          for (Inbound& inbound : it->second.events) batch.push_back(std::move(inbound));
+          it->second.events.clear();
+        }
+        break;
+      case Timer::Kind::kSelfCheck:
+        check_due = true;
+        timers_.push(Timer{now + options_.self_check_interval, "", core::SagaResumed{},
+                           Timer::Kind::kSelfCheck});
+        break;
+    }
   }
   busy_ = !batch.empty();
+  if (check_due) {
+    lock.unlock();
+    CheckWaysForward(batch);
+  }
   return batch;
+}
+
+void Engine::PushTimer(Timer timer) {
+  if (timer.kind == Timer::Kind::kEvent) ++timers_armed_[timer.saga_id];
+  timers_.push(std::move(timer));
+}
+
+void Engine::CheckWaysForward(const std::vector<Inbound>& batch) {
+  std::unordered_set<std::string> pending;
+  for (const Inbound& inbound : batch) pending.insert(inbound.saga_id);
+  {
+    std::lock_guard lock(mutex_);
+    // While draining, decisions are committed but not carried out, on purpose.
+    if (draining_ || stopping_) return;
+    for (const Inbound& inbound : inbox_) pending.insert(inbound.saga_id);
+  }
+  // A call whose answer is this late was lost on the way (its transport must report a
+  // timeout at its attempt timeout): it is no way forward.
+  const core::TimePoint lost_before = options_.now() - 2 * options_.self_check_interval;
+  std::vector<std::pair<std::string, int64_t>> stranded;
+  for (const auto& [id, saga] : live_) {
+    if (core::IsTerminal(saga.state.status)) continue;
+    if (auto calls = calls_in_flight_.find(id);
+        calls != calls_in_flight_.end() && calls->second.answer_by >= lost_before) {
+      continue;
+    }
+    if (timers_armed_.contains(id) || parked_.contains(id) || pending.contains(id)) continue;
+    stranded.emplace_back(id, saga.lease_token);
+  }
+  for (const auto& [id, lease_token] : stranded) {
+    observability::LogAbout({id}, spdlog::level::err,
+                            "no call in flight (or only calls long past their attempt timeout), "
+                            "no timer and nothing pending for this {} saga: "
+                            "taking it up again from its stored state (a defect; please report "
+                            "it with this log)",
+                            core::ToString(live_.at(id).state.status));
+    if (options_.metrics) options_.metrics->SagaWithoutWayForward();
+    // Loaded afresh and resumed, as after a takeover: attempts without a recorded outcome
+    // are sent again (same idempotency key) and stored retry times armed.
+    live_.erase(id);
+    calls_in_flight_.erase(id);
+    Post({id, core::SagaResumed{}, lease_token});
+  }
+  if (!stranded.empty()) {
+    std::lock_guard lock(mutex_);
+    live_count_ = live_.size();
+  }
 }
 
 bool Engine::HandleBatch(std::vector<Inbound>& batch) {
   std::optional<std::vector<Working>> work = DecideBatch(batch);
   if (!work) return false;
-  absl::StatusOr<std::unordered_set<std::string>> rejected = CommitBatch(*work);
-  if (!rejected.ok()) {
-    spdlog::warn("engine: database unavailable, will retry {} event(s): {}", batch.size(),
-                 std::string(rejected.status().message()));
+  auto not_recorded = CommitBatch(*work);
+  if (!not_recorded.ok()) {
+    spdlog::warn("engine: database {}, will retry {} event(s): {}",
+                 absl::IsAborted(not_recorded.status()) ? "conflict" : "unavailable", batch.size(),
+                 std::string(not_recorded.status().message()));
     ForgetLoaded(*work);
     return false;
   }
-  ApplyBatch(*work, *rejected);
+  ApplyBatch(*work, *not_recorded);
   return true;
 }
 
@@ -290,6 +381,13 @@ std::optional<std::vector<Engine::Working>> Engine::DecideBatch(std::vector<Inbo
   std::vector<Working> work;
   std::unordered_map<std::string, size_t> index;
   for (Inbound& inbound : batch) {
+    if (std::holds_alternative<core::AttemptFinished>(inbound.event) && !inbound.reply_counted) {
+      inbound.reply_counted = true;
+      if (auto it = calls_in_flight_.find(inbound.saga_id);
+          it != calls_in_flight_.end() && --it->second.count <= 0) {
+        calls_in_flight_.erase(it);
+      }
+    }
     const bool resumes = std::holds_alternative<core::SagaResumed>(inbound.event);
     const auto* action = std::get_if<core::OperatorAction>(&inbound.event);
     const bool takes_up = resumes || action;
@@ -328,6 +426,7 @@ std::optional<std::vector<Engine::Working>> Engine::DecideBatch(std::vector<Inbo
       work.push_back(Working{inbound.saga_id, saga.state, {saga.state, {}, {}}, loaded_now});
     }
     Working& w = work[it->second];
+    w.events.push_back(&inbound);
     auto decide = [&](const core::Event& event) {
       core::Transition next = core::Decide(*saga.definition, w.transition.state, event, now);
       const bool changed = !next.history.empty();
@@ -355,7 +454,7 @@ std::optional<std::vector<Engine::Working>> Engine::DecideBatch(std::vector<Inbo
   return work;
 }
 
-absl::StatusOr<std::unordered_set<std::string>> Engine::CommitBatch(
+absl::StatusOr<std::unordered_map<std::string, Engine::NotRecorded>> Engine::CommitBatch(
     const std::vector<Working>& work) {
   std::vector<store::TransitionWrite> writes;
   for (const Working& w : work) {
@@ -363,46 +462,73 @@ absl::StatusOr<std::unordered_set<std::string>> Engine::CommitBatch(
     const LiveSaga& saga = live_.at(w.saga_id);
     writes.push_back({&w.before, &w.transition, saga.definition.get(), saga.lease_token});
   }
-  std::unordered_set<std::string> rejected;
-  if (writes.empty()) return rejected;
-  absl::StatusOr<std::vector<std::string>> fenced =
-      store_.CommitTransitions(writes, options_.owner);
-  if (absl::IsUnavailable(fenced.status())) return fenced.status();
-  if (fenced.ok()) {
-    for (const std::string& id : *fenced) {
+  std::unordered_map<std::string, NotRecorded> not_recorded;
+  if (writes.empty()) return not_recorded;
+  const auto lease_lost = [&](const std::vector<std::string>& fenced) {
+    for (const std::string& id : fenced) {
       // Another coordinator holds the lease now: nothing of ours was written.
       observability::LogAbout({id}, spdlog::level::warn,
                               "lease lost to another coordinator; letting it go");
-      rejected.insert(id);
+      not_recorded[id] = {NotRecorded::Why::kLeaseLost, absl::OkStatus()};
     }
-    return rejected;
+  };
+  absl::StatusOr<std::vector<std::string>> fenced =
+      store_.CommitTransitions(writes, options_.owner);
+  // Causes that may pass (the connection, a read-only or full database, privileges) and
+  // conflicts (deadlock, serialization): the whole batch is tried again after a pause.
+  if (absl::IsUnavailable(fenced.status()) || absl::IsAborted(fenced.status())) {
+    return fenced.status();
   }
-  // Not a connectivity problem: find the saga(s) at fault by committing one at a time, and
-  // leave those stored as they were, to be resumed after a restart.
+  if (fenced.ok()) {
+    lease_lost(*fenced);
+    return not_recorded;
+  }
+  if (writes.size() == 1) {
+    not_recorded[writes[0].before->id] = {NotRecorded::Why::kRefused, fenced.status()};
+    return not_recorded;
+  }
+  // The database refused a value: find the saga(s) at fault by committing one at a time.
+  // Each saga's fate is its own from here, so that what was committed is not committed again.
   for (const store::TransitionWrite& write : writes) {
     auto alone = store_.CommitTransitions({write}, options_.owner);
-    if (absl::IsUnavailable(alone.status())) return alone.status();
-    if (!alone.ok() || !alone->empty()) {
-      observability::LogAbout({write.before->id}, spdlog::level::err,
-                              "transition not recorded, saga left as stored: {}",
-                              alone.ok() ? "lease lost" : std::string(alone.status().message()));
-      rejected.insert(write.before->id);
+    if (alone.ok()) {
+      lease_lost(*alone);
+    } else if (absl::IsUnavailable(alone.status()) || absl::IsAborted(alone.status())) {
+      not_recorded[write.before->id] = {NotRecorded::Why::kUnavailable, alone.status()};
+    } else {
+      not_recorded[write.before->id] = {NotRecorded::Why::kRefused, alone.status()};
     }
   }
-  return rejected;
+  return not_recorded;
 }
 
 void Engine::ApplyBatch(std::vector<Working>& work,
-                        const std::unordered_set<std::string>& rejected) {
+                        const std::unordered_map<std::string, NotRecorded>& not_recorded) {
   for (Working& w : work) {
-    if (rejected.contains(w.saga_id)) {
-      live_.erase(w.saga_id);
-      for (Inbound* inbound : w.awaiting_commit) {
-        Tell(*inbound, absl::AbortedError("another coordinator took the saga over meanwhile; "
-                                          "look at it again and repeat the action if it still "
-                                          "applies"));
+    if (auto missed = not_recorded.find(w.saga_id); missed != not_recorded.end()) {
+      if (missed->second.why != NotRecorded::Why::kLeaseLost) {
+        Park(w, missed->second);
+        continue;
       }
+      const absl::Status taken_over = absl::AbortedError(
+          "another coordinator took the saga over meanwhile; look at it "
+          "again and repeat the action if it still applies");
+      live_.erase(w.saga_id);
+      if (auto parked = parked_.find(w.saga_id); parked != parked_.end()) {
+        for (Inbound& inbound : parked->second.events) Tell(inbound, taken_over);
+        parked_.erase(parked);
+      }
+      for (Inbound* inbound : w.awaiting_commit) Tell(*inbound, taken_over);
       continue;
+    }
+    if (auto parked = parked_.find(w.saga_id);
+        parked != parked_.end() && parked->second.events.empty()) {
+      // Its parked events were in this batch, and are recorded now.
+      if (parked->second.refusals > 0) {
+        observability::LogAbout({w.saga_id}, spdlog::level::info,
+                                "transition recorded after {} refusal(s)", parked->second.refusals);
+      }
+      parked_.erase(parked);
     }
     for (Inbound* inbound : w.awaiting_commit) Tell(*inbound, absl::OkStatus());
     LiveSaga& saga = live_.at(w.saga_id);
@@ -416,11 +542,84 @@ void Engine::ApplyBatch(std::vector<Working>& work,
       }
       outcomes_.Publish(w.saga_id, {saga.state.status, saga.state.error});
       live_.erase(w.saga_id);
+      // Events still parked no longer apply (replies and timers of an ended saga change
+      // nothing); an operator waiting on one is told.
+      if (auto parked = parked_.find(w.saga_id); parked != parked_.end()) {
+        for (Inbound& inbound : parked->second.events) {
+          Tell(inbound, absl::FailedPreconditionError("the saga has ended meanwhile"));
+        }
+        parked_.erase(parked);
+      }
     }
   }
   std::lock_guard lock(mutex_);
   live_count_ = live_.size();
   if (options_.metrics) options_.metrics->SetSagasInFlight(live_count_);
+}
+
+void Engine::Park(Working& w, const NotRecorded& why) {
+  const bool refused = why.why == NotRecorded::Why::kRefused;
+  // The message as the store gives it (no SQL text: the store keeps that for its log),
+  // made storable, since it may end up in the saga's history.
+  const std::string cause = core::StorableText(std::string(why.status.message()), 1024);
+  Parked& parked = parked_[w.saga_id];
+  if (parked.backoff.count() == 0) parked.backoff = options_.initial_store_backoff;
+  if (refused) ++parked.refusals;
+  // A saga taken up by this batch is taken up again, from its stored state, when its events
+  // are replayed: the take-up's own transition was not recorded either.
+  if (w.loaded_now) {
+    const bool takes_up_first =
+        !w.events.empty() && std::holds_alternative<core::SagaResumed>(w.events.front()->event);
+    if (!takes_up_first) {
+      parked.events.push_back({w.saga_id, core::SagaResumed{}, live_.at(w.saga_id).lease_token});
+    }
+    live_.erase(w.saga_id);
+  }
+  for (Inbound* inbound : w.events) {
+    if (refused && std::holds_alternative<core::OperatorAction>(inbound->event)) {
+      // The operator is told the real cause at once, and may act again.
+      Tell(*inbound, absl::Status(why.status.code(),
+                                  "the coordinator could not record the action: " + cause));
+      continue;
+    }
+    parked.events.push_back(std::move(*inbound));
+  }
+  std::string_view then = "retried";
+  if (refused && parked.refusals > options_.max_transition_refusals) {
+    then = parked.refusals == options_.max_transition_refusals + 1 ? "recorded_as_failure" : "kept";
+    RecordRepliesAsFailures(parked.events, cause);
+  }
+  if (refused && options_.metrics) options_.metrics->TransitionRefused(then);
+  observability::LogAbout(
+      {w.saga_id}, then == "kept" ? spdlog::level::err : spdlog::level::warn,
+      "transition not recorded ({}), {} event(s) kept and decided again in {} ms{}: {}",
+      refused ? "refusal " + std::to_string(parked.refusals) : std::string("database unreachable"),
+      parked.events.size(), parked.backoff.count(),
+      then == "recorded_as_failure" ? ", participant replies now recorded as failed attempts"
+      : then == "kept"              ? "; even the failed attempts were refused"
+                                    : "",
+      cause);
+  if (!parked.replay_armed) {
+    parked.replay_armed = true;
+    timers_.push(Timer{options_.now() + parked.backoff, w.saga_id, core::SagaResumed{},
+                       Timer::Kind::kReplay});
+    parked.backoff = std::min(parked.backoff * 2, options_.max_store_backoff);
+  }
+}
+
+void Engine::RecordRepliesAsFailures(std::vector<Inbound>& events, const std::string& cause) {
+  for (Inbound& inbound : events) {
+    auto* reply = std::get_if<core::AttemptFinished>(&inbound.event);
+    if (!reply ||
+        (reply->outcome == core::AttemptOutcome::kRetryableError && reply->output.is_null() &&
+         reply->error_code.empty() && reply->error.starts_with(kNotRecordedPrefix))) {
+      continue;
+    }
+    reply->outcome = core::AttemptOutcome::kRetryableError;
+    reply->output = nullptr;
+    reply->error_code.clear();
+    reply->error = std::string(kNotRecordedPrefix) + cause;
+  }
 }
 
 void Engine::ForgetLoaded(const std::vector<Working>& work) {
@@ -479,9 +678,9 @@ void Engine::Execute(const std::string& saga_id, const LiveSaga& saga,
                                        saga.definition->steps[retry->step].name,
                                        core::ToString(retry->phase));
     }
-    timers_.push(Timer{retry->at, saga_id, core::RetryDue{retry->step, retry->phase}});
+    PushTimer(Timer{retry->at, saga_id, core::RetryDue{retry->step, retry->phase}});
   } else if (const auto* deadline = std::get_if<core::ScheduleDeadline>(&command)) {
-    timers_.push(Timer{deadline->at, saga_id, core::DeadlinePassed{deadline->step}});
+    PushTimer(Timer{deadline->at, saga_id, core::DeadlinePassed{deadline->step}});
   }
 }
 
@@ -508,6 +707,9 @@ void Engine::SendAttempt(const std::string& saga_id, const LiveSaga& saga,
   observability::LogAbout({saga_id, step.name, call.attempt}, spdlog::level::debug,
                           "sending the {} to {}", core::ToString(call.phase), request.handler());
   const auto sent = std::chrono::steady_clock::now();
+  CallsInFlight& calls = calls_in_flight_[saga_id];
+  ++calls.count;
+  calls.answer_by = std::max(calls.answer_by, options_.now() + step.attempt_timeout);
   participants_.Send(
       step, request, [this, saga_id, call, sent, definition = saga.definition](CallResult result) {
         const std::string& step_name = definition->steps[call.step].name;

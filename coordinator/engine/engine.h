@@ -45,6 +45,14 @@ struct EngineOptions {
   // The wait before retrying after the database failed, doubled up to the maximum.
   std::chrono::milliseconds initial_store_backoff{100};
   std::chrono::milliseconds max_store_backoff{5'000};
+  // How many times a saga's transition that PostgreSQL refuses (for a cause other than the
+  // connection, a read-only or full database, missing privileges or a conflict, which are
+  // retried with the whole batch) is tried again, with the same backoff, before the replies
+  // that led to it are recorded as failed attempts instead.
+  int max_transition_refusals = 3;
+  // How often the engine checks that every saga it drives has a way forward (a call in
+  // flight, a timer armed, an event pending), and takes up again any that has none.
+  std::chrono::milliseconds self_check_interval{5'000};
   std::function<core::TimePoint()> now = [] { return core::Clock::now(); };
   // Where the engine counts attempts, retries, finished sagas and lease takeovers; none
   // when null. Must outlive the engine.
@@ -117,13 +125,33 @@ class Engine {
     std::function<void(absl::Status)> done;
     // For a saga created here (AdmitNew): its state, so that it need not be loaded.
     std::shared_ptr<const LiveSaga> created;
+    // For AttemptFinished: the saga's count of calls in flight was lowered for it.
+    bool reply_counted = false;
   };
-  // A retry or a deadline: the event to deliver to a saga at a time.
+  // A retry or a deadline: the event to deliver to a saga at a time; or the time to replay
+  // a saga's parked events (kReplay), or to check every saga's way forward (kSelfCheck).
   struct Timer {
+    enum class Kind { kEvent, kReplay, kSelfCheck };
     core::TimePoint at;
     std::string saga_id;
     core::Event event;
+    Kind kind = Kind::kEvent;
     bool operator>(const Timer& other) const { return at > other.at; }
+  };
+  // The events of a saga whose transition was not recorded (refused by the database, or
+  // the database unreachable for it alone), waiting to be decided again after a pause.
+  struct Parked {
+    std::vector<Inbound> events;
+    // Refusals in a row; past max_transition_refusals the replies become failed attempts.
+    int refusals = 0;
+    std::chrono::milliseconds backoff{0};
+    bool replay_armed = false;
+  };
+  // Why a saga's transition was not recorded.
+  struct NotRecorded {
+    enum class Why { kLeaseLost, kRefused, kUnavailable };
+    Why why = Why::kRefused;
+    absl::Status status;
   };
   struct LiveSaga {
     std::shared_ptr<const core::SagaDefinition> definition;
@@ -137,8 +165,9 @@ class Engine {
   // Tells an operator action's submitter how it ended, once.
   static void Tell(Inbound& inbound, const absl::Status& status);
   void Loop();
-  // Collects the events to handle next, waiting for one or for the next timer.
-  std::vector<Inbound> NextBatch();
+  // Collects the events to handle next, waiting for one or for the next timer; runs the
+  // self-check when it is due. Returns nullopt when stopping.
+  std::optional<std::vector<Inbound>> NextBatch();
   struct Working;
   // Returns false when the database failed and the batch must be tried again.
   bool HandleBatch(std::vector<Inbound>& batch);
@@ -146,10 +175,27 @@ class Engine {
   // Returns nullopt when the database could not be reached for a load.
   std::optional<std::vector<Working>> DecideBatch(std::vector<Inbound>& batch);
   // Commits the batch's transitions in one transaction; returns the sagas whose transition
-  // was not recorded (lease lost, or refused on its own), or UNAVAILABLE.
-  absl::StatusOr<std::unordered_set<std::string>> CommitBatch(const std::vector<Working>& work);
-  // Updates the sagas in memory and carries out their commands, after a commit.
-  void ApplyBatch(std::vector<Working>& work, const std::unordered_set<std::string>& rejected);
+  // was not recorded and why, or UNAVAILABLE / ABORTED when the whole batch must be tried
+  // again. When the batch is refused otherwise, its sagas are committed one by one to find
+  // the ones at fault.
+  absl::StatusOr<std::unordered_map<std::string, NotRecorded>> CommitBatch(
+      const std::vector<Working>& work);
+  // Updates the sagas in memory and carries out their commands, after a commit; parks the
+  // events of sagas whose transition was not recorded.
+  void ApplyBatch(std::vector<Working>& work,
+                  const std::unordered_map<std::string, NotRecorded>& not_recorded);
+  // Keeps the events of `w`, whose transition was not recorded, to decide them again after
+  // a pause; operator actions refused by the database are told why and not kept. Past
+  // max_transition_refusals, replies are replaced by failed attempts saying why.
+  void Park(Working& w, const NotRecorded& why);
+  // Returns `events` with every participant reply replaced by a retryable error of its
+  // attempt saying that it could not be recorded, and why.
+  static void RecordRepliesAsFailures(std::vector<Inbound>& events, const std::string& cause);
+  // Takes up again, from their stored state, the sagas that have no call in flight, no
+  // timer armed and no event pending (in the inbox or in `batch`, about to be decided):
+  // none should, and each is logged and counted.
+  void CheckWaysForward(const std::vector<Inbound>& batch);
+  void PushTimer(Timer timer);
   // Drops the sagas the batch loaded, so that retrying the batch loads them afresh.
   void ForgetLoaded(const std::vector<Working>& work);
   absl::Status EnsureLive(const std::string& saga_id, int64_t lease_token);
@@ -192,6 +238,15 @@ class Engine {
   std::unordered_map<std::string, LiveSaga> live_;
   std::map<std::pair<std::string, int>, std::shared_ptr<const core::SagaDefinition>> definitions_;
   std::chrono::milliseconds store_backoff_;
+  std::unordered_map<std::string, Parked> parked_;
+  // Per saga: participant calls sent whose reply was not yet decided, and when the last of
+  // them must have answered (its attempt timeout; a transport reports a timeout then).
+  struct CallsInFlight {
+    int count = 0;
+    core::TimePoint answer_by;
+  };
+  std::unordered_map<std::string, CallsInFlight> calls_in_flight_;
+  std::unordered_map<std::string, int> timers_armed_;
   size_t live_count_ = 0;  // Guarded by mutex_; mirrors live_.size() for other threads.
 };
 

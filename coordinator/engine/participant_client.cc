@@ -1,86 +1,26 @@
 #include "coordinator/engine/participant_client.h"
 
-#include "coordinator/core/bounded_json.h"
 #include "coordinator/observability/logging.h"
 #include "coordinator/observability/redaction.h"
 
 namespace skald::engine {
-namespace {
-
-// Objects and arrays a step output may nest, like a definition or a saga input.
-constexpr size_t kMaxOutputNesting = 64;
-
-using core::AttemptOutcome;
-
-bool IsTransient(grpc::StatusCode code) {
-  switch (code) {
-    case grpc::StatusCode::UNAVAILABLE:
-    case grpc::StatusCode::DEADLINE_EXCEEDED:
-    case grpc::StatusCode::RESOURCE_EXHAUSTED:
-    case grpc::StatusCode::ABORTED:
-    case grpc::StatusCode::INTERNAL:
-    case grpc::StatusCode::UNKNOWN:
-    case grpc::StatusCode::CANCELLED:
-      return true;
-    default:
-      return false;
-  }
-}
-
-std::string Describe(const std::string& code, const std::string& message) {
-  if (code.empty()) return message;
-  if (message.empty()) return code;
-  return code + ": " + message;
-}
-
-}  // namespace
+// The core reads outcomes as the wire's numbers.
+static_assert(int{core::kWireOutcomeSuccess} == int{v1::OUTCOME_SUCCESS} &&
+              int{core::kWireOutcomeRetryableError} == int{v1::OUTCOME_RETRYABLE_ERROR} &&
+              int{core::kWireOutcomeBusinessFailure} == int{v1::OUTCOME_BUSINESS_FAILURE} &&
+              int{core::kWireOutcomeUnspecified} == int{v1::OUTCOME_UNSPECIFIED});
 
 CallResult ClassifyReply(const std::string& address, const grpc::Status& status,
                          const v1::StepReply& reply, size_t max_output_bytes) {
-  if (!status.ok()) {
-    const std::string error = "participant " + address + " call failed (gRPC code " +
-                              std::to_string(status.error_code()) + "): " + status.error_message();
-    return {IsTransient(status.error_code()) ? AttemptOutcome::kRetryableError
-                                             : AttemptOutcome::kFailure,
-            nullptr,
-            error,
-            "",
-            status.error_code() == grpc::StatusCode::UNAVAILABLE,
-            status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED};
-  }
-  switch (reply.outcome()) {
-    case v1::OUTCOME_SUCCESS: {
-      if (reply.output_json().empty()) {
-        return {AttemptOutcome::kSuccess, nlohmann::json::object(), "", ""};
-      }
-      if (reply.output_json().size() > max_output_bytes) {
-        return {AttemptOutcome::kRetryableError, nullptr,
-                "participant " + address + " reported success with an output of " +
-                    std::to_string(reply.output_json().size()) + " bytes, over the limit of " +
-                    std::to_string(max_output_bytes) + " (--max-output-bytes)",
-                ""};
-      }
-      // The same depth bound as definitions and saga inputs: outputs are copied and printed.
-      auto output = core::ParseBoundedJson(reply.output_json(), kMaxOutputNesting);
-      if (!output.ok() || !output->is_object()) {
-        return {AttemptOutcome::kRetryableError, nullptr,
-                "participant " + address + " reported success with an output that is not a " +
-                    "JSON object" +
-                    (output.ok() ? "" : " (" + std::string(output.status().message()) + ")"),
-                ""};
-      }
-      return {AttemptOutcome::kSuccess, *std::move(output), "", ""};
-    }
-    case v1::OUTCOME_BUSINESS_FAILURE:
-      return {AttemptOutcome::kFailure, nullptr,
-              Describe(reply.error_code(), reply.error_message()), reply.error_code()};
-    case v1::OUTCOME_RETRYABLE_ERROR:
-      return {AttemptOutcome::kRetryableError, nullptr,
-              Describe(reply.error_code(), reply.error_message()), reply.error_code()};
-    default:
-      return {AttemptOutcome::kRetryableError, nullptr,
-              "participant " + address + " replied without an outcome", ""};
-  }
+  core::ReplyLimits limits;
+  limits.max_output_bytes = max_output_bytes;
+  // gRPC's status codes are absl's, number for number.
+  return core::ClassifyParticipantReply(
+      address,
+      {static_cast<absl::StatusCode>(status.error_code()), status.error_message(),
+       static_cast<int>(reply.outcome()), reply.output_json(), reply.error_code(),
+       reply.error_message()},
+      limits);
 }
 
 struct ParticipantClient::PendingCall {
@@ -127,8 +67,7 @@ void ParticipantClient::Call(const std::string& address, const v1::StepCall& cal
   }
   auto on_reply = [this, pending](grpc::Status status) {
     CallResult result = ClassifyReply(pending->address, status, pending->reply, max_output_bytes_);
-    if (status.ok() && pending->reply.output_json().size() > max_output_bytes_ &&
-        on_output_too_large_) {
+    if (result.output_too_large && on_output_too_large_) {
       on_output_too_large_();
     }
     // Parsing the output again for the log costs only when debug lines are written.

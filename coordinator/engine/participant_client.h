@@ -15,12 +15,9 @@
 
 namespace skald::engine {
 
-// Returns how the state machine must treat a participant's answer: transport failures a
-// retry may cure (UNAVAILABLE, DEADLINE_EXCEEDED, ...) are retryable; answers that will not
-// change (UNIMPLEMENTED for an unknown handler, ...) are failures; a success whose output is
-// not a JSON object, or is larger than `max_output_bytes` (--max-output-bytes), is
-// retryable, since the participant may have applied the effect: when the attempts run out,
-// the step is compensated.
+// Returns how the state machine must treat a participant's answer: the gRPC status and the
+// reply's fields handed to core::ClassifyParticipantReply (see there), with an output limit
+// of `max_output_bytes` (--max-output-bytes).
 CallResult ClassifyReply(const std::string& address, const grpc::Status& status,
                          const v1::StepReply& reply, size_t max_output_bytes = 1 << 20);
 

@@ -50,8 +50,16 @@ CoordinatorMetrics::CoordinatorMetrics(MetricsRegistry& registry)
           {"reason"})),
       limit_rejections_(registry.AddCounter(
           "skald_limit_rejections_total",
-          "Requests and participant replies refused for going over a limit, by limit.",
-          {"limit"})) {}
+          "Requests and participant replies refused for going over a limit, by limit.", {"limit"})),
+      transitions_refused_(registry.AddCounter(
+          "skald_transitions_refused_total",
+          "Saga transitions the database refused for a cause that did not pass, by what "
+          "followed: retried, recorded_as_failure, kept.",
+          {"then"})),
+      sagas_without_way_forward_(registry.AddCounter(
+          "skald_sagas_without_way_forward_total",
+          "Sagas the engine's self-check found with no call in flight, no timer and nothing "
+          "pending, and took up again from their stored state (each one is a defect).")) {}
 
 void CoordinatorMetrics::SagaStarted(std::string_view definition) {
   sagas_started_.WithLabels({S(definition)}).Increment();
@@ -94,6 +102,14 @@ void CoordinatorMetrics::RequestRefused(std::string_view reason) {
 
 void CoordinatorMetrics::LimitExceeded(std::string_view limit) {
   limit_rejections_.WithLabels({S(limit)}).Increment();
+}
+
+void CoordinatorMetrics::TransitionRefused(std::string_view then) {
+  transitions_refused_.WithLabels({S(then)}).Increment();
+}
+
+void CoordinatorMetrics::SagaWithoutWayForward() {
+  sagas_without_way_forward_.WithLabels({}).Increment();
 }
 
 }  // namespace skald::observability

@@ -35,6 +35,13 @@ class CoordinatorMetrics {
   void RequestRefused(std::string_view reason);
   // A client request (or a participant's reply) went over `limit` ("max_input_bytes", ...).
   void LimitExceeded(std::string_view limit);
+  // PostgreSQL refused a saga's transition for a cause that did not pass: `then` is
+  // "retried" (tried again after a pause), "recorded_as_failure" (the reply that caused it
+  // became a failed attempt) or "kept" (even that was refused: the saga is kept, retried).
+  void TransitionRefused(std::string_view then);
+  // The engine's self-check found a saga with no call in flight, no timer and nothing
+  // pending, and took it up again from its stored state.
+  void SagaWithoutWayForward();
 
  private:
   CounterFamily& sagas_started_;
@@ -47,6 +54,8 @@ class CoordinatorMetrics {
   CounterFamily& db_errors_;
   CounterFamily& requests_refused_;
   CounterFamily& limit_rejections_;
+  CounterFamily& transitions_refused_;
+  CounterFamily& sagas_without_way_forward_;
 };
 
 }  // namespace skald::observability

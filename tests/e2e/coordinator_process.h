@@ -72,6 +72,8 @@ class CoordinatorProcess {
   std::optional<int> last_exit_status() const { return last_exit_status_; }
   // The whole log of the current (or last) run.
   std::string Log() const;
+  // The process id of the running coordinator; 0 when none was started.
+  pid_t pid() const { return process_ ? process_->pid() : 0; }
 
   // "127.0.0.1:0" until first started.
   const std::string& address() const { return address_; }
