@@ -90,6 +90,11 @@ stage_fuzz() {
     if [ "$target" = definition_parser ]; then
       find examples -name '*.json' -exec cp {} "$corpus"/ \;
     fi
+    # Pathological shapes (many empty objects, long strings, ...) too big to commit: a
+    # parser that turns quadratic on them again is a -timeout finding at once.
+    if [ "$target" = definition_parser ] || [ "$target" = template ]; then
+      python3 fuzz/pathological_seeds.py "$corpus"
+    fi
     # -max_total_time bounds the run; timeout(1) is the backstop should libFuzzer hang.
     if timeout $((seconds + 60)) "$fuzz_dir/fuzz/${target}_fuzzer" \
       -max_total_time="$seconds" -timeout=5 -rss_limit_mb=2048 -print_final_stats=1 \
