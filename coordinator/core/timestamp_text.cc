@@ -40,7 +40,7 @@ absl::Status CheckTimestampText(std::string_view text) {
   const std::string shown =
       text.size() > 40 ? std::string(text.substr(0, 40)) + "..." : std::string(text);
   const absl::Status malformed = absl::InvalidArgumentError(
-      "expected a date or an RFC 3339 time like 2026-11-26T10:00:00Z, got \"" + shown + "\"");
+      "expected an RFC 3339 time like 2026-11-26T10:00:00Z (or a date), got \"" + shown + "\"");
   if (text.size() > 40) return malformed;
   size_t at = 0;
   int year = 0, month = 0, day = 0;

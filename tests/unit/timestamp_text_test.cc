@@ -37,7 +37,7 @@ TEST(CheckTimestampText, RefusesWhatIsNoTimestamp) {
     EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << text;
   }
   EXPECT_EQ(CheckTimestampText("soon").message(),
-            "expected a date or an RFC 3339 time like 2026-11-26T10:00:00Z, got \"soon\"");
+            "expected an RFC 3339 time like 2026-11-26T10:00:00Z (or a date), got \"soon\"");
   EXPECT_FALSE(CheckTimestampText(std::string(100, '1')).ok());
   EXPECT_FALSE(CheckTimestampText(std::string("2026-01-01\0", 11)).ok());
 }
