@@ -3,9 +3,11 @@
 
 They are too big to commit (about 512 KiB each), and their point is their size: the
 parser once took a minute on a 1 MiB `{"a":[{},{},...]}` (nlohmann's callback parser scans
-the parent container each time an object ends). Run on them with -timeout=5, a fuzzer
-reports such a regression as a timeout at once. The small committed seeds of the same
-shapes (fuzz/corpus/*/shape-*.json) let mutations reach the code paths.
+the parent container each time an object ends). scripts/fuzz-and-sanitize.sh runs each
+once through the fuzzer with -timeout=5 (not in the mutated corpus: inputs that big slow
+fuzzing to a few runs a second), so such a regression is a timeout finding. The small
+committed seeds of the same shapes (fuzz/corpus/*/shape-*.json) let mutations reach the
+same code paths.
 """
 import json
 import os
