@@ -90,6 +90,22 @@ stage_fuzz() {
     if [ "$target" = definition_parser ]; then
       find examples -name '*.json' -exec cp {} "$corpus"/ \;
     fi
+    # Pathological shapes (half a MiB of empty objects, long strings, ...) too big to
+    # commit, each run once (not mutated: inputs that big would slow the fuzzing down to a
+    # few runs a second): a parser that turns quadratic on them again is a -timeout finding.
+    # (Definition parser only: the template fuzzer walks its input some twenty times, and
+    # took 11.6 s under ASan on the deep-but-allowed shape.)
+    if [ "$target" = definition_parser ]; then
+      local shapes="$work/$target-shapes"
+      mkdir -p "$shapes"
+      python3 fuzz/pathological_seeds.py "$shapes"
+      if ! timeout 300 "$fuzz_dir/fuzz/${target}_fuzzer" -timeout=5 -rss_limit_mb=2048 \
+        -artifact_prefix="$artifacts/" "$shapes"/* >"$log" 2>&1; then
+        failed=1
+        tail -n 30 "$log" >&2
+        echo "fuzz-and-sanitize: $target FAILED on a pathological shape (fuzz/pathological_seeds.py)" >&2
+      fi
+    fi
     # -max_total_time bounds the run; timeout(1) is the backstop should libFuzzer hang.
     if timeout $((seconds + 60)) "$fuzz_dir/fuzz/${target}_fuzzer" \
       -max_total_time="$seconds" -timeout=5 -rss_limit_mb=2048 -print_final_stats=1 \

@@ -228,7 +228,7 @@ export function sagaPage(root, sagaId) {
           h("td", {}, stateBadge(state)),
           h("td", { class: "num" }, String(step.attempts || 0)),
           h("td", { class: "num" }, String(step.compensation_attempts || 0)),
-          h("td", { class: "json-cell" }, jsonDetails("input", step.input_json, `${step.name}-input`)),
+          h("td", { class: "json-cell" }, jsonDetails("input", step.input_is_saga_input ? saga.input_json : step.input_json, `${step.name}-input`)),
           h("td", { class: "json-cell" }, jsonDetails("output", step.output_json, `${step.name}-output`)),
           h("td", { class: "error-cell" }, step.error ? h("span", { class: "error-text" }, step.error) : h("span", { class: "muted" }, "—")),
           h("td", {}, skip

@@ -2,7 +2,7 @@
 
 #include <grpcpp/grpcpp.h>
 
-#include "nlohmann/json.hpp"
+#include "coordinator/core/bounded_json.h"
 
 namespace skald::api {
 namespace {
@@ -10,15 +10,29 @@ namespace {
 // Stands for the definition of a request that names none: in no namespace but "*".
 constexpr std::string_view kUnnamed = "(unnamed)";
 
+// How deep the scan for a definition's name reads: the parser's own limit is checked
+// afterwards; a document deeper than this is unnamed here, so refused to namespaced callers.
+constexpr size_t kMaxNameScanDepth = 256;
+
 }  // namespace
 
-std::string AuthorizationOf(const grpc::ServerContext& context) {
+absl::Status SagaNotFound(const std::string& saga_id) {
+  return absl::NotFoundError("no saga with id \"" + saga_id + "\"");
+}
+
+absl::Status DefinitionNotFound(const std::string& name, int version) {
+  return absl::NotFoundError(version == 0 ? "no definition named \"" + name + "\" has been applied"
+                                          : "definition \"" + name + "\" has no version " +
+                                                std::to_string(version));
+}
+
+std::string AuthorizationOf(const grpc::ServerContextBase& context) {
   const auto& metadata = context.client_metadata();
   auto it = metadata.find("authorization");
   return it == metadata.end() ? "" : std::string(it->second.data(), it->second.size());
 }
 
-std::string StreamOwner(const Caller& caller, const grpc::ServerContext& context) {
+std::string StreamOwner(const Caller& caller, const grpc::ServerContextBase& context) {
   if (!caller.unrestricted) return "token:" + caller.name;
   const std::string peer = context.peer();
   const size_t colon = peer.rfind(':');
@@ -40,18 +54,18 @@ absl::StatusOr<Caller> AccessGuard::Authenticate(std::string_view authorization)
 absl::Status AccessGuard::CheckApply(const Caller& caller,
                                      const v1::ApplyDefinitionRequest& request) const {
   if (caller.unrestricted) return absl::OkStatus();
-  // Only the name matters here; a document that does not parse is refused by the parser
-  // afterwards, with every error, and an unnamed one belongs to no namespace.
-  nlohmann::json document =
-      nlohmann::json::parse(request.definition_json(), nullptr, /*allow_exceptions=*/false);
-  std::string name;
-  if (document.is_object() && document.contains("name") && document["name"].is_string()) {
-    name = document["name"];
-  }
-  if (name.empty()) {
+  // A caller without the role is refused before the document is even read.
+  if (!caller.roles.count(Role::kSubmitter)) {
     return Counted(Authorizer::Authorize(caller, Permission::kApplyDefinition, kUnnamed));
   }
-  return Counted(Authorizer::Authorize(caller, Permission::kApplyDefinition, name));
+  // Only the name matters here, read without building the document (a few MiB of "[[[["
+  // would otherwise cost hundreds of MB per request before any limit applied); the parser
+  // reads the document once, afterwards, with every limit. One that does not parse, or
+  // has no name, belongs to no namespace.
+  const std::optional<std::string> name =
+      core::FindTopLevelString(request.definition_json(), "name", kMaxNameScanDepth);
+  return Counted(Authorizer::Authorize(caller, Permission::kApplyDefinition,
+                                       name && !name->empty() ? *name : kUnnamed));
 }
 
 absl::Status AccessGuard::CheckStart(const Caller& caller,
@@ -62,20 +76,40 @@ absl::Status AccessGuard::CheckStart(const Caller& caller,
       request.definition().empty() ? kUnnamed : std::string_view(request.definition())));
 }
 
-absl::Status AccessGuard::CheckReadDefinition(const Caller& caller, const std::string& name) const {
+absl::Status AccessGuard::CheckReadDefinition(const Caller& caller, const std::string& name,
+                                              int version) const {
   if (caller.unrestricted) return absl::OkStatus();
-  return Counted(Authorizer::Authorize(caller, Permission::kRead,
-                                       name.empty() ? kUnnamed : std::string_view(name)));
+  // A caller without any reading role learns nothing either way: say what it lacks.
+  if (!caller.roles.count(Role::kSubmitter) && !caller.roles.count(Role::kOperator)) {
+    return Counted(Authorizer::Authorize(caller, Permission::kRead,
+                                         name.empty() ? kUnnamed : std::string_view(name)));
+  }
+  if (Authorizer::Authorize(caller, Permission::kRead, name.empty() ? kUnnamed : name).ok()) {
+    return absl::OkStatus();
+  }
+  // Another namespace's definition is answered as one never applied, so that the answer
+  // does not tell whether it exists.
+  if (metrics_) metrics_->RequestRefused("permission_denied");
+  return DefinitionNotFound(name, version);
 }
 
 absl::Status AccessGuard::CheckReadSaga(const Caller& caller, const std::string& saga_id) const {
   if (caller.unrestricted) return absl::OkStatus();
   // An operator reads every saga: no need to look it up.
   if (Authorizer::Authorize(caller, Permission::kRead, "").ok()) return absl::OkStatus();
+  if (!caller.roles.count(Role::kSubmitter)) {
+    return Counted(Authorizer::Authorize(caller, Permission::kRead, kUnnamed));
+  }
   absl::StatusOr<store::SagaRecord> saga = store_.GetSaga(saga_id);
   if (absl::IsNotFound(saga.status())) return absl::OkStatus();
   if (!saga.ok()) return saga.status();
-  return Counted(Authorizer::Authorize(caller, Permission::kRead, saga->definition_name));
+  if (Authorizer::Authorize(caller, Permission::kRead, saga->definition_name).ok()) {
+    return absl::OkStatus();
+  }
+  // A saga of another namespace is answered as one that does not exist: the same code and
+  // message, naming neither its definition nor its namespace.
+  if (metrics_) metrics_->RequestRefused("permission_denied");
+  return SagaNotFound(saga_id);
 }
 
 absl::Status AccessGuard::CheckList(const Caller& caller, const std::string& definition) const {
@@ -116,6 +150,12 @@ absl::Status AccessGuard::CheckListParticipants(const Caller& caller) const {
 
 absl::Status StreamLimiter::Acquire(const std::string& caller) {
   std::lock_guard lock(mutex_);
+  if (total_ >= max_total_) {
+    return absl::ResourceExhaustedError(
+        "max_watch_streams: " + std::to_string(total_) +
+        " WatchSaga streams open on this coordinator, its limit; watch again later, or poll "
+        "GetSagaHistory");
+  }
   int& open = open_[caller];
   if (open >= max_per_caller_) {
     return absl::ResourceExhaustedError(
@@ -123,13 +163,16 @@ absl::Status StreamLimiter::Acquire(const std::string& caller) {
         "the limit is " + std::to_string(max_per_caller_) + " (--max-watch-streams)");
   }
   ++open;
+  ++total_;
   return absl::OkStatus();
 }
 
 void StreamLimiter::Release(const std::string& caller) {
   std::lock_guard lock(mutex_);
   auto it = open_.find(caller);
-  if (it != open_.end() && --it->second <= 0) open_.erase(it);
+  if (it == open_.end()) return;
+  --total_;
+  if (--it->second <= 0) open_.erase(it);
 }
 
 }  // namespace skald::api

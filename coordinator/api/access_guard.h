@@ -13,17 +13,22 @@
 #include "skald/v1/saga_service.pb.h"
 
 namespace grpc {
-class ServerContext;
+class ServerContextBase;
 }
 
 namespace skald::api {
 
+// The answers for a saga or definition that does not exist, as the store gives them; also
+// given for one the caller may not read, so that existence is not revealed.
+absl::Status SagaNotFound(const std::string& saga_id);
+absl::Status DefinitionNotFound(const std::string& name, int version);
+
 // Returns the "authorization" metadata of a gRPC call, or "" when it has none.
-std::string AuthorizationOf(const grpc::ServerContext& context);
+std::string AuthorizationOf(const grpc::ServerContextBase& context);
 
 // Returns who a WatchSaga stream is counted against: the caller's token name, or, with auth
 // off, the peer's address without its port ("ipv4:127.0.0.1").
-std::string StreamOwner(const Caller& caller, const grpc::ServerContext& context);
+std::string StreamOwner(const Caller& caller, const grpc::ServerContextBase& context);
 
 // Applies the Authorizer to the client API's requests, the same way for gRPC and HTTP:
 // which permission each request needs and on which definition's namespace (looking up the
@@ -43,10 +48,13 @@ class AccessGuard {
 
   absl::Status CheckApply(const Caller& caller, const v1::ApplyDefinitionRequest& request) const;
   absl::Status CheckStart(const Caller& caller, const v1::StartSagaRequest& request) const;
-  // GetDefinition.
-  absl::Status CheckReadDefinition(const Caller& caller, const std::string& name) const;
-  // GetSaga, GetSagaHistory, WatchSaga. A saga that does not exist passes: the request then
-  // answers NOT_FOUND.
+  // GetDefinition. A definition the caller may not read is NOT_FOUND, exactly as one never
+  // applied (DefinitionNotFound), so that the answer does not reveal whether it exists.
+  absl::Status CheckReadDefinition(const Caller& caller, const std::string& name,
+                                   int version = 0) const;
+  // GetSaga, GetSagaHistory, WatchSaga, AwaitSaga. A saga that does not exist passes: the
+  // request then answers NOT_FOUND; one of a namespace the caller may not read is answered
+  // with the same NOT_FOUND (SagaNotFound).
   absl::Status CheckReadSaga(const Caller& caller, const std::string& saga_id) const;
   // ListSagas, CountSagas: `definition` is the filter, empty for every definition.
   absl::Status CheckList(const Caller& caller, const std::string& definition) const;
@@ -66,19 +74,24 @@ class AccessGuard {
   observability::CoordinatorMetrics* const metrics_;
 };
 
-// Counts the WatchSaga streams open per caller and refuses one over the limit. Thread-safe.
+// Counts the WatchSaga streams open per caller and in all, and refuses one over either
+// limit (each stream holds a server thread). Thread-safe.
 class StreamLimiter {
  public:
-  explicit StreamLimiter(int max_per_caller) : max_per_caller_(max_per_caller) {}
+  explicit StreamLimiter(int max_per_caller, int max_total = 256)
+      : max_per_caller_(max_per_caller), max_total_(max_total) {}
 
   // Takes a slot for `caller`; RESOURCE_EXHAUSTED naming the limit when it has
-  // max_per_caller open already. REQUIRES: Release(caller) once the stream ends, after OK.
+  // max_per_caller open already, or max_total are open on this coordinator.
+  // REQUIRES: Release(caller) once the stream ends, after OK.
   absl::Status Acquire(const std::string& caller);
   void Release(const std::string& caller);
 
  private:
   const int max_per_caller_;
+  const int max_total_;
   std::mutex mutex_;
+  int total_ = 0;
   std::map<std::string, int> open_;
 };
 

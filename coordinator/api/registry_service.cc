@@ -4,12 +4,18 @@
 
 #include <algorithm>
 #include <ctime>
+#include <tuple>
 
 #include "coordinator/api/proto_mapping.h"
 #include "coordinator/core/definition_parser.h"
+#include "coordinator/core/storable_text.h"
 
 namespace skald::api {
 namespace {
+
+// ListParticipants pages: service names hold no '/', so "service/instance id" is a token.
+constexpr int kMaxParticipantPage = 1000;
+constexpr size_t kDefaultParticipantPage = 100;
 
 grpc::Status Invalid(const std::string& message) {
   return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, message);
@@ -70,6 +76,15 @@ grpc::Status RegistryServiceImpl::Register(grpc::ServerContext* context,
   if (request->instance_id().empty() || request->instance_id().size() > 255) {
     return Invalid("instance_id: must be 1 to 255 characters");
   }
+  // Stored as text and shown by every listing: what PostgreSQL refuses is refused here.
+  if (absl::Status storable = core::CheckStorableText(request->instance_id(), "instance_id");
+      !storable.ok()) {
+    return ToGrpc(storable);
+  }
+  if (absl::Status storable = core::CheckStorableText(request->address(), "address");
+      !storable.ok()) {
+    return ToGrpc(storable);
+  }
   if (auto bad = CheckAddress(request->address())) return *bad;
   if (request->actions_size() + request->compensations_size() == 0) {
     return Invalid("actions, compensations: the instance serves no handler");
@@ -115,6 +130,13 @@ grpc::Status RegistryServiceImpl::Deregister(grpc::ServerContext* context,
   if (absl::Status allowed = Allowed(context, &AccessGuard::CheckRegister); !allowed.ok()) {
     return ToGrpc(allowed);
   }
+  for (const auto& [field, text] : {std::pair{"service", &request->service()},
+                                    std::pair{"instance_id", &request->instance_id()}}) {
+    if (text->size() > 255) return Invalid(std::string(field) + ": longer than 255 characters");
+    if (absl::Status storable = core::CheckStorableText(*text, field); !storable.ok()) {
+      return ToGrpc(storable);
+    }
+  }
   absl::StatusOr<bool> removed = directory_.Deregister(request->service(), request->instance_id());
   if (!removed.ok()) return ToGrpc(removed.status());
   if (*removed) {
@@ -131,8 +153,43 @@ grpc::Status RegistryServiceImpl::ListParticipants(grpc::ServerContext* context,
   if (absl::Status allowed = Allowed(context, &AccessGuard::CheckListParticipants); !allowed.ok()) {
     return ToGrpc(allowed);
   }
+  if (request->page_size() < 0 || request->page_size() > kMaxParticipantPage) {
+    return Invalid("page_size: must be from 0 to " + std::to_string(kMaxParticipantPage));
+  }
+  if (request->service().size() > limits_.max_name_length) {
+    return Invalid("service: longer than " + std::to_string(limits_.max_name_length) +
+                   " characters");
+  }
+  const size_t page_size = request->page_size() == 0 ? kDefaultParticipantPage
+                                                     : static_cast<size_t>(request->page_size());
+  // Pages follow (service, instance id); the token is the last one of the previous page.
+  std::vector<discovery::InstanceView> views = directory_.Snapshot(request->service());
+  std::sort(views.begin(), views.end(), [](const auto& a, const auto& b) {
+    return std::tie(a.instance.service, a.instance.instance_id) <
+           std::tie(b.instance.service, b.instance.instance_id);
+  });
+  auto from = views.begin();
+  if (!request->page_token().empty()) {
+    const std::string& token = request->page_token();
+    const size_t slash = token.find('/');
+    if (slash == std::string::npos) {
+      return Invalid("page_token: not a token from a previous listing");
+    }
+    const auto after = std::make_pair(token.substr(0, slash), token.substr(slash + 1));
+    from =
+        std::upper_bound(views.begin(), views.end(), after, [](const auto& key, const auto& view) {
+          return std::tie(key.first, key.second) <
+                 std::tie(view.instance.service, view.instance.instance_id);
+        });
+  }
   const core::TimePoint now = core::Clock::now();
-  for (const discovery::InstanceView& view : directory_.Snapshot(request->service())) {
+  for (auto it = from; it != views.end(); ++it) {
+    if (static_cast<size_t>(reply->instances_size()) == page_size) {
+      const core::ParticipantInstance& last = std::prev(it)->instance;
+      reply->set_next_page_token(last.service + "/" + last.instance_id);
+      break;
+    }
+    const discovery::InstanceView& view = *it;
     v1::ParticipantInstance* out = reply->add_instances();
     const core::ParticipantInstance& instance = view.instance;
     out->set_service(instance.service);

@@ -5,12 +5,14 @@
 #include <future>
 #include <memory>
 #include <random>
-#include <regex>
+#include <tuple>
 
 #include "coordinator/api/proto_mapping.h"
 #include "coordinator/core/bounded_json.h"
 #include "coordinator/core/definition_parser.h"
 #include "coordinator/core/notification.h"
+#include "coordinator/core/storable_text.h"
+#include "coordinator/core/timestamp_text.h"
 #include "coordinator/core/trace_context.h"
 #include "coordinator/observability/logging.h"
 #include "coordinator/observability/redaction.h"
@@ -19,14 +21,6 @@ namespace skald::api {
 namespace {
 
 absl::Status Invalid(const std::string& message) { return absl::InvalidArgumentError(message); }
-
-// Accepts a date ("2026-11-26") or an RFC 3339 time ("2026-11-26T10:00:00Z",
-// "2026-11-26T10:00:00.123+01:00"): what the store hands PostgreSQL must not fail to parse.
-bool IsTimestamp(const std::string& text) {
-  static const std::regex kTime(
-      R"(\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}(:?\d{2})?)?)?)");
-  return text.size() <= 40 && std::regex_match(text, kTime);
-}
 
 // Returns a fresh traceparent with random ids, for a saga started without one.
 std::string RandomTraceParent() {
@@ -50,6 +44,10 @@ absl::StatusOr<store::SagaStartOptions> StartOptions(const v1::StartSagaRequest&
     options.traceparent = request.traceparent();
   }
   if (!request.callback_url().empty()) {
+    if (absl::Status storable = core::CheckStorableText(request.callback_url(), "callback_url");
+        !storable.ok()) {
+      return storable;
+    }
     if (absl::Status valid = core::ValidateWebhookUrl(request.callback_url()); !valid.ok()) {
       return Invalid("callback_url: " + std::string(valid.message()));
     }
@@ -81,6 +79,11 @@ absl::Status SagaOperations::ApplyDefinition(const v1::ApplyDefinitionRequest& r
     }
     return definition.status();
   }
+  // Stored as jsonb, which refuses \u0000 in any string: the sender's error, said here.
+  if (absl::Status storable = core::CheckStorableJson(definition->document, "definition");
+      !storable.ok()) {
+    return storable;
+  }
   auto created = store_.PutDefinition(*definition);
   if (!created.ok()) return created.status();
   response->set_name(definition->name);
@@ -111,11 +114,20 @@ absl::Status SagaOperations::GetDefinition(const v1::GetDefinitionRequest& reque
 }
 
 absl::Status SagaOperations::CheckDefinitionName(const std::string& name) const {
-  if (name.size() <= limits_.definition.max_name_length) return absl::OkStatus();
-  return OverLimit(
-      "max_name_length",
-      Invalid("definition: " + std::to_string(name.size()) + " characters, over the limit of " +
-              std::to_string(limits_.definition.max_name_length) + " (--max-name-length)"));
+  if (name.size() > limits_.definition.max_name_length) {
+    return OverLimit(
+        "max_name_length",
+        Invalid("definition: " + std::to_string(name.size()) + " characters, over the limit of " +
+                std::to_string(limits_.definition.max_name_length) + " (--max-name-length)"));
+  }
+  // No definition has another name (the parser checks every name it accepts), and one with
+  // a NUL byte or invalid UTF-8 would reach PostgreSQL as a query parameter.
+  if (name.empty()) return absl::OkStatus();
+  if (absl::Status valid = core::ValidateName(name, limits_.definition.max_name_length);
+      !valid.ok()) {
+    return Invalid("definition: " + std::string(valid.message()));
+  }
+  return absl::OkStatus();
 }
 
 absl::Status SagaOperations::StartSaga(const v1::StartSagaRequest& request,
@@ -146,6 +158,11 @@ absl::Status SagaOperations::StartSaga(const v1::StartSagaRequest& request,
     if (!input.is_object()) {
       return Invalid(std::string("input_json: must be a JSON object, got ") + input.type_name());
     }
+    // What PostgreSQL's jsonb refuses (\u0000, invalid UTF-8) is the client's error, named
+    // with its JSON pointer, never an INTERNAL error of the database later.
+    if (absl::Status storable = core::CheckStorableJson(input, "input_json"); !storable.ok()) {
+      return storable;
+    }
   }
   absl::StatusOr<store::SagaStartOptions> options = StartOptions(request);
   if (!options.ok()) return options.status();
@@ -153,6 +170,13 @@ absl::Status SagaOperations::StartSaga(const v1::StartSagaRequest& request,
   if (!definition.ok()) return definition.status();
   auto created =
       store_.CreateSaga(*definition, request.saga_id(), input, engine_.lease_holder(), *options);
+  if (absl::IsAlreadyExists(created.status())) {
+    // The store names the definition of the saga holding the id, which may be another
+    // namespace's: say only that the id is taken.
+    return absl::AlreadyExistsError("saga id \"" + request.saga_id() +
+                                    "\" is already used by a saga of another definition; "
+                                    "choose another id");
+  }
   if (!created.ok()) return created.status();
   if (created->created) {
     if (spdlog::default_logger_raw()->should_log(spdlog::level::debug)) {
@@ -178,19 +202,33 @@ absl::Status SagaOperations::GetSaga(const v1::GetSagaRequest& request,
   return absl::OkStatus();
 }
 
-absl::Status SagaOperations::AwaitSaga(const v1::AwaitSagaRequest& request,
-                                       v1::AwaitSagaResponse* response) {
+absl::Status SagaOperations::CheckAwait(const v1::AwaitSagaRequest& request) const {
   if (absl::Status valid = CheckSagaId(request.saga_id()); !valid.ok()) return valid;
   if (request.timeout_ms() < 0 || request.timeout_ms() > kMaxAwaitMillis) {
     return Invalid("timeout_ms: must be from 0 to " + std::to_string(kMaxAwaitMillis));
   }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<store::SagaOutcome> SagaOperations::LoadOutcome(const std::string& saga_id) {
+  return store_.GetSagaOutcome(saga_id);
+}
+
+void SagaOperations::FillAwaitResponse(const store::SagaOutcome& outcome,
+                                       v1::AwaitSagaResponse* response) {
+  response->set_state(ToWire(outcome.status));
+  response->set_error(outcome.error);
+  response->set_finished(core::IsTerminal(outcome.status));
+}
+
+absl::Status SagaOperations::AwaitSaga(const v1::AwaitSagaRequest& request,
+                                       v1::AwaitSagaResponse* response) {
+  if (absl::Status valid = CheckAwait(request); !valid.ok()) return valid;
   auto outcome =
       engine_.outcomes().Await(request.saga_id(), std::chrono::milliseconds(request.timeout_ms()),
                                [&] { return store_.GetSagaOutcome(request.saga_id()); });
   if (!outcome.ok()) return outcome.status();
-  response->set_state(ToWire(outcome->status));
-  response->set_error(outcome->error);
-  response->set_finished(core::IsTerminal(outcome->status));
+  FillAwaitResponse(*outcome, response);
   return absl::OkStatus();
 }
 
@@ -212,19 +250,25 @@ absl::Status SagaOperations::ListSagas(const v1::ListSagasRequest& request,
     if (!filter.status) return Invalid("state: unknown value");
   }
   if (!request.definition().empty()) filter.definition_name = request.definition();
-  if (!request.created_after().empty()) {
-    if (!IsTimestamp(request.created_after())) {
-      return Invalid("created_after: expected an RFC 3339 time like 2026-11-26T10:00:00Z, got \"" +
-                     request.created_after() + "\"");
+  for (const auto& [field, text, target] :
+       {std::tuple{"created_after", &request.created_after(), &filter.created_after},
+        std::tuple{"created_before", &request.created_before(), &filter.created_before}}) {
+    if (text->empty()) continue;
+    if (absl::Status valid = core::CheckTimestampText(*text); !valid.ok()) {
+      return Invalid(std::string(field) + ": " + std::string(valid.message()));
     }
-    filter.created_after = request.created_after();
+    *target = *text;
   }
-  if (!request.created_before().empty()) {
-    if (!IsTimestamp(request.created_before())) {
-      return Invalid("created_before: expected an RFC 3339 time like 2026-11-26T10:00:00Z, got \"" +
-                     request.created_before() + "\"");
+  if (!request.page_token().empty()) {
+    // "<created_at as PostgreSQL prints it>|<saga id>" (store::SagaStore::ListSagas): a
+    // token that is not one is refused here, not by PostgreSQL.
+    const std::string& token = request.page_token();
+    const size_t bar = token.find('|');
+    if (token.size() > 200 || bar == std::string::npos ||
+        !core::CheckTimestampText(std::string_view(token).substr(0, bar)).ok() ||
+        !core::CheckStorableText(token, "page_token").ok()) {
+      return Invalid("page_token: not a token from a previous listing");
     }
-    filter.created_before = request.created_before();
   }
   auto page = store_.ListSagas(filter);
   if (!page.ok()) return page.status();
@@ -243,11 +287,12 @@ absl::Status SagaOperations::CheckSagaId(const std::string& saga_id) const {
         Invalid("saga_id: " + std::to_string(saga_id.size()) + " characters, over the limit of " +
                 std::to_string(limits_.max_saga_id_length) + " (--max-name-length)"));
   }
-  return absl::OkStatus();
+  return core::CheckStorableText(saga_id, "saga_id");
 }
 
 absl::Status SagaOperations::CountSagas(const v1::CountSagasRequest& request,
                                         v1::CountSagasResponse* response) {
+  if (absl::Status name = CheckDefinitionName(request.definition()); !name.ok()) return name;
   std::optional<std::string> definition;
   if (!request.definition().empty()) definition = request.definition();
   auto counts = store_.CountSagas(definition);
@@ -295,6 +340,11 @@ absl::Status SagaOperations::CheckOperatorAction(const v1::OperatorActionRequest
                        Invalid(std::string(field) + ": " + std::to_string(text->size()) +
                                " characters, over the limit of " +
                                std::to_string(limits_.max_operator_text) + " (--max-text-length)"));
+    }
+    // Recorded in the saga's history with the action: a text PostgreSQL refuses would fail
+    // the action's commit, after the saga was taken over.
+    if (absl::Status storable = core::CheckStorableText(*text, field); !storable.ok()) {
+      return storable;
     }
   }
   return absl::OkStatus();

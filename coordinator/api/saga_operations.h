@@ -6,6 +6,7 @@
 #include "coordinator/core/definition_parser.h"
 #include "coordinator/engine/engine.h"
 #include "coordinator/observability/coordinator_metrics.h"
+#include "coordinator/store/registry_store.h"
 #include "coordinator/store/saga_store.h"
 #include "skald/v1/saga_service.pb.h"
 
@@ -26,6 +27,12 @@ struct ApiLimits {
   size_t max_output_bytes = 1 << 20;
   // WatchSaga streams open at once per caller (token name, or peer when auth is off).
   int max_watch_streams = 8;
+  // ... and in all, on one coordinator: each holds a server thread.
+  int max_total_watch_streams = 256;
+  // AwaitSaga calls waiting at once on one coordinator (they hold no thread).
+  size_t max_waiting = 10'000;
+  // Participant registrations, per service and in all (store::RegistryStore).
+  store::RegistrationLimits registrations;
 };
 
 // What the client API does, independent of the transport: the gRPC SagaService and the
@@ -45,8 +52,15 @@ class SagaOperations {
                              v1::GetDefinitionResponse* response);
   absl::Status StartSaga(const v1::StartSagaRequest& request, v1::StartSagaResponse* response);
   absl::Status GetSaga(const v1::GetSagaRequest& request, v1::GetSagaResponse* response);
-  // Waits (blocking the caller) up to the request's timeout for the saga to end.
+  // Waits (blocking the caller) up to the request's timeout for the saga to end. The gRPC
+  // service waits without a thread instead (SagaWaiters), with the three below.
   absl::Status AwaitSaga(const v1::AwaitSagaRequest& request, v1::AwaitSagaResponse* response);
+  // Validates an AwaitSaga request (saga id, timeout).
+  absl::Status CheckAwait(const v1::AwaitSagaRequest& request) const;
+  // The saga's stored state; NOT_FOUND when there is none.
+  absl::StatusOr<store::SagaOutcome> LoadOutcome(const std::string& saga_id);
+  static void FillAwaitResponse(const store::SagaOutcome& outcome, v1::AwaitSagaResponse* response);
+  engine::SagaOutcomes& outcomes() { return engine_.outcomes(); }
   absl::Status ListSagas(const v1::ListSagasRequest& request, v1::ListSagasResponse* response);
   absl::Status CountSagas(const v1::CountSagasRequest& request, v1::CountSagasResponse* response);
   absl::Status GetSagaHistory(const v1::GetSagaHistoryRequest& request,

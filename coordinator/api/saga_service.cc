@@ -8,7 +8,7 @@
 
 namespace skald::api {
 
-absl::StatusOr<Caller> SagaServiceImpl::CallerOf(const grpc::ServerContext* context) const {
+absl::StatusOr<Caller> SagaServiceImpl::CallerOf(const grpc::ServerContextBase* context) const {
   return guard_.Authenticate(context ? AuthorizationOf(*context) : "");
 }
 
@@ -28,7 +28,9 @@ grpc::Status SagaServiceImpl::GetDefinition(grpc::ServerContext* context,
                                             v1::GetDefinitionResponse* response) {
   absl::StatusOr<Caller> caller = CallerOf(context);
   if (!caller.ok()) return ToGrpc(caller.status());
-  if (absl::Status allowed = guard_.CheckReadDefinition(*caller, request->name()); !allowed.ok()) {
+  if (absl::Status allowed =
+          guard_.CheckReadDefinition(*caller, request->name(), request->version());
+      !allowed.ok()) {
     return ToGrpc(allowed);
   }
   return ToGrpc(operations_.GetDefinition(*request, response));
@@ -56,15 +58,40 @@ grpc::Status SagaServiceImpl::GetSaga(grpc::ServerContext* context,
   return ToGrpc(operations_.GetSaga(*request, response));
 }
 
-grpc::Status SagaServiceImpl::AwaitSaga(grpc::ServerContext* context,
-                                        const v1::AwaitSagaRequest* request,
-                                        v1::AwaitSagaResponse* response) {
-  absl::StatusOr<Caller> caller = CallerOf(context);
-  if (!caller.ok()) return ToGrpc(caller.status());
-  if (absl::Status allowed = guard_.CheckReadSaga(*caller, request->saga_id()); !allowed.ok()) {
-    return ToGrpc(allowed);
+grpc::ServerUnaryReactor* SagaServiceImpl::AwaitSaga(grpc::CallbackServerContext* context,
+                                                     const v1::AwaitSagaRequest* request,
+                                                     v1::AwaitSagaResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  // A reactor must not block: authorising and the first read go to the waiters' workers.
+  const bool posted = waiters_.Post([this, context, request, response, reactor] {
+    absl::StatusOr<Caller> caller = CallerOf(context);
+    if (!caller.ok()) return reactor->Finish(ToGrpc(caller.status()));
+    if (absl::Status allowed = guard_.CheckReadSaga(*caller, request->saga_id()); !allowed.ok()) {
+      return reactor->Finish(ToGrpc(allowed));
+    }
+    if (absl::Status valid = operations_.CheckAwait(*request); !valid.ok()) {
+      return reactor->Finish(ToGrpc(valid));
+    }
+    const std::string saga_id = request->saga_id();
+    absl::Status waiting = waiters_.Wait(
+        saga_id, std::chrono::milliseconds(request->timeout_ms()),
+        [this, saga_id] { return operations_.LoadOutcome(saga_id); },
+        [context] { return context->IsCancelled(); },
+        [response, reactor](const absl::StatusOr<store::SagaOutcome>& outcome) {
+          if (!outcome.ok()) return reactor->Finish(ToGrpc(outcome.status()));
+          SagaOperations::FillAwaitResponse(*outcome, response);
+          reactor->Finish(grpc::Status::OK);
+        });
+    if (!waiting.ok()) {
+      if (metrics_ && absl::IsResourceExhausted(waiting)) metrics_->LimitExceeded("max_waiting");
+      reactor->Finish(ToGrpc(waiting));
+    }
+  });
+  if (!posted) {
+    reactor->Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                                 "the coordinator is shutting down; wait on another one"));
   }
-  return ToGrpc(operations_.AwaitSaga(*request, response));
+  return reactor;
 }
 
 grpc::Status SagaServiceImpl::ListSagas(grpc::ServerContext* context,

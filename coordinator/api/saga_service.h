@@ -2,19 +2,32 @@
 
 #include "coordinator/api/access_guard.h"
 #include "coordinator/api/saga_operations.h"
+#include "coordinator/api/saga_waiters.h"
 #include "skald/v1/saga_service.grpc.pb.h"
 
 namespace skald::api {
 
 // The client API over gRPC (skald.v1.SagaService): each method authenticates the caller
 // (its "authorization" metadata), checks what it may do with `guard`, then hands its request
-// to SagaOperations on gRPC's synchronous server threads and maps the status.
-class SagaServiceImpl final : public v1::SagaService::Service {
+// to SagaOperations on gRPC's synchronous server threads and maps the status. AwaitSaga,
+// which may wait a minute, uses gRPC's callback API instead and holds no thread while it
+// waits (SagaWaiters).
+class SagaServiceImpl final
+    : public v1::SagaService::WithCallbackMethod_AwaitSaga<v1::SagaService::Service> {
  public:
   // `metrics` (optional) counts WatchSaga streams refused over `max_watch_streams`.
   SagaServiceImpl(SagaOperations& operations, AccessGuard& guard, int max_watch_streams = 8,
-                  observability::CoordinatorMetrics* metrics = nullptr)
-      : operations_(operations), guard_(guard), streams_(max_watch_streams), metrics_(metrics) {}
+                  observability::CoordinatorMetrics* metrics = nullptr,
+                  SagaWaiters::Options waiters = {}, int max_total_watch_streams = 256)
+      : operations_(operations),
+        guard_(guard),
+        streams_(max_watch_streams, max_total_watch_streams),
+        metrics_(metrics),
+        waiters_(operations.outcomes(), waiters) {}
+
+  // Finishes the AwaitSaga calls still waiting (UNAVAILABLE) and refuses new ones: before
+  // the server shuts down, which waits for every callback call to finish.
+  void StopWaiting() { waiters_.Stop(); }
 
   grpc::Status ApplyDefinition(grpc::ServerContext* context,
                                const v1::ApplyDefinitionRequest* request,
@@ -25,8 +38,9 @@ class SagaServiceImpl final : public v1::SagaService::Service {
                          v1::StartSagaResponse* response) override;
   grpc::Status GetSaga(grpc::ServerContext* context, const v1::GetSagaRequest* request,
                        v1::GetSagaResponse* response) override;
-  grpc::Status AwaitSaga(grpc::ServerContext* context, const v1::AwaitSagaRequest* request,
-                         v1::AwaitSagaResponse* response) override;
+  grpc::ServerUnaryReactor* AwaitSaga(grpc::CallbackServerContext* context,
+                                      const v1::AwaitSagaRequest* request,
+                                      v1::AwaitSagaResponse* response) override;
   grpc::Status ListSagas(grpc::ServerContext* context, const v1::ListSagasRequest* request,
                          v1::ListSagasResponse* response) override;
   grpc::Status CountSagas(grpc::ServerContext* context, const v1::CountSagasRequest* request,
@@ -48,12 +62,13 @@ class SagaServiceImpl final : public v1::SagaService::Service {
 
  private:
   // The authenticated caller of the call.
-  absl::StatusOr<Caller> CallerOf(const grpc::ServerContext* context) const;
+  absl::StatusOr<Caller> CallerOf(const grpc::ServerContextBase* context) const;
 
   SagaOperations& operations_;
   AccessGuard& guard_;
   StreamLimiter streams_;
   observability::CoordinatorMetrics* const metrics_;
+  SagaWaiters waiters_;
 };
 
 }  // namespace skald::api

@@ -49,7 +49,8 @@ absl::StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Start(
   server->store_ = std::make_unique<store::SagaStore>(
       *server->pool_,
       store::OutboxPolicy{options.notifier.alert_url, options.alert_compensation_failures});
-  server->registry_store_ = std::make_unique<store::RegistryStore>(*server->pool_);
+  server->registry_store_ =
+      std::make_unique<store::RegistryStore>(*server->pool_, options.limits.registrations);
   server->directory_ = std::make_unique<discovery::InstanceDirectory>(*server->registry_store_);
   if (auto s = server->directory_->Start(options.registry_refresh); !s.ok()) return s;
   auto participant_credentials =
@@ -90,9 +91,10 @@ absl::StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Start(
         "and skip sagas and register participants; give --auth-tokens FILE "
         "(docs/security.md)");
   }
-  server->service_ =
-      std::make_unique<SagaServiceImpl>(*server->operations_, *server->guard_,
-                                        options.limits.max_watch_streams, server->metrics_.get());
+  server->service_ = std::make_unique<SagaServiceImpl>(
+      *server->operations_, *server->guard_, options.limits.max_watch_streams,
+      server->metrics_.get(), SagaWaiters::Options{.max_waiting = options.limits.max_waiting},
+      options.limits.max_total_watch_streams);
 
   // The standard grpc.health.v1.Health service and server reflection (v1alpha), so that
   // load balancers and tools like grpcurl work against the coordinator.
@@ -183,6 +185,8 @@ void CoordinatorServer::Shutdown(std::chrono::milliseconds grace) {
   const auto deadline = std::chrono::system_clock::now() + grace;
   // Client requests are short transactions: a second is plenty for those in progress.
   // gRPC's sync server otherwise lingers for seconds over idle client connections.
+  // AwaitSaga calls wait without a thread: the server's shutdown waits for them to finish.
+  if (service_) service_->StopWaiting();
   if (server_) {
     server_->Shutdown(
         std::min(deadline, std::chrono::system_clock::now() + std::chrono::seconds(1)));

@@ -7,6 +7,7 @@
 
 #include "coordinator/api/proto_mapping.h"
 #include "coordinator/cli/commands.h"
+#include "coordinator/cli/input_source.h"
 #include "coordinator/cli/rpc_support.h"
 #include "coordinator/cli/saga_printer.h"
 #include "coordinator/core/duration.h"
@@ -61,10 +62,15 @@ int ApplyDefinition(const ClientFlags& client, const std::string& file) {
 int StartSaga(const ClientFlags& client, const std::string& definition, int version,
               const std::string& input_json, const std::string& saga_id,
               const std::string& traceparent, const std::string& callback_url) {
+  absl::StatusOr<std::string> input = ReadInputArgument(input_json, std::cin);
+  if (!input.ok()) {
+    std::cerr << "error: --input: " << input.status().message() << "\n";
+    return kExitUsage;
+  }
   v1::StartSagaRequest request;
   request.set_definition(definition);
   request.set_version(version);
-  request.set_input_json(input_json);
+  request.set_input_json(*std::move(input));
   request.set_saga_id(saga_id);
   request.set_traceparent(traceparent);
   request.set_callback_url(callback_url);

@@ -267,7 +267,10 @@ int main(int argc, char** argv) {
   int version = 0;
   auto* start_cmd = saga_cmd->add_subcommand("start", "start a saga; prints its id");
   start_cmd->add_option("definition", definition_name, "definition name")->required();
-  start_cmd->add_option("--input", input_json, "saga input, a JSON object")->capture_default_str();
+  start_cmd
+      ->add_option("--input", input_json,
+                   "saga input, a JSON object; @FILE reads it from FILE, - from stdin")
+      ->capture_default_str();
   start_cmd->add_option("--id", saga_id, "client-chosen id: starting twice returns the first");
   start_cmd->add_option("--version", version, "definition version (default: the latest)");
   std::string traceparent, callback_url;

@@ -19,8 +19,12 @@ std::shared_ptr<grpc::Channel> ChannelTo(const ClientFlags& client) {
     std::exit(kExitUsage);
   }
   // The token, when given, goes with every call (bearer_token.h).
+  // A coordinator sends responses of any size (a saga with large step outputs and errors,
+  // a long history): gRPC's default 4 MiB receive limit made those unreadable.
+  grpc::ChannelArguments arguments;
+  arguments.SetMaxReceiveMessageSize(-1);
   return grpc::experimental::CreateCustomChannelWithInterceptors(
-      client.address, *credentials, grpc::ChannelArguments(), BearerTokenInterceptors(client.token));
+      client.address, *credentials, arguments, BearerTokenInterceptors(client.token));
 }
 
 std::unique_ptr<v1::SagaService::Stub> Connect(const ClientFlags& client) {

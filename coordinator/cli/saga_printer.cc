@@ -30,13 +30,14 @@ std::string StateName(v1::StepState state) {
 json SagaToJson(const v1::Saga& saga) {
   json steps = json::array();
   for (const v1::Step& step : saga.steps()) {
-    steps.push_back({{"name", step.name()},
-                     {"state", StateName(step.state())},
-                     {"attempts", step.attempts()},
-                     {"compensation_attempts", step.compensation_attempts()},
-                     {"input", ParseOrNull(step.input_json())},
-                     {"output", ParseOrNull(step.output_json())},
-                     {"error", step.error()}});
+    steps.push_back(
+        {{"name", step.name()},
+         {"state", StateName(step.state())},
+         {"attempts", step.attempts()},
+         {"compensation_attempts", step.compensation_attempts()},
+         {"input", ParseOrNull(step.input_is_saga_input() ? saga.input_json() : step.input_json())},
+         {"output", ParseOrNull(step.output_json())},
+         {"error", step.error()}});
   }
   json out = {{"id", saga.id()},
               {"definition", saga.definition()},

@@ -5,6 +5,7 @@
 #include <map>
 
 #include "absl/status/status.h"
+#include "coordinator/core/bounded_json.h"
 #include "coordinator/core/duration.h"
 #include "coordinator/core/notification.h"
 #include "coordinator/core/template.h"
@@ -667,30 +668,20 @@ absl::StatusOr<SagaDefinition> ParseDefinition(std::string_view json_text,
         " bytes, over the limit of " + std::to_string(limits.max_document_bytes) +
         " (--max-definition-bytes)");
   }
-  // The depth is checked while parsing, which is iterative: a too-deep value is dropped
-  // there, before anything could recurse into it.
-  bool too_deep = false;
-  auto check_depth = [&](int depth, json::parse_event_t event, json&) {
-    if (event != json::parse_event_t::object_start && event != json::parse_event_t::array_start) {
-      return !too_deep;
-    }
-    // `depth` counts the containers already open around this one.
-    if (static_cast<size_t>(depth) >= limits.max_nesting_depth) too_deep = true;
-    return !too_deep;
-  };
+  // The depth is checked while parsing, which is iterative and linear: a too-deep value is
+  // dropped there, before anything could recurse into it.
   json document;
   try {
-    document = json::parse(json_text, check_depth);
+    if (!ParseJsonWithinDepth(json_text, limits.max_nesting_depth, document)) {
+      return absl::InvalidArgumentError("definition: objects and arrays nested deeper than " +
+                                        std::to_string(limits.max_nesting_depth) + " levels");
+    }
   } catch (const json::parse_error& error) {
     return absl::InvalidArgumentError(DescribeParseError(error, json_text));
   } catch (const json::exception& error) {
     // Not a syntax error: a number too large for any type (out_of_range 406), found by
     // fuzzing. It must not escape: an exception here would end the coordinator.
     return absl::InvalidArgumentError(std::string("definition: ") + error.what());
-  }
-  if (too_deep) {
-    return absl::InvalidArgumentError("definition: objects and arrays nested deeper than " +
-                                      std::to_string(limits.max_nesting_depth) + " levels");
   }
   return DefinitionReader(limits).Read(std::move(document));
 }

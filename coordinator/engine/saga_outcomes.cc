@@ -3,11 +3,43 @@
 namespace skald::engine {
 
 void SagaOutcomes::Publish(const std::string& saga_id, const store::SagaOutcome& outcome) {
+  std::vector<Listener> listeners;
+  {
+    std::lock_guard lock(mutex_);
+    auto it = slots_.find(saga_id);
+    if (it == slots_.end()) return;
+    it->second->outcome = outcome;
+    it->second->published.notify_all();
+    for (auto& [handle, listener] : it->second->listeners) listeners.push_back(std::move(listener));
+    it->second->listeners.clear();
+    EraseIfUnused(saga_id);
+  }
+  // Outside the lock: a listener may Unlisten or Listen again.
+  for (const Listener& listener : listeners) listener(outcome);
+}
+
+uint64_t SagaOutcomes::Listen(const std::string& saga_id, Listener listener) {
+  std::lock_guard lock(mutex_);
+  auto& entry = slots_[saga_id];
+  if (!entry) entry = std::make_shared<Slot>();
+  const uint64_t handle = next_listener_++;
+  entry->listeners.emplace(handle, std::move(listener));
+  return handle;
+}
+
+void SagaOutcomes::Unlisten(const std::string& saga_id, uint64_t handle) {
   std::lock_guard lock(mutex_);
   auto it = slots_.find(saga_id);
   if (it == slots_.end()) return;
-  it->second->outcome = outcome;
-  it->second->published.notify_all();
+  it->second->listeners.erase(handle);
+  EraseIfUnused(saga_id);
+}
+
+void SagaOutcomes::EraseIfUnused(const std::string& saga_id) {
+  auto it = slots_.find(saga_id);
+  if (it != slots_.end() && it->second->waiters == 0 && it->second->listeners.empty()) {
+    slots_.erase(it);
+  }
 }
 
 absl::StatusOr<store::SagaOutcome> SagaOutcomes::Await(const std::string& saga_id,
@@ -26,7 +58,8 @@ absl::StatusOr<store::SagaOutcome> SagaOutcomes::Await(const std::string& saga_i
   }
   auto leave = [&] {
     std::lock_guard lock(mutex_);
-    if (--slot->waiters == 0) slots_.erase(saga_id);
+    --slot->waiters;
+    EraseIfUnused(saga_id);
   };
   absl::StatusOr<store::SagaOutcome> stored = load();
   while (stored.ok() && !core::IsTerminal(stored->status)) {

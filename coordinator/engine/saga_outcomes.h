@@ -7,6 +7,7 @@
 #include <mutex>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "coordinator/store/saga_store.h"
@@ -34,6 +35,15 @@ class SagaOutcomes {
   absl::StatusOr<store::SagaOutcome> Await(const std::string& saga_id,
                                            std::chrono::milliseconds timeout, const Load& load);
 
+  // Calls `listener` once, on the publishing thread, when `saga_id` is published, unless
+  // Unlisten comes first: how waiters that hold no thread (api::SagaWaiters) are woken. The
+  // listener must not block. Listen before reading the stored state, so that an end
+  // committed after that read is published to the listener rather than missed.
+  using Listener = std::function<void(const store::SagaOutcome&)>;
+  uint64_t Listen(const std::string& saga_id, Listener listener);
+  // Forgets a listener not called yet; nothing when it was called already.
+  void Unlisten(const std::string& saga_id, uint64_t handle);
+
   // Returns how many sagas have a waiter right now.
   size_t waiting() const;
 
@@ -43,11 +53,16 @@ class SagaOutcomes {
     std::condition_variable published;
     std::optional<store::SagaOutcome> outcome;
     int waiters = 0;
+    std::unordered_map<uint64_t, Listener> listeners;
   };
+
+  // Removes the slot of `saga_id` once nobody waits or listens there. REQUIRES: mutex_.
+  void EraseIfUnused(const std::string& saga_id);
 
   const std::chrono::milliseconds recheck_interval_;
   mutable std::mutex mutex_;
   std::unordered_map<std::string, std::shared_ptr<Slot>> slots_;
+  uint64_t next_listener_ = 1;
 };
 
 }  // namespace skald::engine

@@ -20,17 +20,50 @@ std::vector<std::string> Names(const pqxx::field& field) {
 
 absl::Status RegistryStore::Register(const core::ParticipantInstance& instance,
                                      std::chrono::milliseconds ttl) {
-  return pool_.Run("register " + instance.service + " instance " + instance.instance_id,
-                   [&](pqxx::connection& c) {
-                     pqxx::work tx(c);
-                     tx.exec_prepared(std::string(stmt::kUpsertInstance), instance.service,
-                                      instance.instance_id, instance.address,
-                                      nlohmann::json(instance.actions).dump(),
-                                      nlohmann::json(instance.compensations).dump(),
-                                      static_cast<long long>(ttl.count()));
-                     tx.exec_prepared(std::string(stmt::kSweepInstances));
-                     tx.commit();
-                   });
+  absl::Status refused;
+  absl::Status status = pool_.Run(
+      "register " + instance.service + " instance " + instance.instance_id,
+      [&](pqxx::connection& c) {
+        refused = absl::OkStatus();
+        pqxx::work tx(c);
+        // A renewal passes at once; a new registration is counted with the table locked
+        // against other registrations (reads go on), so concurrent ones cannot overshoot.
+        auto counts = [&] {
+          return tx.exec_prepared1(std::string(stmt::kCountLiveInstances), instance.service,
+                                   instance.instance_id);
+        };
+        pqxx::row row = counts();
+        if (!row[2].as<bool>()) {
+          tx.exec_prepared(std::string(stmt::kLockInstances));
+          row = counts();
+        }
+        if (!row[2].as<bool>()) {
+          const auto in_service = row[0].as<long long>();
+          const auto total = row[1].as<long long>();
+          if (static_cast<size_t>(in_service) >= limits_.max_per_service) {
+            refused = absl::ResourceExhaustedError(
+                "service " + instance.service + " has " + std::to_string(in_service) +
+                " live registrations, the limit per service (deregister stale instances, or "
+                "let them expire)");
+            return;
+          }
+          if (static_cast<size_t>(total) >= limits_.max_total) {
+            refused = absl::ResourceExhaustedError(
+                std::to_string(total) +
+                " live registrations in all, the limit (deregister stale instances, or let "
+                "them expire)");
+            return;
+          }
+        }
+        tx.exec_prepared(std::string(stmt::kUpsertInstance), instance.service, instance.instance_id,
+                         instance.address, nlohmann::json(instance.actions).dump(),
+                         nlohmann::json(instance.compensations).dump(),
+                         static_cast<long long>(ttl.count()));
+        tx.exec_prepared(std::string(stmt::kSweepInstances));
+        tx.commit();
+      });
+  if (!status.ok()) return status;
+  return refused;
 }
 
 absl::StatusOr<bool> RegistryStore::Deregister(const std::string& service,

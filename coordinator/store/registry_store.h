@@ -12,13 +12,23 @@ namespace skald::store {
 
 // Participant registrations in the coordinator's database (table participant_instances),
 // shared by every coordinator on it. Expiry is decided by the database's clock.
+// Live registrations are bounded so that a runaway or hostile registrar cannot fill the
+// table, every coordinator's directory and every listing (500 registrations in 3 s once
+// broke `skald participant list`).
+struct RegistrationLimits {
+  size_t max_per_service = 200;
+  size_t max_total = 2000;
+};
+
 class RegistryStore {
  public:
-  explicit RegistryStore(ConnectionPool& pool) : pool_(pool) {}
+  explicit RegistryStore(ConnectionPool& pool, RegistrationLimits limits = {})
+      : pool_(pool), limits_(limits) {}
 
   // Creates or renews the registration of (instance.service, instance.instance_id) with
   // the instance's address and handlers, valid for `ttl` from now. The instance's times are
-  // ignored.
+  // ignored. A new registration over the limits (live ones of its service, or in all) is
+  // RESOURCE_EXHAUSTED naming the limit; renewals always pass.
   absl::Status Register(const core::ParticipantInstance& instance, std::chrono::milliseconds ttl);
 
   // Removes a registration; returns whether it existed.
@@ -29,6 +39,7 @@ class RegistryStore {
 
  private:
   ConnectionPool& pool_;
+  const RegistrationLimits limits_;
 };
 
 }  // namespace skald::store

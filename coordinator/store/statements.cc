@@ -164,6 +164,14 @@ const std::vector<Statement>& AllStatements() {
        // clang-format on
        " FROM participant_instances WHERE expires_at > now() "
        "ORDER BY service, address, instance_id"},
+      // Registrations are bounded (RegistrationLimits): $1 service, $2 instance id.
+      {stmt::kCountLiveInstances,
+       "SELECT count(*) FILTER (WHERE service = $1), count(*), "
+       "coalesce(bool_or(service = $1 AND instance_id = $2), false) "
+       "FROM participant_instances WHERE expires_at > now()"},
+      // Conflicts with itself and with writes, not with reads: one new registration is
+      // counted at a time.
+      {stmt::kLockInstances, "LOCK TABLE participant_instances IN SHARE ROW EXCLUSIVE MODE"},
       // clang-format off
       // The notification outbox. Bodies are built here, from the saga's row as the same
       // transaction just wrote it, and fixed: every attempt sends the same bytes.

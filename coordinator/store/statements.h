@@ -41,6 +41,8 @@ inline constexpr std::string_view kUpsertInstance = "upsert_instance";
 inline constexpr std::string_view kSweepInstances = "sweep_instances";
 inline constexpr std::string_view kDeleteInstance = "delete_instance";
 inline constexpr std::string_view kSelectLiveInstances = "select_live_instances";
+inline constexpr std::string_view kCountLiveInstances = "count_live_instances";
+inline constexpr std::string_view kLockInstances = "lock_instances";
 // Retention (see store/saga_store.h, DeleteFinishedSagas).
 inline constexpr std::string_view kDeleteFinishedSagas = "delete_finished_sagas";
 // The notification outbox (see store/outbox.h).

@@ -118,14 +118,55 @@ TEST_F(AuthTest, ASubmitterWorksInItsNamespaceOnly) {
   EXPECT_EQ(submitter.Start("shipping", {}, "s-1").error_code(),
             grpc::StatusCode::PERMISSION_DENIED);
   ASSERT_TRUE(Operator().Start("shipping", {{"sleep_ms", 0}}, "s-2").ok());
-  EXPECT_EQ(submitter.Get("s-2").error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  // Issue 13: another namespace's saga is answered as one that does not exist (it was
+  // PERMISSION_DENIED, which told that the id exists), naming neither its definition nor
+  // its namespace.
+  auto same_as_missing = [](const grpc::Status& hidden, const grpc::Status& missing,
+                            const std::string& id) {
+    EXPECT_EQ(hidden.error_code(), grpc::StatusCode::NOT_FOUND) << hidden.error_message();
+    EXPECT_EQ(missing.error_code(), grpc::StatusCode::NOT_FOUND) << missing.error_message();
+    std::string hidden_message = hidden.error_message(), missing_message = missing.error_message();
+    if (size_t at = missing_message.find("missing-id"); at != std::string::npos) {
+      missing_message.replace(at, 10, id);
+    }
+    EXPECT_EQ(hidden_message, missing_message);
+    EXPECT_EQ(hidden_message.find("shipping"), std::string::npos) << hidden_message;
+  };
+  same_as_missing(submitter.Get("s-2"), submitter.Get("missing-id"), "s-2");
   v1::GetSagaHistoryResponse history;
-  EXPECT_EQ(submitter.History("s-2", &history).error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  same_as_missing(submitter.History("s-2", &history), submitter.History("missing-id", &history),
+                  "s-2");
+  {
+    v1::AwaitSagaRequest await;
+    await.set_saga_id("s-2");
+    v1::AwaitSagaResponse awaited;
+    grpc::Status hidden = submitter.sagas().AwaitSaga(submitter.Context().get(), await, &awaited);
+    await.set_saga_id("missing-id");
+    grpc::Status missing = submitter.sagas().AwaitSaga(submitter.Context().get(), await, &awaited);
+    same_as_missing(hidden, missing, "s-2");
+  }
+  {
+    v1::GetDefinitionRequest request;
+    request.set_name("shipping");
+    v1::GetDefinitionResponse response;
+    grpc::Status hidden =
+        submitter.sagas().GetDefinition(submitter.Context().get(), request, &response);
+    request.set_name("order.none");
+    grpc::Status missing =
+        submitter.sagas().GetDefinition(submitter.Context().get(), request, &response);
+    EXPECT_EQ(hidden.error_code(), grpc::StatusCode::NOT_FOUND) << hidden.error_message();
+    EXPECT_EQ(hidden.error_message(), "no definition named \"shipping\" has been applied");
+    EXPECT_EQ(missing.error_message(), "no definition named \"order.none\" has been applied");
+  }
+  // A saga id taken in another namespace: refused without naming the definition there.
+  grpc::Status taken = submitter.Start("order.slow", {{"sleep_ms", 0}}, "s-2");
+  EXPECT_EQ(taken.error_code(), grpc::StatusCode::ALREADY_EXISTS) << taken.error_message();
+  EXPECT_EQ(taken.error_message().find("shipping"), std::string::npos) << taken.error_message();
   // Every namespace is more than its own.
   EXPECT_EQ(submitter.List("").error_code(), grpc::StatusCode::PERMISSION_DENIED);
 
   const std::string series = R"(skald_requests_refused_total{reason="permission_denied"})";
-  EXPECT_EQ(Sample(Metrics(), series) - Sample(before, series), 5);
+  EXPECT_EQ(Sample(Metrics(), series) - Sample(before, series), 7);
   EXPECT_EQ(Operator().Get("s-1").error_code(), grpc::StatusCode::NOT_FOUND);
 }
 
@@ -165,7 +206,7 @@ TEST_F(AuthTest, TheHttpApiAppliesTheSameRules) {
   EXPECT_EQ(foreign.Json()["error"]["code"], "PERMISSION_DENIED");
   EXPECT_EQ(submitter.Get("/api/v1/sagas").status, 403);
   EXPECT_EQ(submitter.Get("/api/v1/sagas?definition=order.slow").status, 200);
-  EXPECT_EQ(submitter.Get("/api/v1/definitions/shipping").status, 403);
+  EXPECT_EQ(submitter.Get("/api/v1/definitions/shipping").status, 404);
   EXPECT_EQ(submitter.Post("/api/v1/sagas/h-1/abort", R"({"operator": "x", "reason": "y"})").status,
             403);
 

@@ -111,9 +111,6 @@ class CoordinatorProcess {
   // The tail of the newest coordinator log, for failure messages.
   std::string LogTail() const;
 
-  // The pid of the running coordinator; 0 when none runs.
-  pid_t pid() const { return process_ ? process_->pid() : 0; }
-
  private:
   std::string LogPath(int start) const;
 

@@ -25,11 +25,13 @@ std::string ReadFile(const std::string& path) {
 
 }  // namespace
 
-CommandOutput RunSkald(const std::string& scratch_dir, const std::vector<std::string>& args) {
+CommandOutput RunSkald(const std::string& scratch_dir, const std::vector<std::string>& args,
+                       const std::string& stdin_path) {
   const std::string err_path = scratch_dir + "/skald.stderr";
   std::string command = "timeout 60 " + ShellQuoted(SKALD_BINARY);
   for (const std::string& arg : args) command += " " + ShellQuoted(arg);
   command += " 2>" + ShellQuoted(err_path);
+  if (!stdin_path.empty()) command += " <" + ShellQuoted(stdin_path);
   CommandOutput result;
   FILE* pipe = popen(command.c_str(), "r");
   if (!pipe) return result;

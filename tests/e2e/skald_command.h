@@ -13,6 +13,8 @@ struct CommandOutput {
 
 // Runs the `skald` binary with `args` as a user would (killed after 60 s) and returns its
 // exit code, stdout and stderr; stderr passes through a file in `scratch_dir`.
-CommandOutput RunSkald(const std::string& scratch_dir, const std::vector<std::string>& args);
+// With `stdin_path`, the command reads its standard input from that file.
+CommandOutput RunSkald(const std::string& scratch_dir, const std::vector<std::string>& args,
+                       const std::string& stdin_path = "");
 
 }  // namespace skald::testing

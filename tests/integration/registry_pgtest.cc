@@ -1,6 +1,7 @@
 // Participant registrations in PostgreSQL, and the directory the engine routes by.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <map>
 #include <pqxx/pqxx>
 #include <thread>
@@ -144,6 +145,47 @@ TEST_F(RegistryTest, DirectoryRoutesOverLiveInstancesAndEjectsFailingOnes) {
   std::vector<std::string> ids;
   for (const auto& view : directory.Snapshot()) ids.push_back(view.instance.instance_id);
   EXPECT_EQ(ids, (std::vector<std::string>{"b", "c", "p"}));
+}
+
+// Issue 13: 500 registrations were accepted in 3 s, after which `skald participant list`
+// failed. Live registrations are bounded per service and in all; renewals always pass.
+TEST_F(RegistryTest, NewRegistrationsOverTheLimitsAreRefusedAndRenewalsPass) {
+  RegistryStore bounded(*pool_, RegistrationLimits{.max_per_service = 2, .max_total = 3});
+  ASSERT_TRUE(bounded.Register(Instance("a", "127.0.0.1:1001"), milliseconds(60'000)).ok());
+  ASSERT_TRUE(bounded.Register(Instance("b", "127.0.0.1:1002"), milliseconds(60'000)).ok());
+  absl::Status third = bounded.Register(Instance("c", "127.0.0.1:1003"), milliseconds(60'000));
+  EXPECT_EQ(third.code(), absl::StatusCode::kResourceExhausted) << third;
+  EXPECT_NE(third.message().find("limit per service"), std::string::npos) << third;
+  EXPECT_TRUE(bounded.Register(Instance("a", "127.0.0.1:1009"), milliseconds(60'000)).ok())
+      << "a renewal (here with a new address) passes";
+  core::ParticipantInstance other = Instance("p-1", "127.0.0.1:2001");
+  other.service = "payments";
+  ASSERT_TRUE(bounded.Register(other, milliseconds(60'000)).ok());
+  other.instance_id = "p-2";
+  absl::Status over_total = bounded.Register(other, milliseconds(60'000));
+  EXPECT_EQ(over_total.code(), absl::StatusCode::kResourceExhausted) << over_total;
+  EXPECT_NE(over_total.message().find("in all"), std::string::npos) << over_total;
+  // A deregistration (or an expiry) frees a place.
+  ASSERT_TRUE(*bounded.Deregister("inventory", "b"));
+  EXPECT_TRUE(bounded.Register(other, milliseconds(60'000)).ok());
+  EXPECT_EQ(LiveIds().size(), 3u);
+}
+
+TEST_F(RegistryTest, ConcurrentRegistrationsDoNotOvershootTheLimit) {
+  RegistryStore bounded(*pool_, RegistrationLimits{.max_per_service = 5, .max_total = 100});
+  std::vector<std::thread> threads;
+  std::atomic<int> accepted = 0;
+  for (int i = 0; i < 4; ++i) {
+    threads.emplace_back([&, i] {
+      for (int j = 0; j < 5; ++j) {
+        const std::string id = std::to_string(i) + "-" + std::to_string(j);
+        if (bounded.Register(Instance(id, "127.0.0.1:1"), milliseconds(60'000)).ok()) ++accepted;
+      }
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  EXPECT_EQ(accepted.load(), 5);
+  EXPECT_EQ(LiveIds().size(), 5u);
 }
 
 }  // namespace

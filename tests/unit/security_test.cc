@@ -1,11 +1,14 @@
 // The pure parts of authentication, authorisation and redaction (docs/security.md).
 #include <gtest/gtest.h>
+#include <sys/resource.h>
 
 #include <cctype>
 
 #include "coordinator/api/access_guard.h"
 #include "coordinator/api/authorizer.h"
 #include "coordinator/observability/redaction.h"
+#include "coordinator/store/connection.h"
+#include "coordinator/store/saga_store.h"
 
 namespace skald::api {
 namespace {
@@ -212,6 +215,59 @@ TEST(StreamLimiter, RefusesOverTheLimitPerCallerAndFreesOnRelease) {
   EXPECT_TRUE(limiter.Acquire("b").ok());
   limiter.Release("a");
   EXPECT_TRUE(limiter.Acquire("a").ok());
+}
+
+// The peak resident set of this process, in KiB.
+long PeakRssKb() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  return usage.ru_maxrss;
+}
+
+// Issue 13: with --auth-tokens, any token (a participant's too) made ApplyDefinition parse
+// a 4 MiB "[[[[..." document (about 350 MB) before the size and depth limits applied. The
+// guard now reads only the name, without building the document.
+TEST(AccessGuard, AuthorisesApplyWithoutBuildingTheDocument) {
+  store::ConnectionPool pool("postgresql://127.0.0.1:1/unused", 1);  // never connected
+  store::SagaStore store(pool);
+  auto tokens = ParseTokensFile(TokensFile());
+  ASSERT_TRUE(tokens.ok()) << tokens.status();
+  AccessGuard guard(Authorizer(*tokens), store);
+  auto caller = [&](const std::string& token) { return *guard.Authenticate("Bearer " + token); };
+  v1::ApplyDefinitionRequest request;
+  request.set_definition_json(std::string(4 << 20, '['));
+  const long before = PeakRssKb();
+  for (const char* token : {"participant-token", "submitter-token", "order-operator-token"}) {
+    EXPECT_EQ(guard.CheckApply(caller(token), request).code(), absl::StatusCode::kPermissionDenied)
+        << token;
+  }
+  request.set_definition_json(R"({"steps": [[[[)" + std::string(4 << 20, '{'));
+  EXPECT_EQ(guard.CheckApply(caller("submitter-token"), request).code(),
+            absl::StatusCode::kPermissionDenied);
+  EXPECT_LT(PeakRssKb() - before, 64 * 1024) << "KiB more at the peak";
+
+  // The namespace is the name's, the last one when repeated (as the parser keeps it).
+  request.set_definition_json(R"({"version": 1, "name": "order.x", "steps": []})");
+  EXPECT_TRUE(guard.CheckApply(caller("submitter-token"), request).ok());
+  request.set_definition_json(R"({"name": "order.x", "name": "shipping.x"})");
+  EXPECT_EQ(guard.CheckApply(caller("submitter-token"), request).code(),
+            absl::StatusCode::kPermissionDenied);
+  request.set_definition_json(R"({"name": "shipping.x", "name": "order.x"})");
+  EXPECT_TRUE(guard.CheckApply(caller("submitter-token"), request).ok());
+}
+
+TEST(StreamLimiter, RefusesOverTheLimitOfTheCoordinator) {
+  StreamLimiter limiter(2, 3);
+  EXPECT_TRUE(limiter.Acquire("a").ok());
+  EXPECT_TRUE(limiter.Acquire("b").ok());
+  EXPECT_TRUE(limiter.Acquire("c").ok());
+  absl::Status fourth = limiter.Acquire("d");
+  EXPECT_EQ(fourth.code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_NE(fourth.message().find("on this coordinator"), std::string::npos) << fourth;
+  limiter.Release("b");
+  EXPECT_TRUE(limiter.Acquire("d").ok());
+  limiter.Release("unknown");  // never acquired: changes nothing
+  EXPECT_FALSE(limiter.Acquire("e").ok());
 }
 
 }  // namespace

@@ -1,0 +1,16 @@
+#pragma once
+
+#include <string_view>
+
+#include "absl/status/status.h"
+
+namespace skald::core {
+
+// Returns OK when `text` is a date ("2026-11-26") or an RFC 3339 time
+// ("2026-11-26T10:00:00Z", "2026-11-26 10:00:00.123+01:00", "2026-11-26T10:00") naming a
+// day that exists (no 2026-02-30, February 29 only in leap years) and a valid time of day
+// and offset, so that PostgreSQL parses whatever passes. Otherwise INVALID_ARGUMENT saying
+// what is wrong, e.g. "2026-02-30: February 2026 has 28 days".
+absl::Status CheckTimestampText(std::string_view text);
+
+}  // namespace skald::core
