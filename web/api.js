@@ -111,9 +111,22 @@ export function getDefinition(name, version = 0) {
   return request("GET", `definitions/${encodeURIComponent(name)}`, { query: { version } });
 }
 
-// Returns ListParticipantsReply {instances}.
-export function listParticipants(service = "") {
-  return request("GET", "participants", { query: { service } });
+// Returns one page of ListParticipantsReply {instances, next_page_token}.
+export function listParticipants(service = "", pageToken = "") {
+  return request("GET", "participants", { query: { service, page_size: 1000, page_token: pageToken } });
+}
+
+// Returns every live instance, following the pages (at most `maxPages` of 1,000).
+export async function listAllParticipants(service = "", maxPages = 10) {
+  const instances = [];
+  let token = "";
+  for (let page = 0; page < maxPages; page++) {
+    const reply = await listParticipants(service, token);
+    instances.push(...(reply.instances || []));
+    token = reply.next_page_token || "";
+    if (!token) break;
+  }
+  return { instances };
 }
 
 // Records an operator's action and returns OperatorActionResponse {saga}. `action` is

@@ -2,7 +2,7 @@
 // address and handlers, its registration's times, and its health as this coordinator sees
 // it. Refreshes every 5 seconds.
 
-import { listParticipants } from "./api.js";
+import { listAllParticipants } from "./api.js";
 import { h, replaceChildren } from "./dom.js";
 import { timeElement } from "./format.js";
 
@@ -67,7 +67,7 @@ export function participantsPage(root) {
 
   async function refresh() {
     try {
-      const reply = await listParticipants();
+      const reply = await listAllParticipants();
       if (disposed) return;
       replaceChildren(problem);
       render(reply.instances || []);

@@ -107,8 +107,13 @@ absl::StatusOr<DefinitionQuery> ParseDefinitionQuery(const QueryParams& query) {
 }
 
 absl::StatusOr<ParticipantsQuery> ParseParticipantsQuery(const QueryParams& query) {
-  if (absl::Status s = CheckParams(query, {"service"}); !s.ok()) return s;
-  return ParticipantsQuery{Param(query, "service")};
+  if (absl::Status s = CheckParams(query, {"service", "page_size", "page_token"}); !s.ok()) {
+    return s;
+  }
+  ParticipantsQuery parsed{Param(query, "service")};
+  parsed.page_token = Param(query, "page_token");
+  if (absl::Status s = ParseInteger(query, "page_size", &parsed.page_size); !s.ok()) return s;
+  return parsed;
 }
 
 absl::Status CheckNoQueryParams(const QueryParams& query) { return CheckParams(query, {}); }

@@ -45,6 +45,8 @@ struct DefinitionQuery {
 // The query of GET /api/v1/participants.
 struct ParticipantsQuery {
   std::string service;
+  int32_t page_size = 0;
+  std::string page_token;
 };
 
 // Each parser refuses (INVALID_ARGUMENT, naming it) an unknown or repeated parameter and a

@@ -108,6 +108,8 @@ absl::StatusOr<v1::ListParticipantsRequest> ListParticipantsRequestFrom(const Qu
   if (!parsed.ok()) return parsed.status();
   v1::ListParticipantsRequest request;
   request.set_service(parsed->service);
+  request.set_page_size(parsed->page_size);
+  request.set_page_token(parsed->page_token);
   return request;
 }
 
@@ -242,7 +244,7 @@ void AddJsonApiRoutes(httplib::Server& server, api::SagaOperations& operations,
                    GetDefinitionRequestFrom(req.matches[1], req.params);
                if (request.ok()) {
                  if (absl::Status s = allowed([&](const api::AccessGuard& g) {
-                       return g.CheckReadDefinition(*caller, request->name());
+                       return g.CheckReadDefinition(*caller, request->name(), request->version());
                      });
                      !s.ok()) {
                    request = s;

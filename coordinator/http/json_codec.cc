@@ -21,6 +21,7 @@ int HttpStatusFor(absl::StatusCode code) {
       return 404;
     case absl::StatusCode::kAlreadyExists:
     case absl::StatusCode::kFailedPrecondition:
+    case absl::StatusCode::kAborted:  // E.g. a deadlock: the same request may be repeated.
       return 409;
     case absl::StatusCode::kResourceExhausted:
       return 413;
