@@ -34,6 +34,15 @@ absl::StatusOr<std::unique_ptr<WebhookReceiver>> WebhookReceiver::Start() {
   receiver->port_ = receiver->server_->bind_to_any_port("127.0.0.1");
   if (receiver->port_ <= 0) return absl::UnavailableError("webhook receiver: cannot bind");
   receiver->thread_ = std::thread([self] { self->server_->listen_after_bind(); });
+  // httplib's stop() does nothing before the listening loop runs, so a receiver destroyed
+  // that early (a test that never contacts it, on a loaded machine) would never be joined.
+  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (!receiver->server_->is_running() && std::chrono::steady_clock::now() < give_up) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  if (!receiver->server_->is_running()) {
+    return absl::UnavailableError("webhook receiver: not listening after 10 s");
+  }
   return receiver;
 }
 

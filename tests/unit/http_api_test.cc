@@ -27,7 +27,7 @@ TEST(HttpStatus, FromTheStatusCode) {
   EXPECT_EQ(HttpStatusFor(absl::StatusCode::kUnavailable), 503);
   EXPECT_EQ(HttpStatusFor(absl::StatusCode::kDeadlineExceeded), 504);
   EXPECT_EQ(HttpStatusFor(absl::StatusCode::kInternal), 500);
-  EXPECT_EQ(HttpStatusFor(absl::StatusCode::kAborted), 500);
+  EXPECT_EQ(HttpStatusFor(absl::StatusCode::kAborted), 409);  // E.g. a deadlock: repeat.
 }
 
 TEST(ErrorBody, NamesCodeAndMessage) {
