@@ -127,6 +127,11 @@ void Engine::KeepLeases() {
       auto renewed = store_.RenewLeases(lease_holder());
       if (!renewed.ok()) {
         spdlog::warn("engine: renewing leases failed: {}", std::string(renewed.status().message()));
+      } else {
+        // For the loop's self-check: a lease held but not driven would be renewed for ever.
+        std::lock_guard lock(mutex_);
+        renewed_leases_ = std::move(*renewed);
+        ++renewals_;
       }
       next_renewal = std::chrono::steady_clock::now() + options_.renew_interval;
     }
@@ -319,6 +324,34 @@ void Engine::PushTimer(Timer timer) {
   timers_.push(std::move(timer));
 }
 
+void Engine::TakeUpUnattendedLeases(const std::unordered_set<std::string>& pending) {
+  std::vector<store::Lease> held;
+  {
+    std::lock_guard lock(mutex_);
+    if (renewals_ == renewals_checked_) return;  // No renewal since the last check.
+    renewals_checked_ = renewals_;
+    held = renewed_leases_;
+  }
+  std::unordered_map<std::string, int64_t> unattended;
+  for (const store::Lease& lease : held) {
+    const std::string& id = lease.saga_id;
+    if (live_.contains(id) || parked_.contains(id) || pending.contains(id)) continue;
+    unattended.emplace(id, lease.token);
+  }
+  for (const auto& [id, token] : unattended) {
+    // Unattended at two checks in a row, with a renewal between: neither a saga being
+    // admitted nor one that has just ended.
+    auto before = unattended_leases_.find(id);
+    if (before == unattended_leases_.end() || before->second != token) continue;
+    observability::LogAbout({id}, spdlog::level::warn,
+                            "this coordinator holds the saga's lease but was not driving it (its "
+                            "creation's commit was in doubt, say): taking it up");
+    if (options_.metrics) options_.metrics->SagaWithoutWayForward();
+    Post({id, core::SagaResumed{}, token});
+  }
+  unattended_leases_ = std::move(unattended);
+}
+
 void Engine::CheckWaysForward(const std::vector<Inbound>& batch) {
   std::unordered_set<std::string> pending;
   for (const Inbound& inbound : batch) pending.insert(inbound.saga_id);
@@ -341,6 +374,7 @@ void Engine::CheckWaysForward(const std::vector<Inbound>& batch) {
     if (timers_armed_.contains(id) || parked_.contains(id) || pending.contains(id)) continue;
     stranded.emplace_back(id, saga.lease_token);
   }
+  TakeUpUnattendedLeases(pending);
   for (const auto& [id, lease_token] : stranded) {
     observability::LogAbout({id}, spdlog::level::err,
                             "no call in flight (or only calls long past their attempt timeout), "
@@ -417,6 +451,11 @@ std::optional<std::vector<Engine::Working>> Engine::DecideBatch(std::vector<Inbo
         continue;
       }
       loaded_now = true;
+      if (resumes && core::IsTerminal(live_.at(inbound.saga_id).state.status)) {
+        // Ended meanwhile (a lease taken up as unattended just as it finished): nothing to do.
+        live_.erase(inbound.saga_id);
+        continue;
+      }
     } else if (resumes) {
       continue;  // Already driven here: resending its calls would duplicate them.
     }

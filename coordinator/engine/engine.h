@@ -195,6 +195,10 @@ class Engine {
   // timer armed and no event pending (in the inbox or in `batch`, about to be decided):
   // none should, and each is logged and counted.
   void CheckWaysForward(const std::vector<Inbound>& batch);
+  // Takes up the sagas whose lease this coordinator held at two checks in a row (renewed by
+  // the lease keeper meanwhile) without driving them, e.g. one whose creation's commit
+  // outcome was unknown to the API: their leases would otherwise be renewed for ever.
+  void TakeUpUnattendedLeases(const std::unordered_set<std::string>& pending);
   void PushTimer(Timer timer);
   // Drops the sagas the batch loaded, so that retrying the batch loads them afresh.
   void ForgetLoaded(const std::vector<Working>& work);
@@ -248,6 +252,13 @@ class Engine {
   std::unordered_map<std::string, CallsInFlight> calls_in_flight_;
   std::unordered_map<std::string, int> timers_armed_;
   size_t live_count_ = 0;  // Guarded by mutex_; mirrors live_.size() for other threads.
+  // The leases the lease keeper's last renewal found held, and how many renewals there were
+  // (both guarded by mutex_); the count the loop last checked, and the leases it found held
+  // but not driven then (both owned by the loop thread).
+  std::vector<store::Lease> renewed_leases_;
+  uint64_t renewals_ = 0;
+  uint64_t renewals_checked_ = 0;
+  std::unordered_map<std::string, int64_t> unattended_leases_;
 };
 
 }  // namespace skald::engine
