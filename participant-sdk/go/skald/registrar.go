@@ -121,9 +121,9 @@ type registrar struct {
 	mu       sync.Mutex
 	started  bool
 	stopping bool
-	sent     bool  // a Register was sent
+	sent     bool           // a Register was sent
 	inFlight sync.WaitGroup // Registers being sent; added to under mu while !stopping
-	status   error // the last Register's outcome; guarded by mu
+	status   error          // the last Register's outcome; guarded by mu
 }
 
 // newRegistrar returns a registrar dialling coordinator (lazily: dialling never fails here

@@ -110,6 +110,3 @@ func TestStartNamesABadTLSFile(t *testing.T) {
 		t.Errorf("Start with a missing certificate = %v, want an error naming it", err)
 	}
 }
-
-
-
