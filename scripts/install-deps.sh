@@ -25,6 +25,12 @@ packages=(
   # Fuzzing (libFuzzer) and the sanitizer build of the unit tests; llvm-14 for
   # llvm-symbolizer, which turns sanitizer reports into file:line stacks.
   clang-14 libclang-rt-14-dev llvm-14
+  # The Go participant SDK (participant-sdk/go, scripts/test-go.sh), built offline in GOPATH
+  # mode against these sources in /usr/share/gocode. golang-github-golang-protobuf-1-5-dev
+  # replaces the 1.3 package grpc-go pulls in: grpc 1.33's codec goes through
+  # github.com/golang/protobuf, and 1.3 cannot marshal the APIv2 messages protoc-gen-go makes.
+  golang-go golang-google-grpc-dev golang-google-protobuf-dev golang-github-golang-protobuf-1-5-dev
+  protoc-gen-go protoc-gen-go-grpc golang-github-jackc-pgx-v4-dev
 )
 
 missing=()
