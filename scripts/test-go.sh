@@ -3,7 +3,7 @@
 # Go code from proto/, then runs go vet and go test -race in GOPATH mode against Debian's Go
 # packages in /usr/share/gocode (no module proxy needed). The barrier tests start (and
 # remove) a throwaway PostgreSQL of their own; here they fail rather than skip without one.
-# Prints a go test-style summary; exits non-zero on any failure. Not part of scripts/test.sh.
+# Prints a go test-style summary; exits non-zero on any failure. scripts/test.sh runs it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)

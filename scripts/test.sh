@@ -11,6 +11,8 @@ started=$(date +%s)
 ctest --test-dir "$build_dir" -j "${SKALD_TEST_JOBS:-2}" --output-on-failure --timeout 300 \
   --no-tests=error
 echo "test suite took $(( $(date +%s) - started )) s"
+# The Go participant SDK (participant-sdk/go): go vet and go test -race, offline.
+bash scripts/test-go.sh
 # The pure-core unit tests again under ASan+UBSan, then each fuzz target for 30 s
 # (docs/fuzzing.md). The unit tests that link the shell are left to a run by hand: their
 # sanitized build would add about 8 minutes. Any finding fails this script (set -e).
