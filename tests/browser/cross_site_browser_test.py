@@ -18,12 +18,10 @@ browser:
 None of the cross-site requests may start a saga; the same-origin one must.
 """
 
-import argparse
 import http.server
 import json
 import os
 import shutil
-import signal
 import sys
 import tempfile
 import threading
@@ -41,7 +39,9 @@ except ImportError:
     sys.exit(1)
 
 from browser import Browser  # noqa: E402
-from order_system import ApiError, OrderSystem, TestFailure, tail  # noqa: E402
+from order_system import ApiError, OrderSystem, TestFailure  # noqa: E402
+from test_main import (arm_deadline, disarm_deadline, keep_failure_page, keep_logs,  # noqa: E402
+                       parse_arguments)
 
 DEADLINE_S = 150
 REBOUND_HOST = "rebound.skald.test"
@@ -176,30 +176,10 @@ class Scenario:
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--skald", required=True)
-    parser.add_argument("--participants-dir", required=True, help="where order-service & co. are")
-    parser.add_argument("--definition", required=True, help="examples/order-saga/order-saga.json")
-    parser.add_argument("--screenshots", required=True)
-    parser.add_argument("--logs", required=True)
-    parser.add_argument("--chromedriver", default="/usr/bin/chromedriver")
-    parser.add_argument("--chromium", default="/usr/bin/chromium")
-    args = parser.parse_args()
-
-    for tool in (args.chromedriver, args.chromium):
-        if not os.access(tool, os.X_OK):
-            print(f"{tool} not found: run scripts/install-deps.sh (packages chromium, chromium-driver)",
-                  file=sys.stderr)
-            return 1
-    os.makedirs(args.screenshots, exist_ok=True)
-    os.makedirs(args.logs, exist_ok=True)
-
-    def on_deadline(signum, _frame):
-        raise TestFailure(f"the test took longer than {DEADLINE_S} s" if signum == signal.SIGALRM
-                          else f"stopped by signal {signum}")
-    signal.signal(signal.SIGALRM, on_deadline)
-    signal.signal(signal.SIGTERM, on_deadline)
-    signal.alarm(DEADLINE_S)
+    args = parse_arguments(__doc__.splitlines()[0])
+    if args is None:
+        return 1
+    arm_deadline(DEADLINE_S)
 
     workdir = tempfile.mkdtemp(prefix="skald-cross-site-")
     system = OrderSystem(args.skald, args.participants_dir, workdir)
@@ -218,25 +198,14 @@ def main():
     except Exception:
         failed = True
         traceback.print_exc()
-        if browser.driver is not None:
-            try:
-                browser.screenshot("cross-site-failure")
-                with open(os.path.join(args.logs, "cross-site-failure.html"), "w") as f:
-                    f.write(browser.driver.page_source)
-            except Exception as error:
-                print(f"(no failure screenshot: {error})", file=sys.stderr)
+        keep_failure_page(browser, args.logs, "cross-site-failure")
     finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # let the cleanup below finish
+        disarm_deadline()
         browser.stop()
         if attacker is not None:
             attacker.stop()
         problems = system.stop()
-        for name, path in system.logs().items():
-            if os.path.exists(path):
-                shutil.copyfile(path, os.path.join(args.logs, f"cross-site-{name}.log"))
-                if failed:
-                    print(f"--- {name} log (tail) ---\n{tail(path)}", file=sys.stderr)
+        keep_logs(system.logs(), args.logs, "cross-site-", failed)
         shutil.rmtree(workdir, ignore_errors=True)
         if problems:
             print("cleanup problems: " + "; ".join(problems), file=sys.stderr)

@@ -18,12 +18,10 @@ shows who and why), the list again, and the participants page. Screenshots of ea
 to --screenshots; the processes' logs to --logs.
 """
 
-import argparse
 import copy
 import json
 import os
 import shutil
-import signal
 import sys
 import tempfile
 import time
@@ -41,7 +39,9 @@ except ImportError:
     sys.exit(1)
 
 from browser import Browser  # noqa: E402
-from order_system import OrderSystem, TestFailure, tail  # noqa: E402
+from order_system import OrderSystem, TestFailure  # noqa: E402
+from test_main import (arm_deadline, disarm_deadline, keep_failure_page, keep_logs,  # noqa: E402
+                       parse_arguments)
 
 # The whole run must end (cleanup included) before ctest's TIMEOUT of 300 s.
 DEADLINE_S = 250
@@ -499,34 +499,14 @@ class Scenario:
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--skald", required=True)
-    parser.add_argument("--participants-dir", required=True, help="where order-service & co. are")
-    parser.add_argument("--definition", required=True, help="examples/order-saga/order-saga.json")
-    parser.add_argument("--screenshots", required=True)
-    parser.add_argument("--logs", required=True)
-    parser.add_argument("--chromedriver", default="/usr/bin/chromedriver")
-    parser.add_argument("--chromium", default="/usr/bin/chromium")
-    args = parser.parse_args()
-
-    for tool in (args.chromedriver, args.chromium):
-        if not os.access(tool, os.X_OK):
-            print(f"{tool} not found: run scripts/install-deps.sh (packages chromium, chromium-driver)",
-                  file=sys.stderr)
-            return 1
-    os.makedirs(args.screenshots, exist_ok=True)
-    os.makedirs(args.logs, exist_ok=True)
+    args = parse_arguments(__doc__.splitlines()[0])
+    if args is None:
+        return 1
     for directory in (args.screenshots, args.logs):
         for name in os.listdir(directory):
             if name.endswith((".png", ".log", ".html")):
                 os.remove(os.path.join(directory, name))
-
-    def on_deadline(signum, _frame):
-        raise TestFailure(f"the test took longer than {DEADLINE_S} s" if signum == signal.SIGALRM
-                          else f"stopped by signal {signum}")
-    signal.signal(signal.SIGALRM, on_deadline)
-    signal.signal(signal.SIGTERM, on_deadline)
-    signal.alarm(DEADLINE_S)
+    arm_deadline(DEADLINE_S)
 
     workdir = tempfile.mkdtemp(prefix="skald-browser-")
     system = OrderSystem(args.skald, args.participants_dir, workdir)
@@ -542,25 +522,14 @@ def main():
     except Exception:
         failed = True
         traceback.print_exc()
-        if browser.driver is not None:
-            try:
-                browser.screenshot("failure")
-                with open(os.path.join(args.logs, "failure.html"), "w") as f:
-                    f.write(browser.driver.page_source)
-            except Exception as error:
-                print(f"(no failure screenshot: {error})", file=sys.stderr)
+        keep_failure_page(browser, args.logs, "failure")
     finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # let the cleanup below finish
+        disarm_deadline()
         browser.stop()
         problems = system.stop()
         logs = dict(system.logs())
         logs["chromedriver"] = os.path.join(workdir, "chromedriver.log")
-        for name, path in logs.items():
-            if os.path.exists(path):
-                shutil.copyfile(path, os.path.join(args.logs, f"{name}.log"))
-                if failed:
-                    print(f"--- {name} log (tail) ---\n{tail(path)}", file=sys.stderr)
+        keep_logs(logs, args.logs, "", failed)
         shutil.rmtree(workdir, ignore_errors=True)
         if problems:
             print("cleanup problems: " + "; ".join(problems), file=sys.stderr)
