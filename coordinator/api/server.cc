@@ -10,6 +10,7 @@
 #include <random>
 
 #include "coordinator/store/migrator.h"
+#include "coordinator/store/postgres_saga_store.h"
 
 namespace skald::api {
 namespace {
@@ -46,7 +47,7 @@ absl::StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Start(
   if (!applied.ok()) return applied.status();
   for (int version : *applied) spdlog::info("applied migration {:04d}", version);
 
-  server->store_ = std::make_unique<store::SagaStore>(
+  server->store_ = std::make_unique<store::PostgresSagaStore>(
       *server->pool_,
       store::OutboxPolicy{options.notifier.alert_url, options.alert_compensation_failures});
   server->registry_store_ =

@@ -9,7 +9,6 @@
 #include "coordinator/core/definition.h"
 #include "coordinator/core/saga_state.h"
 #include "coordinator/core/state_machine.h"
-#include "coordinator/store/connection.h"
 #include "coordinator/store/outbox.h"
 
 namespace skald::store {
@@ -104,101 +103,96 @@ struct TransitionWrite {
 // The PostgreSQL channel on which coordinators announce sagas they released.
 inline constexpr const char* kWorkChannel = "skald_work";
 
-// Reads and writes definitions and sagas in PostgreSQL. Thread-safe: each call borrows a
-// connection from the pool. Errors: UNAVAILABLE when the database cannot be reached,
-// NOT_FOUND / ALREADY_EXISTS as documented per call, INTERNAL for anything unexpected.
+// Where definitions, sagas, their leases and their history are kept: PostgreSQL in
+// production (PostgresSagaStore), memory in the simulator. Implementations are
+// thread-safe and keep the same lease, fencing and all-or-nothing semantics. Errors: UNAVAILABLE
+// when the database cannot be reached, NOT_FOUND / ALREADY_EXISTS as documented per call, INTERNAL
+// for anything unexpected.
 class SagaStore {
  public:
-  // `outbox` says which alerts CommitTransitions queues besides completion notifications.
-  explicit SagaStore(ConnectionPool& pool, OutboxPolicy outbox = {})
-      : pool_(pool), outbox_(std::move(outbox)) {}
+  virtual ~SagaStore() = default;
 
   // Stores `definition`. Returns true when stored now, false when the same name and version
   // was already stored with an identical document; ALREADY_EXISTS when it was stored with a
   // different one (versions are immutable once applied).
-  absl::StatusOr<bool> PutDefinition(const core::SagaDefinition& definition);
+  virtual absl::StatusOr<bool> PutDefinition(const core::SagaDefinition& definition) = 0;
 
   // Returns definition `name` at `version`, or at its highest version when `version` is 0.
   // NOT_FOUND when there is none.
-  absl::StatusOr<core::SagaDefinition> GetDefinition(const std::string& name, int version);
+  virtual absl::StatusOr<core::SagaDefinition> GetDefinition(const std::string& name,
+                                                             int version) = 0;
 
   // Creates a saga of `definition` with `input`, its steps PENDING, and records its
   // creation in the history, in one transaction; `holder` gets its lease. An empty
   // `saga_id` gets a fresh UUID. When `saga_id` names an existing saga of the same
   // definition, returns it with created=false (and its own `options`); of another
   // definition, ALREADY_EXISTS.
-  absl::StatusOr<CreatedSaga> CreateSaga(const core::SagaDefinition& definition,
-                                         const std::string& saga_id, const nlohmann::json& input,
-                                         const LeaseHolder& holder,
-                                         const SagaStartOptions& options = {});
+  virtual absl::StatusOr<CreatedSaga> CreateSaga(const core::SagaDefinition& definition,
+                                                 const std::string& saga_id,
+                                                 const nlohmann::json& input,
+                                                 const LeaseHolder& holder,
+                                                 const SagaStartOptions& options = {}) = 0;
 
   // Takes the leases of up to `limit` unfinished sagas whose lease is free or expired,
   // oldest first, for `holder`; each claim gets a new token. Concurrent claimers never get
   // the same saga.
-  absl::StatusOr<std::vector<Lease>> ClaimSagas(const LeaseHolder& holder, int limit);
+  virtual absl::StatusOr<std::vector<Lease>> ClaimSagas(const LeaseHolder& holder, int limit) = 0;
 
   // Extends every lease `holder` still owns and returns them; a saga missing from the
   // result was claimed by another coordinator and must no longer be driven.
-  absl::StatusOr<std::vector<Lease>> RenewLeases(const LeaseHolder& holder);
+  virtual absl::StatusOr<std::vector<Lease>> RenewLeases(const LeaseHolder& holder) = 0;
 
   // Takes back, with new tokens, every unfinished saga still leased to `holder`'s name: for
   // a coordinator restarted under the same name. REQUIRES: no other live process uses it.
-  absl::StatusOr<std::vector<Lease>> ReclaimOwnLeases(const LeaseHolder& holder);
+  virtual absl::StatusOr<std::vector<Lease>> ReclaimOwnLeases(const LeaseHolder& holder) = 0;
 
   // Gives up every lease of `owner` and tells the other coordinators, so that they take
   // the sagas over at once rather than after the leases expire.
-  absl::Status ReleaseLeases(const std::string& owner);
+  virtual absl::Status ReleaseLeases(const std::string& owner) = 0;
 
   // Makes `holder` the saga's lease holder, whatever its state and whoever held it, and
   // returns the lease's token: unchanged when `holder` already held it (so that its engine
   // is not fenced off by its own hand), one higher otherwise (fencing the previous holder).
   // For operator actions, which the coordinator answering the operator carries out.
   // NOT_FOUND when there is no such saga.
-  absl::StatusOr<int64_t> TakeLease(const std::string& saga_id, const LeaseHolder& holder);
+  virtual absl::StatusOr<int64_t> TakeLease(const std::string& saga_id,
+                                            const LeaseHolder& holder) = 0;
 
   // Returns the saga with its steps; NOT_FOUND when there is none.
-  absl::StatusOr<SagaRecord> GetSaga(const std::string& saga_id);
+  virtual absl::StatusOr<SagaRecord> GetSaga(const std::string& saga_id) = 0;
 
   // Deletes at most `limit` sagas that finished (COMPLETED or COMPENSATED) more than `age`
   // ago, with their steps, history and notifications, oldest first; returns how many.
   // FAILED sagas are kept: they wait for an operator.
-  absl::StatusOr<int> DeleteFinishedSagas(std::chrono::milliseconds age, int limit);
+  virtual absl::StatusOr<int> DeleteFinishedSagas(std::chrono::milliseconds age, int limit) = 0;
 
   // Returns the saga's state and error alone (one indexed read); NOT_FOUND when there is
   // none.
-  absl::StatusOr<SagaOutcome> GetSagaOutcome(const std::string& saga_id);
+  virtual absl::StatusOr<SagaOutcome> GetSagaOutcome(const std::string& saga_id) = 0;
 
   // Returns one page of sagas matching `filter`; INVALID_ARGUMENT for a bad page token.
-  absl::StatusOr<SagaPage> ListSagas(const SagaFilter& filter);
+  virtual absl::StatusOr<SagaPage> ListSagas(const SagaFilter& filter) = 0;
 
   // Returns how many sagas are in each state (of one definition, when given); every state
   // is present, with 0 when none.
-  absl::StatusOr<std::map<core::SagaStatus, int64_t>> CountSagas(
-      const std::optional<std::string>& definition_name);
+  virtual absl::StatusOr<std::map<core::SagaStatus, int64_t>> CountSagas(
+      const std::optional<std::string>& definition_name) = 0;
 
   // Returns up to `limit` events of the saga's history with an id above `after_id`, oldest
   // first; NOT_FOUND for an unknown saga.
-  absl::StatusOr<std::vector<HistoryRecord>> GetHistory(const std::string& saga_id,
-                                                        int64_t after_id, int limit);
+  virtual absl::StatusOr<std::vector<HistoryRecord>> GetHistory(const std::string& saga_id,
+                                                                int64_t after_id, int limit) = 0;
 
   // Returns the ids of every saga not in a terminal state, oldest first.
-  absl::StatusOr<std::vector<std::string>> ActiveSagaIds();
+  virtual absl::StatusOr<std::vector<std::string>> ActiveSagaIds() = 0;
 
   // Commits the new state and history of every saga in `writes` in one transaction: all
   // or none of them take effect. A saga whose lease `owner` no longer holds with the
   // write's token is left untouched (fenced) and its id returned. What a committed
   // transition must tell the outside world (completion notifications, alerts) is queued in
   // the outbox in the same transaction (see outbox.h).
-  absl::StatusOr<std::vector<std::string>> CommitTransitions(
-      const std::vector<TransitionWrite>& writes, const std::string& owner);
-
- private:
-  // Runs a lease statement taking (owner, ttl ms) and returning (id, token) rows.
-  absl::StatusOr<std::vector<Lease>> UpdateLeases(std::string_view statement,
-                                                  const LeaseHolder& holder);
-
-  ConnectionPool& pool_;
-  const OutboxPolicy outbox_;
+  virtual absl::StatusOr<std::vector<std::string>> CommitTransitions(
+      const std::vector<TransitionWrite>& writes, const std::string& owner) = 0;
 };
 
 }  // namespace skald::store

@@ -6,7 +6,7 @@
 #include <gtest/gtest.h>
 
 #include "coordinator/store/connection.h"
-#include "coordinator/store/saga_store.h"
+#include "coordinator/store/postgres_saga_store.h"
 #include "tests/e2e/saga_harness.h"
 
 namespace skald::testing {
@@ -25,7 +25,7 @@ TEST(UnattendedLeaseTest, ASagaLeasedHereButNeverAdmittedIsTakenUp) {
       << h.Logs();
   // What StartSaga's store call does, without the engine being told.
   store::ConnectionPool pool(h.coordinator().db_uri(), 1);
-  store::SagaStore sagas(pool);
+  store::PostgresSagaStore sagas(pool);
   auto definition = sagas.GetDefinition("lonely", 1);
   ASSERT_TRUE(definition.ok()) << definition.status();
   auto created = sagas.CreateSaga(*definition, "never-admitted", json::object(),

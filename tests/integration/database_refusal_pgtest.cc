@@ -9,7 +9,7 @@
 
 #include "coordinator/core/definition_parser.h"
 #include "coordinator/store/migrator.h"
-#include "coordinator/store/saga_store.h"
+#include "coordinator/store/postgres_saga_store.h"
 #include "coordinator/store/write_probe.h"
 #include "tests/support/test_postgres.h"
 
@@ -54,7 +54,7 @@ class DatabaseRefusalTest : public ::testing::Test {
     if (!user.empty()) uri.replace(uri.find("postgres@"), 8, user);
     pool_ = std::make_unique<ConnectionPool>(uri, 2);
     ASSERT_TRUE(ApplyMigrations(*pool_, EmbeddedMigrations()).ok());
-    store_ = std::make_unique<SagaStore>(*pool_);
+    store_ = std::make_unique<PostgresSagaStore>(*pool_);
     definition_ = *core::ParseDefinition(kDefinition);
     ASSERT_TRUE(store_->PutDefinition(definition_).ok());
   }

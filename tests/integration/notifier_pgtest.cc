@@ -11,7 +11,7 @@
 #include "coordinator/notify/notifier.h"
 #include "coordinator/store/migrator.h"
 #include "coordinator/store/outbox.h"
-#include "coordinator/store/saga_store.h"
+#include "coordinator/store/postgres_saga_store.h"
 #include "tests/support/test_postgres.h"
 
 namespace skald::notify {
@@ -63,7 +63,7 @@ class NotifierTest : public ::testing::Test {
     ASSERT_TRUE(uri.ok()) << uri.status();
     pool_ = std::make_unique<store::ConnectionPool>(*uri, 4);
     ASSERT_TRUE(store::ApplyMigrations(*pool_, store::EmbeddedMigrations()).ok());
-    store_ = std::make_unique<store::SagaStore>(*pool_, store::OutboxPolicy{});
+    store_ = std::make_unique<store::PostgresSagaStore>(*pool_, store::OutboxPolicy{});
     outbox_ = std::make_unique<store::OutboxStore>(*pool_);
     definition_ = *core::ParseDefinition(R"({"name": "order", "version": 1, "steps": [
       {"name": "a", "participant": "127.0.0.1:1", "action": "a"}]})");

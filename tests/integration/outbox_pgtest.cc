@@ -10,7 +10,7 @@
 #include "coordinator/core/definition_parser.h"
 #include "coordinator/store/migrator.h"
 #include "coordinator/store/outbox.h"
-#include "coordinator/store/saga_store.h"
+#include "coordinator/store/postgres_saga_store.h"
 #include "tests/support/test_postgres.h"
 
 namespace skald::store {
@@ -56,7 +56,7 @@ class OutboxTest : public ::testing::Test {
     ASSERT_TRUE(uri.ok()) << uri.status();
     pool_ = std::make_unique<ConnectionPool>(*uri, 2);
     ASSERT_TRUE(ApplyMigrations(*pool_, EmbeddedMigrations()).ok());
-    store_ = std::make_unique<SagaStore>(*pool_, OutboxPolicy{kAlertUrl, 2});
+    store_ = std::make_unique<PostgresSagaStore>(*pool_, OutboxPolicy{kAlertUrl, 2});
     outbox_ = std::make_unique<OutboxStore>(*pool_);
     json with_notify = DefinitionDocument();
     with_notify["notify"] = kNotifyUrl;
@@ -278,7 +278,7 @@ TEST_F(OutboxTest, AlertsForAFailedSagaAndOnceForAFailingCompensation) {
   EXPECT_EQ(Rows("event = 'saga.finished'").size(), 1u) << "and its completion notification";
 
   // Without an alert URL, no alerts.
-  SagaStore quiet(*pool_);
+  PostgresSagaStore quiet(*pool_);
   core::SagaState other = Start(definition_, "quiet");
   core::Transition quiet_failed{other, {}, {}};
   quiet_failed.state.status = SagaStatus::kFailed;

@@ -6,7 +6,7 @@
 
 #include "coordinator/core/definition_parser.h"
 #include "coordinator/store/migrator.h"
-#include "coordinator/store/saga_store.h"
+#include "coordinator/store/postgres_saga_store.h"
 #include "tests/support/test_postgres.h"
 
 namespace skald::store {
@@ -31,7 +31,7 @@ class SagaStoreTest : public ::testing::Test {
     ASSERT_TRUE(uri.ok()) << uri.status();
     pool_ = std::make_unique<ConnectionPool>(*uri, 2);
     ASSERT_TRUE(ApplyMigrations(*pool_, EmbeddedMigrations()).ok());
-    store_ = std::make_unique<SagaStore>(*pool_);
+    store_ = std::make_unique<PostgresSagaStore>(*pool_);
     definition_ = *core::ParseDefinition(kDefinition);
     ASSERT_TRUE(store_->PutDefinition(definition_).ok());
   }
@@ -243,7 +243,7 @@ TEST_F(SagaStoreTest, ConcurrentClaimersNeverGetTheSameSaga) {
   for (size_t i = 0; i < got.size(); ++i) {
     claimers.emplace_back([&, i] {
       ConnectionPool pool(pool_->uri(), 1);
-      SagaStore store(pool);
+      PostgresSagaStore store(pool);
       for (int round = 0; round < 20; ++round) {
         auto leases =
             store.ClaimSagas({"claimer-" + std::to_string(i), std::chrono::seconds(30)}, 3);

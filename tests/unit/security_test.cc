@@ -8,7 +8,7 @@
 #include "coordinator/api/authorizer.h"
 #include "coordinator/observability/redaction.h"
 #include "coordinator/store/connection.h"
-#include "coordinator/store/saga_store.h"
+#include "coordinator/store/postgres_saga_store.h"
 
 namespace skald::api {
 namespace {
@@ -229,7 +229,7 @@ long PeakRssKb() {
 // guard now reads only the name, without building the document.
 TEST(AccessGuard, AuthorisesApplyWithoutBuildingTheDocument) {
   store::ConnectionPool pool("postgresql://127.0.0.1:1/unused", 1);  // never connected
-  store::SagaStore store(pool);
+  store::PostgresSagaStore store(pool);
   auto tokens = ParseTokensFile(TokensFile());
   ASSERT_TRUE(tokens.ok()) << tokens.status();
   AccessGuard guard(Authorizer(*tokens), store);

@@ -1,4 +1,4 @@
-#include "coordinator/store/saga_store.h"
+#include "coordinator/store/postgres_saga_store.h"
 
 #include <pqxx/pqxx>
 #include <unordered_set>
@@ -82,7 +82,7 @@ json EventRow(int seq, const std::string& saga_id, const core::SagaDefinition& d
 
 }  // namespace
 
-absl::StatusOr<bool> SagaStore::PutDefinition(const core::SagaDefinition& definition) {
+absl::StatusOr<bool> PostgresSagaStore::PutDefinition(const core::SagaDefinition& definition) {
   bool created = false;
   std::optional<json> existing;
   absl::Status status =
@@ -109,7 +109,7 @@ absl::StatusOr<bool> SagaStore::PutDefinition(const core::SagaDefinition& defini
   return created;
 }
 
-absl::StatusOr<core::SagaDefinition> SagaStore::GetDefinition(const std::string& name,
+absl::StatusOr<core::SagaDefinition> PostgresSagaStore::GetDefinition(const std::string& name,
                                                               int version) {
   std::optional<std::string> document;
   absl::Status status = pool_.Run("load definition " + name, [&](pqxx::connection& c) {
@@ -132,7 +132,7 @@ absl::StatusOr<core::SagaDefinition> SagaStore::GetDefinition(const std::string&
   return definition;
 }
 
-absl::StatusOr<CreatedSaga> SagaStore::CreateSaga(const core::SagaDefinition& definition,
+absl::StatusOr<CreatedSaga> PostgresSagaStore::CreateSaga(const core::SagaDefinition& definition,
                                                   const std::string& saga_id, const json& input,
                                                   const LeaseHolder& holder,
                                                   const SagaStartOptions& options) {
@@ -171,7 +171,7 @@ absl::StatusOr<CreatedSaga> SagaStore::CreateSaga(const core::SagaDefinition& de
   return result;
 }
 
-absl::StatusOr<SagaRecord> SagaStore::GetSaga(const std::string& saga_id) {
+absl::StatusOr<SagaRecord> PostgresSagaStore::GetSaga(const std::string& saga_id) {
   std::optional<SagaRecord> record;
   absl::Status status = pool_.Run("load saga " + saga_id, [&](pqxx::connection& c) {
     pqxx::read_transaction tx(c);
@@ -202,7 +202,7 @@ absl::StatusOr<SagaRecord> SagaStore::GetSaga(const std::string& saga_id) {
   return *std::move(record);
 }
 
-absl::StatusOr<int> SagaStore::DeleteFinishedSagas(std::chrono::milliseconds age, int limit) {
+absl::StatusOr<int> PostgresSagaStore::DeleteFinishedSagas(std::chrono::milliseconds age, int limit) {
   int deleted = 0;
   absl::Status status = pool_.Run("delete finished sagas", [&](pqxx::connection& c) {
     pqxx::work tx(c);
@@ -215,7 +215,7 @@ absl::StatusOr<int> SagaStore::DeleteFinishedSagas(std::chrono::milliseconds age
   return deleted;
 }
 
-absl::StatusOr<SagaOutcome> SagaStore::GetSagaOutcome(const std::string& saga_id) {
+absl::StatusOr<SagaOutcome> PostgresSagaStore::GetSagaOutcome(const std::string& saga_id) {
   std::optional<SagaOutcome> outcome;
   absl::Status status = pool_.Run("load saga " + saga_id, [&](pqxx::connection& c) {
     pqxx::nontransaction tx(c);  // One statement: no BEGIN and COMMIT round trips.
@@ -230,7 +230,7 @@ absl::StatusOr<SagaOutcome> SagaStore::GetSagaOutcome(const std::string& saga_id
   return *std::move(outcome);
 }
 
-absl::StatusOr<std::map<core::SagaStatus, int64_t>> SagaStore::CountSagas(
+absl::StatusOr<std::map<core::SagaStatus, int64_t>> PostgresSagaStore::CountSagas(
     const std::optional<std::string>& definition_name) {
   std::map<SagaStatus, int64_t> counts;
   absl::Status status = pool_.Run("count sagas", [&](pqxx::connection& c) {
@@ -250,7 +250,7 @@ absl::StatusOr<std::map<core::SagaStatus, int64_t>> SagaStore::CountSagas(
   return counts;
 }
 
-absl::StatusOr<std::vector<HistoryRecord>> SagaStore::GetHistory(const std::string& saga_id,
+absl::StatusOr<std::vector<HistoryRecord>> PostgresSagaStore::GetHistory(const std::string& saga_id,
                                                                  int64_t after_id, int limit) {
   std::vector<HistoryRecord> events;
   bool exists = false;
@@ -270,7 +270,7 @@ absl::StatusOr<std::vector<HistoryRecord>> SagaStore::GetHistory(const std::stri
   return events;
 }
 
-absl::StatusOr<SagaPage> SagaStore::ListSagas(const SagaFilter& filter) {
+absl::StatusOr<SagaPage> PostgresSagaStore::ListSagas(const SagaFilter& filter) {
   std::optional<std::string> cursor_time, cursor_id;
   if (!filter.page_token.empty()) {
     const size_t bar = filter.page_token.find('|');
@@ -317,7 +317,7 @@ absl::StatusOr<SagaPage> SagaStore::ListSagas(const SagaFilter& filter) {
   return page;
 }
 
-absl::StatusOr<std::vector<std::string>> SagaStore::ActiveSagaIds() {
+absl::StatusOr<std::vector<std::string>> PostgresSagaStore::ActiveSagaIds() {
   std::vector<std::string> ids;
   absl::Status status = pool_.Run("list active sagas", [&](pqxx::connection& c) {
     ids.clear();
@@ -343,7 +343,7 @@ std::vector<Lease> ReadLeases(const pqxx::result& rows) {
 
 }  // namespace
 
-absl::StatusOr<std::vector<Lease>> SagaStore::ClaimSagas(const LeaseHolder& holder, int limit) {
+absl::StatusOr<std::vector<Lease>> PostgresSagaStore::ClaimSagas(const LeaseHolder& holder, int limit) {
   std::vector<Lease> leases;
   absl::Status status = pool_.Run("claim sagas", [&](pqxx::connection& c) {
     pqxx::work tx(c);
@@ -355,7 +355,7 @@ absl::StatusOr<std::vector<Lease>> SagaStore::ClaimSagas(const LeaseHolder& hold
   return leases;
 }
 
-absl::StatusOr<std::vector<Lease>> SagaStore::UpdateLeases(std::string_view statement,
+absl::StatusOr<std::vector<Lease>> PostgresSagaStore::UpdateLeases(std::string_view statement,
                                                            const LeaseHolder& holder) {
   std::vector<Lease> leases;
   absl::Status status = pool_.Run(std::string(statement), [&](pqxx::connection& c) {
@@ -368,15 +368,15 @@ absl::StatusOr<std::vector<Lease>> SagaStore::UpdateLeases(std::string_view stat
   return leases;
 }
 
-absl::StatusOr<std::vector<Lease>> SagaStore::RenewLeases(const LeaseHolder& holder) {
+absl::StatusOr<std::vector<Lease>> PostgresSagaStore::RenewLeases(const LeaseHolder& holder) {
   return UpdateLeases(stmt::kRenewLeases, holder);
 }
 
-absl::StatusOr<std::vector<Lease>> SagaStore::ReclaimOwnLeases(const LeaseHolder& holder) {
+absl::StatusOr<std::vector<Lease>> PostgresSagaStore::ReclaimOwnLeases(const LeaseHolder& holder) {
   return UpdateLeases(stmt::kReclaimOwnLeases, holder);
 }
 
-absl::StatusOr<int64_t> SagaStore::TakeLease(const std::string& saga_id,
+absl::StatusOr<int64_t> PostgresSagaStore::TakeLease(const std::string& saga_id,
                                              const LeaseHolder& holder) {
   std::optional<int64_t> token;
   absl::Status status = pool_.Run("take the lease of saga " + saga_id, [&](pqxx::connection& c) {
@@ -391,7 +391,7 @@ absl::StatusOr<int64_t> SagaStore::TakeLease(const std::string& saga_id,
   return *token;
 }
 
-absl::Status SagaStore::ReleaseLeases(const std::string& owner) {
+absl::Status PostgresSagaStore::ReleaseLeases(const std::string& owner) {
   return pool_.Run("release leases", [&](pqxx::connection& c) {
     pqxx::work tx(c);
     tx.exec_prepared(Name(stmt::kReleaseLeases), owner);
@@ -401,7 +401,7 @@ absl::Status SagaStore::ReleaseLeases(const std::string& owner) {
   });
 }
 
-absl::StatusOr<std::vector<std::string>> SagaStore::CommitTransitions(
+absl::StatusOr<std::vector<std::string>> PostgresSagaStore::CommitTransitions(
     const std::vector<TransitionWrite>& writes, const std::string& owner) {
   json sagas = json::array();
   for (const TransitionWrite& write : writes) {
