@@ -9,7 +9,9 @@
 # adds target <target> (built with ALL) producing ${CMAKE_CURRENT_BINARY_DIR}/go-bin/<target>;
 # $<TARGET_PROPERTY:<target>,SKALD_GO_BINARY> is its path. Nothing is added when Go is
 # missing (SKALD_GO_FOUND is then false; callers skip their tests).
-include_guard(GLOBAL)
+#
+# Every including directory gets the variables (they are directory-scoped); the GOPATH, the
+# generation of skald.v1 and the function are set up by the first inclusion only.
 
 find_program(SKALD_GO_EXECUTABLE go)
 find_program(SKALD_PROTOC_GEN_GO protoc-gen-go)
@@ -28,21 +30,21 @@ set(SKALD_GO_IMPORT_ROOT github.com/skald-saga/skald)
 set(SKALD_GOPATH ${CMAKE_BINARY_DIR}/gopath)
 set(SKALD_GOPATH_ROOT ${SKALD_GOPATH}/src/${SKALD_GO_IMPORT_ROOT})
 set(SKALD_GO_PB_DIR ${SKALD_GOPATH_ROOT}/participant-sdk/go/internal/skaldv1)
-file(MAKE_DIRECTORY ${SKALD_GO_PB_DIR})
-
-# The SDK's own sources, linked in; its internal/skaldv1 is a real directory holding the
-# generated code.
-foreach(part skald cmd)
-  file(CREATE_LINK ${PROJECT_SOURCE_DIR}/participant-sdk/go/${part}
-       ${SKALD_GOPATH_ROOT}/participant-sdk/go/${part} SYMBOLIC)
-endforeach()
-
 set(SKALD_GO_PB_PACKAGE ${SKALD_GO_IMPORT_ROOT}/participant-sdk/go/internal/skaldv1)
 set(SKALD_GO_PB_MAP
     "Mskald/v1/participant.proto=${SKALD_GO_PB_PACKAGE},Mskald/v1/registry.proto=${SKALD_GO_PB_PACKAGE}")
 set(SKALD_GO_PB_FILES
     ${SKALD_GO_PB_DIR}/participant.pb.go ${SKALD_GO_PB_DIR}/participant_grpc.pb.go
     ${SKALD_GO_PB_DIR}/registry.pb.go ${SKALD_GO_PB_DIR}/registry_grpc.pb.go)
+include_guard(GLOBAL)
+
+file(MAKE_DIRECTORY ${SKALD_GO_PB_DIR})
+# The SDK's own sources, linked in; its internal/skaldv1 is a real directory holding the
+# generated code.
+foreach(part skald cmd)
+  file(CREATE_LINK ${PROJECT_SOURCE_DIR}/participant-sdk/go/${part}
+       ${SKALD_GOPATH_ROOT}/participant-sdk/go/${part} SYMBOLIC)
+endforeach()
 add_custom_command(
   OUTPUT ${SKALD_GO_PB_FILES}
   COMMAND protobuf::protoc -I ${PROJECT_SOURCE_DIR}/proto
