@@ -6,6 +6,8 @@
 # during which one inventory instance is killed, all of which complete. Shows the sagas, the
 # registered participants and the participants' own tables, then stops everything.
 set -euo pipefail
+# `--go-shop`: the Go shop across Go and C++ participants instead (scripts/demo-go-shop.sh).
+[ "${1:-}" = --go-shop ] && exec bash "$(dirname "$0")/demo-go-shop.sh"
 cd "$(dirname "$0")/.."
 root=$(pwd)
 bash scripts/install-deps.sh
