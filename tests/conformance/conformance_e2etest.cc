@@ -143,5 +143,48 @@ TEST_F(ConformanceTest, NoParticipantListeningFailsEveryCheckQuickly) {
   EXPECT_LT(absl::Now() - start, absl::Seconds(60));
 }
 
+#ifdef GO_NOOP_PARTICIPANT_BINARY
+// Waits (at most 10 s) for a no-op participant to print the address it listens on, its
+// first line of output.
+absl::StatusOr<std::string> PrintedAddress(const ChildProcess& process) {
+  for (int i = 0; i < 200; ++i) {
+    std::ifstream in(process.log_path());
+    std::string line;
+    if (std::getline(in, line) && in) return line;  // a whole line, newline included
+    if (process.HasExited()) break;
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  return absl::DeadlineExceededError("no address from " + process.Describe() + ": " +
+                                     ReadFileTail(process.log_path()));
+}
+
+TEST_F(ConformanceTest, RateModeMeasuresTheCppAndTheGoNoopParticipants) {
+  auto cpp = ChildProcess::Spawn({NOOP_PARTICIPANT_CPP_BINARY}, dir_->path() + "/cpp.log");
+  ASSERT_TRUE(cpp.ok()) << cpp.status();
+  auto go = ChildProcess::Spawn({GO_NOOP_PARTICIPANT_BINARY}, dir_->path() + "/go.log");
+  ASSERT_TRUE(go.ok()) << go.status();
+  auto cpp_address = PrintedAddress(**cpp);
+  ASSERT_TRUE(cpp_address.ok()) << cpp_address.status();
+  auto go_address = PrintedAddress(**go);
+  ASSERT_TRUE(go_address.ok()) << go_address.status();
+
+  const std::string log = dir_->path() + "/rate.log";
+  auto driver = ChildProcess::Spawn(
+      {SKALD_CONFORMANCE_BINARY, "--rate", "--address", "C++=" + *cpp_address, "--address",
+       "Go=" + *go_address, "--seconds", "0.5", "--concurrency", "4"},
+      log);
+  ASSERT_TRUE(driver.ok()) << driver.status();
+  EXPECT_EQ((*driver)->WaitForExit(absl::Seconds(30)), 0) << ReadAll(log);
+  const std::string output = ReadAll(log);
+  EXPECT_NE(output.find("C++          " + *cpp_address + ": "), std::string::npos) << output;
+  EXPECT_NE(output.find("Go           " + *go_address + ": "), std::string::npos) << output;
+  EXPECT_NE(output.find("calls/s (0 failed)"), std::string::npos) << output;
+  ASSERT_TRUE((*cpp)->Terminate().ok());
+  ASSERT_TRUE((*go)->Terminate().ok());
+  EXPECT_EQ((*cpp)->WaitForExit(absl::Seconds(10)), 0);
+  EXPECT_EQ((*go)->WaitForExit(absl::Seconds(10)), 0);
+}
+#endif
+
 }  // namespace
 }  // namespace skald::testing
