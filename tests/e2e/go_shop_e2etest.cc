@@ -40,7 +40,8 @@ class GoShopTest : public ::testing::Test {
     auto shop_db = FreshDatabase("goshop");
     ASSERT_TRUE(shop_db.ok()) << shop_db.status();
     shop_db_ = *shop_db;
-    coordinator_ = std::make_unique<CoordinatorProcess>(dir_->path(), *coordinator_db);
+    coordinator_ =
+        std::make_unique<CoordinatorProcess>(dir_->path(), *coordinator_db, CoordinatorFlags());
     ASSERT_TRUE(coordinator_->Start().ok());
 
     const std::string go = GO_SHOP_SERVICE_BINARY;
@@ -69,6 +70,9 @@ class GoShopTest : public ::testing::Test {
     const grpc::Status applied = coordinator_->Apply(definition);
     ASSERT_TRUE(applied.ok()) << applied.error_message();
   }
+
+  // Extra `skald serve` flags.
+  virtual std::vector<std::string> CoordinatorFlags() const { return {}; }
 
   absl::Status StartParticipant(const std::string& name) {
     Participant& p = participants_.at(name);
@@ -108,13 +112,15 @@ class GoShopTest : public ::testing::Test {
     return QueryCount(shop_db_, sql, param);
   }
 
-  int ReserveCalls(const std::string& name) {
+  // How many calls of `handler` participant `name` logged (every delivery, before the barrier).
+  int Calls(const std::string& name, const std::string& handler) {
     std::ifstream in(participants_.at(name).process->log_path());
     int calls = 0;
     for (std::string line; std::getline(in, line);)
-      calls += line.find("handler=reserve") != std::string::npos;
+      calls += line.find("handler=" + handler + " ") != std::string::npos;
     return calls;
   }
+  int ReserveCalls(const std::string& name) { return Calls(name, "reserve"); }
 
   std::string StepStates(const v1::Saga& saga) {
     std::string states;
@@ -228,6 +234,49 @@ TEST_F(GoShopTest, AnOrderWithoutCreditSkipsTheWallet) {
   EXPECT_EQ(StateName(saga->steps(3).state()), "SKIPPED") << saga->DebugString();
   EXPECT_EQ(Shop("SELECT credit FROM shop_users.wallets WHERE user_id = 'ada'"), kAdaCredit);
   EXPECT_EQ(Shop("SELECT count(*) FROM payments.charges WHERE status = 'CHARGED'"), 1);
+}
+
+// The coordinator delivers every participant call twice, both copies in flight at once: the
+// Go and the C++ barriers keep every table exactly right.
+class GoShopDuplicateCallsTest : public GoShopTest {
+ protected:
+  std::vector<std::string> CoordinatorFlags() const override { return {"--test-duplicate-calls"}; }
+};
+
+TEST_F(GoShopDuplicateCallsTest, EveryEffectHappensOnceAcrossLanguages) {
+  constexpr int kOrders = 6;
+  std::vector<std::string> ids;
+  for (int n = 0; n < kOrders; ++n) {
+    auto id = coordinator_->StartSaga("shop-order", Order(n));
+    ASSERT_TRUE(id.ok()) << id.status();
+    ids.push_back(*id);
+  }
+  auto refused = coordinator_->StartSaga("shop-order", Order(kOrders, "bob", 40, kBobCredit + 1));
+  ASSERT_TRUE(refused.ok()) << refused.status();
+  for (const std::string& id : ids) {
+    auto saga = coordinator_->WaitForEnd(id, absl::Seconds(60));
+    ASSERT_TRUE(saga.ok()) << saga.status();
+    EXPECT_EQ(StateName(saga->state()), "COMPLETED") << saga->DebugString();
+  }
+  auto saga = coordinator_->WaitForEnd(*refused, absl::Seconds(60));
+  ASSERT_TRUE(saga.ok()) << saga.status();
+  EXPECT_EQ(StateName(saga->state()), "COMPENSATED") << saga->DebugString();
+
+  // The duplicates did arrive, at the Go services and at the C++ one...
+  EXPECT_GE(Calls("orders", "create"), 2 * (kOrders + 1));
+  EXPECT_GE(Calls("users", "debit"), 2 * (kOrders + 1));
+  EXPECT_GE(Calls("orders", "cancel"), 2);
+  // ...and every effect happened once.
+  EXPECT_EQ(Shop("SELECT quantity FROM shop_products.stock WHERE sku = 'widget'"),
+            kInitialWidgets - kOrders);
+  EXPECT_EQ(Shop("SELECT count(*) FROM shop_products.reservations"), kOrders + 1);
+  EXPECT_EQ(Shop("SELECT credit FROM shop_users.wallets WHERE user_id = 'ada'"),
+            kAdaCredit - 5 * kOrders);
+  EXPECT_EQ(Shop("SELECT credit FROM shop_users.wallets WHERE user_id = 'bob'"), kBobCredit);
+  EXPECT_EQ(Shop("SELECT count(*) FROM shop_orders.orders WHERE status = 'CONFIRMED'"), kOrders);
+  EXPECT_EQ(Shop("SELECT count(*) FROM shop_orders.orders WHERE status = 'CANCELLED'"), 1);
+  EXPECT_EQ(Shop("SELECT count(*) FROM payments.charges WHERE status = 'CHARGED'"), kOrders);
+  EXPECT_EQ(Shop("SELECT count(*) FROM payments.charges WHERE status = 'REFUNDED'"), 1);
 }
 
 }  // namespace
