@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <latch>
 #include <regex>
 #include <set>
 #include <thread>
@@ -493,18 +494,23 @@ TEST_P(SagaStoreContract, ClaimsReleasedFirstThenOldestUpToTheLimit) {
 }
 
 TEST_P(SagaStoreContract, ConcurrentClaimersNeverGetTheSameSaga) {
-  for (int i = 0; i < 40; ++i) {
+  constexpr int kSagas = 200;
+  for (int i = 0; i < kSagas; ++i) {
     ASSERT_OK(store().CreateSaga(definition_, "c-" + std::to_string(i), json::object(),
                                  LeaseHolder{"gone", milliseconds(0)}));
   }
   Pass(milliseconds(5));
-  std::vector<std::vector<Lease>> got(4);
+  std::vector<std::vector<Lease>> got(8);
   std::vector<std::thread> claimers;
+  std::latch start(static_cast<std::ptrdiff_t>(got.size()));  // all claim side by side
   for (size_t i = 0; i < got.size(); ++i) {
     claimers.emplace_back([&, i] {
-      for (int round = 0; round < 20; ++round) {
+      start.arrive_and_wait();
+      // A fixed number of claims each, so that every claimer is still claiming while the
+      // others are (and some claims find nothing left).
+      for (int round = 0; round < 40; ++round) {
         auto leases =
-            store().ClaimSagas({"claimer-" + std::to_string(i), std::chrono::seconds(30)}, 3);
+            store().ClaimSagas({"claimer-" + std::to_string(i), std::chrono::seconds(30)}, 2);
         if (leases.ok()) got[i].insert(got[i].end(), leases->begin(), leases->end());
       }
     });
@@ -516,8 +522,8 @@ TEST_P(SagaStoreContract, ConcurrentClaimersNeverGetTheSameSaga) {
     total += leases.size();
     for (const Lease& lease : leases) ids.insert(lease.saga_id);
   }
-  EXPECT_EQ(total, 40u);
-  EXPECT_EQ(ids.size(), 40u) << "no saga claimed twice";
+  EXPECT_EQ(total, size_t{kSagas});
+  EXPECT_EQ(ids.size(), size_t{kSagas}) << "no saga claimed twice";
 }
 
 TEST_P(SagaStoreContract, ReleasedLeasesAreFreeAtOnceAndRenewalKeepsThemHeld) {
