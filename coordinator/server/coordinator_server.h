@@ -6,6 +6,8 @@
 
 #include "absl/status/statusor.h"
 #include "coordinator/api/access_guard.h"
+#include "coordinator/api/guarded_operations.h"
+#include "coordinator/api/registry_operations.h"
 #include "coordinator/api/registry_service.h"
 #include "coordinator/api/saga_service.h"
 #include "coordinator/core/destination_allowlist.h"
@@ -14,7 +16,6 @@
 #include "coordinator/engine/delivery_faults.h"
 #include "coordinator/engine/engine.h"
 #include "coordinator/engine/participant_client.h"
-#include "coordinator/engine/retention_sweeper.h"
 #include "coordinator/http/http_server.h"
 #include "coordinator/notify/notifier.h"
 #include "coordinator/notify/webhook_transport.h"
@@ -24,6 +25,7 @@
 #include "coordinator/store/connection.h"
 #include "coordinator/store/outbox.h"
 #include "coordinator/store/registry_store.h"
+#include "coordinator/store/retention_sweeper.h"
 #include "coordinator/store/saga_store.h"
 #include "coordinator/store/write_probe.h"
 #include "grpcpp/grpcpp.h"
@@ -74,9 +76,11 @@ class CoordinatorServer {
   std::unique_ptr<store::OutboxStore> outbox_;
   std::unique_ptr<notify::HttpWebhookTransport> webhooks_;
   std::unique_ptr<notify::Notifier> notifier_;
-  std::unique_ptr<engine::RetentionSweeper> retention_;
+  std::unique_ptr<store::RetentionSweeper> retention_;
   std::unique_ptr<api::SagaOperations> operations_;
   std::unique_ptr<api::AccessGuard> guard_;
+  std::unique_ptr<api::RegistryOperations> registry_operations_;
+  std::unique_ptr<api::GuardedOperations> guarded_;
   std::unique_ptr<api::SagaServiceImpl> service_;
   std::unique_ptr<api::RegistryServiceImpl> registry_;
   std::unique_ptr<grpc::Server> server_;

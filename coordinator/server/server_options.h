@@ -12,8 +12,8 @@
 #include "coordinator/api/authorizer.h"
 #include "coordinator/core/destination_allowlist.h"
 #include "coordinator/engine/delivery_fault_options.h"
-#include "coordinator/engine/retention_options.h"
 #include "coordinator/notify/notifier_options.h"
+#include "coordinator/store/retention_options.h"
 #include "tls/tls_files.h"
 
 namespace skald::server {
@@ -52,7 +52,7 @@ struct ServerOptions {
   // Alert once per saga and step when its compensation has failed this many times.
   int alert_compensation_failures = 3;
   // Deleting sagas that finished long ago (retention.retention zero: kept forever).
-  engine::RetentionOptions retention;
+  store::RetentionOptions retention;
   // TLS of the gRPC port (client API and ParticipantRegistry), mutual when tls.client_ca_file
   // is set; plaintext when empty (docs/tls.md).
   tls::ServerFiles tls;

@@ -4,7 +4,7 @@
 
 #include <chrono>
 
-namespace skald::engine {
+namespace skald::store {
 
 struct RetentionOptions {
   // Finished (COMPLETED, COMPENSATED) sagas older than this are deleted; zero keeps them.
@@ -18,4 +18,4 @@ struct RetentionOptions {
   std::chrono::milliseconds idle_interval{60'000};
 };
 
-}  // namespace skald::engine
+}  // namespace skald::store

@@ -5,16 +5,16 @@
 #include <mutex>
 #include <thread>
 
-#include "coordinator/engine/retention_options.h"
+#include "coordinator/store/retention_options.h"
 #include "coordinator/store/saga_store.h"
 
-namespace skald::engine {
+namespace skald::store {
 
 // Deletes old finished sagas on a thread of its own, in batches, for as long as it runs.
 // Coordinators sharing a database sweep side by side (rows are taken with SKIP LOCKED).
 class RetentionSweeper {
  public:
-  RetentionSweeper(store::SagaStore& store, RetentionOptions options);
+  RetentionSweeper(SagaStore& store, RetentionOptions options);
   ~RetentionSweeper();
   RetentionSweeper(const RetentionSweeper&) = delete;
   RetentionSweeper& operator=(const RetentionSweeper&) = delete;
@@ -27,7 +27,7 @@ class RetentionSweeper {
  private:
   void Sweep();
 
-  store::SagaStore& store_;
+  SagaStore& store_;
   const RetentionOptions options_;
   std::mutex mutex_;
   std::condition_variable wake_;
@@ -35,4 +35,4 @@ class RetentionSweeper {
   std::thread thread_;
 };
 
-}  // namespace skald::engine
+}  // namespace skald::store
