@@ -7,7 +7,8 @@ row naming a folder of the coordinator (`coordinator/X/`) or `tls/`, the cell be
 folder: other folders (core, store, ...), "everything above" (every folder in the rows
 above), and the third-party families checked here (gRPC, libpqxx, cpp-httplib, CLI11,
 OpenSSL). Libraries everyone may use (absl, nlohmann/json, spdlog, the wire types) are not
-checked. A word the check does not know is an error too, so the map stays executable.
+checked. A word the check does not know is an error too, and so is a folder of
+coordinator/ without a row, so the map stays executable and complete.
 
 Usage: check_layering.py --repo DIR [--stamp FILE]   (exit 1 and one line per refusal)
        check_layering.py --self-test                 (proves a forbidden include is refused)
@@ -97,6 +98,12 @@ def check(repo):
     rules = read_map(os.path.join(repo, "docs", "architecture.md"))
     exceptions = {(file, family) for file, family, _ in EXCEPTIONS}
     refusals = []
+    # A folder of the coordinator without a row would be neither checked nor protected.
+    coordinator = os.path.join(repo, "coordinator")
+    for folder in sorted(os.listdir(coordinator)):
+        if os.path.isdir(os.path.join(coordinator, folder)) and folder not in rules:
+            refusals.append(f"coordinator/{folder}/: no row in docs/architecture.md's Folders "
+                            f"table, so nothing says what it may use")
     for folder in sorted(rules):
         root = os.path.join(repo, "coordinator", folder) if folder != "tls" else \
             os.path.join(repo, "tls")
