@@ -4,7 +4,7 @@
 
 #include <cstddef>
 
-#include "coordinator/core/definition_parser.h"
+#include "coordinator/core/definition_limits.h"
 #include "coordinator/store/registration_limits.h"
 
 namespace skald::api {
