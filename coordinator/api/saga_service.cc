@@ -7,55 +7,54 @@
 #include "coordinator/api/proto_mapping.h"
 
 namespace skald::api {
+namespace {
+
+// Answers a unary call: its caller authenticated, then `call(caller)` (the check and the
+// work, in GuardedOperations).
+template <typename Call>
+grpc::Status Answer(const GuardedOperations& operations, const grpc::ServerContextBase* context,
+                    Call call) {
+  absl::StatusOr<Caller> caller = operations.Authenticate(context ? AuthorizationOf(*context) : "");
+  if (!caller.ok()) return ToGrpc(caller.status());
+  return ToGrpc(call(*caller));
+}
+
+}  // namespace
 
 absl::StatusOr<Caller> SagaServiceImpl::CallerOf(const grpc::ServerContextBase* context) const {
-  return guard_.Authenticate(context ? AuthorizationOf(*context) : "");
+  return operations_.Authenticate(context ? AuthorizationOf(*context) : "");
 }
 
 grpc::Status SagaServiceImpl::ApplyDefinition(grpc::ServerContext* context,
                                               const v1::ApplyDefinitionRequest* request,
                                               v1::ApplyDefinitionResponse* response) {
-  absl::StatusOr<Caller> caller = CallerOf(context);
-  if (!caller.ok()) return ToGrpc(caller.status());
-  if (absl::Status allowed = guard_.CheckApply(*caller, *request); !allowed.ok()) {
-    return ToGrpc(allowed);
-  }
-  return ToGrpc(operations_.ApplyDefinition(*request, response));
+  return Answer(operations_, context, [&](const Caller& caller) {
+    return operations_.ApplyDefinition(caller, *request, response);
+  });
 }
 
 grpc::Status SagaServiceImpl::GetDefinition(grpc::ServerContext* context,
                                             const v1::GetDefinitionRequest* request,
                                             v1::GetDefinitionResponse* response) {
-  absl::StatusOr<Caller> caller = CallerOf(context);
-  if (!caller.ok()) return ToGrpc(caller.status());
-  if (absl::Status allowed =
-          guard_.CheckReadDefinition(*caller, request->name(), request->version());
-      !allowed.ok()) {
-    return ToGrpc(allowed);
-  }
-  return ToGrpc(operations_.GetDefinition(*request, response));
+  return Answer(operations_, context, [&](const Caller& caller) {
+    return operations_.GetDefinition(caller, *request, response);
+  });
 }
 
 grpc::Status SagaServiceImpl::StartSaga(grpc::ServerContext* context,
                                         const v1::StartSagaRequest* request,
                                         v1::StartSagaResponse* response) {
-  absl::StatusOr<Caller> caller = CallerOf(context);
-  if (!caller.ok()) return ToGrpc(caller.status());
-  if (absl::Status allowed = guard_.CheckStart(*caller, *request); !allowed.ok()) {
-    return ToGrpc(allowed);
-  }
-  return ToGrpc(operations_.StartSaga(*request, response));
+  return Answer(operations_, context, [&](const Caller& caller) {
+    return operations_.StartSaga(caller, *request, response);
+  });
 }
 
 grpc::Status SagaServiceImpl::GetSaga(grpc::ServerContext* context,
                                       const v1::GetSagaRequest* request,
                                       v1::GetSagaResponse* response) {
-  absl::StatusOr<Caller> caller = CallerOf(context);
-  if (!caller.ok()) return ToGrpc(caller.status());
-  if (absl::Status allowed = guard_.CheckReadSaga(*caller, request->saga_id()); !allowed.ok()) {
-    return ToGrpc(allowed);
-  }
-  return ToGrpc(operations_.GetSaga(*request, response));
+  return Answer(operations_, context, [&](const Caller& caller) {
+    return operations_.GetSaga(caller, *request, response);
+  });
 }
 
 grpc::ServerUnaryReactor* SagaServiceImpl::AwaitSaga(grpc::CallbackServerContext* context,
@@ -66,16 +65,17 @@ grpc::ServerUnaryReactor* SagaServiceImpl::AwaitSaga(grpc::CallbackServerContext
   const bool posted = waiters_.Post([this, context, request, response, reactor] {
     absl::StatusOr<Caller> caller = CallerOf(context);
     if (!caller.ok()) return reactor->Finish(ToGrpc(caller.status()));
-    if (absl::Status allowed = guard_.CheckReadSaga(*caller, request->saga_id()); !allowed.ok()) {
+    if (absl::Status allowed = operations_.CheckReadSaga(*caller, request->saga_id());
+        !allowed.ok()) {
       return reactor->Finish(ToGrpc(allowed));
     }
-    if (absl::Status valid = operations_.CheckAwait(*request); !valid.ok()) {
+    if (absl::Status valid = operations_.read_operations().CheckAwait(*request); !valid.ok()) {
       return reactor->Finish(ToGrpc(valid));
     }
     const std::string saga_id = request->saga_id();
     absl::Status waiting = waiters_.Wait(
         saga_id, std::chrono::milliseconds(request->timeout_ms()),
-        [this, saga_id] { return operations_.LoadOutcome(saga_id); },
+        [this, saga_id] { return operations_.read_operations().LoadOutcome(saga_id); },
         [context] { return context->IsCancelled(); },
         [response, reactor](const absl::StatusOr<store::SagaOutcome>& outcome) {
           if (!outcome.ok()) return reactor->Finish(ToGrpc(outcome.status()));
@@ -97,34 +97,25 @@ grpc::ServerUnaryReactor* SagaServiceImpl::AwaitSaga(grpc::CallbackServerContext
 grpc::Status SagaServiceImpl::ListSagas(grpc::ServerContext* context,
                                         const v1::ListSagasRequest* request,
                                         v1::ListSagasResponse* response) {
-  absl::StatusOr<Caller> caller = CallerOf(context);
-  if (!caller.ok()) return ToGrpc(caller.status());
-  if (absl::Status allowed = guard_.CheckList(*caller, request->definition()); !allowed.ok()) {
-    return ToGrpc(allowed);
-  }
-  return ToGrpc(operations_.ListSagas(*request, response));
+  return Answer(operations_, context, [&](const Caller& caller) {
+    return operations_.ListSagas(caller, *request, response);
+  });
 }
 
 grpc::Status SagaServiceImpl::CountSagas(grpc::ServerContext* context,
                                          const v1::CountSagasRequest* request,
                                          v1::CountSagasResponse* response) {
-  absl::StatusOr<Caller> caller = CallerOf(context);
-  if (!caller.ok()) return ToGrpc(caller.status());
-  if (absl::Status allowed = guard_.CheckList(*caller, request->definition()); !allowed.ok()) {
-    return ToGrpc(allowed);
-  }
-  return ToGrpc(operations_.CountSagas(*request, response));
+  return Answer(operations_, context, [&](const Caller& caller) {
+    return operations_.CountSagas(caller, *request, response);
+  });
 }
 
 grpc::Status SagaServiceImpl::GetSagaHistory(grpc::ServerContext* context,
                                              const v1::GetSagaHistoryRequest* request,
                                              v1::GetSagaHistoryResponse* response) {
-  absl::StatusOr<Caller> caller = CallerOf(context);
-  if (!caller.ok()) return ToGrpc(caller.status());
-  if (absl::Status allowed = guard_.CheckReadSaga(*caller, request->saga_id()); !allowed.ok()) {
-    return ToGrpc(allowed);
-  }
-  return ToGrpc(operations_.GetSagaHistory(*request, response));
+  return Answer(operations_, context, [&](const Caller& caller) {
+    return operations_.GetSagaHistory(caller, *request, response);
+  });
 }
 
 grpc::Status SagaServiceImpl::WatchSaga(grpc::ServerContext* context,
@@ -132,7 +123,8 @@ grpc::Status SagaServiceImpl::WatchSaga(grpc::ServerContext* context,
                                         grpc::ServerWriter<v1::SagaEvent>* writer) {
   absl::StatusOr<Caller> caller = CallerOf(context);
   if (!caller.ok()) return ToGrpc(caller.status());
-  if (absl::Status allowed = guard_.CheckReadSaga(*caller, request->saga_id()); !allowed.ok()) {
+  if (absl::Status allowed = operations_.CheckReadSaga(*caller, request->saga_id());
+      !allowed.ok()) {
     return ToGrpc(allowed);
   }
   const std::string owner = StreamOwner(*caller, *context);
@@ -142,6 +134,7 @@ grpc::Status SagaServiceImpl::WatchSaga(grpc::ServerContext* context,
   }
   // Frees the slot however the stream ends.
   std::shared_ptr<void> release(nullptr, [this, &owner](void*) { streams_.Release(owner); });
+  SagaOperations& reads = operations_.read_operations();
   int64_t after = request->after_event_id();
   while (!context->IsCancelled()) {
     // Read the state before the history: events recorded up to a terminal state are then
@@ -149,14 +142,14 @@ grpc::Status SagaServiceImpl::WatchSaga(grpc::ServerContext* context,
     v1::GetSagaRequest get;
     get.set_saga_id(request->saga_id());
     v1::GetSagaResponse saga;
-    if (absl::Status status = operations_.GetSaga(get, &saga); !status.ok()) {
+    if (absl::Status status = reads.GetSaga(get, &saga); !status.ok()) {
       return ToGrpc(status);
     }
     v1::GetSagaHistoryRequest history_request;
     history_request.set_saga_id(request->saga_id());
     history_request.set_after_event_id(after);
     v1::GetSagaHistoryResponse history;
-    if (absl::Status status = operations_.GetSagaHistory(history_request, &history); !status.ok()) {
+    if (absl::Status status = reads.GetSagaHistory(history_request, &history); !status.ok()) {
       return ToGrpc(status);
     }
     for (const v1::SagaEvent& event : history.events()) {
@@ -176,37 +169,25 @@ grpc::Status SagaServiceImpl::WatchSaga(grpc::ServerContext* context,
 grpc::Status SagaServiceImpl::AbortSaga(grpc::ServerContext* context,
                                         const v1::OperatorActionRequest* request,
                                         v1::OperatorActionResponse* response) {
-  absl::StatusOr<Caller> caller = CallerOf(context);
-  if (!caller.ok()) return ToGrpc(caller.status());
-  v1::OperatorActionRequest action = *request;
-  if (absl::Status allowed = guard_.CheckOperate(*caller, action); !allowed.ok()) {
-    return ToGrpc(allowed);
-  }
-  return ToGrpc(operations_.AbortSaga(action, response));
+  return Answer(operations_, context, [&](const Caller& caller) {
+    return operations_.AbortSaga(caller, *request, response);
+  });
 }
 
 grpc::Status SagaServiceImpl::RetrySaga(grpc::ServerContext* context,
                                         const v1::OperatorActionRequest* request,
                                         v1::OperatorActionResponse* response) {
-  absl::StatusOr<Caller> caller = CallerOf(context);
-  if (!caller.ok()) return ToGrpc(caller.status());
-  v1::OperatorActionRequest action = *request;
-  if (absl::Status allowed = guard_.CheckOperate(*caller, action); !allowed.ok()) {
-    return ToGrpc(allowed);
-  }
-  return ToGrpc(operations_.RetrySaga(action, response));
+  return Answer(operations_, context, [&](const Caller& caller) {
+    return operations_.RetrySaga(caller, *request, response);
+  });
 }
 
 grpc::Status SagaServiceImpl::SkipStep(grpc::ServerContext* context,
                                        const v1::OperatorActionRequest* request,
                                        v1::OperatorActionResponse* response) {
-  absl::StatusOr<Caller> caller = CallerOf(context);
-  if (!caller.ok()) return ToGrpc(caller.status());
-  v1::OperatorActionRequest action = *request;
-  if (absl::Status allowed = guard_.CheckOperate(*caller, action); !allowed.ok()) {
-    return ToGrpc(allowed);
-  }
-  return ToGrpc(operations_.SkipStep(action, response));
+  return Answer(operations_, context, [&](const Caller& caller) {
+    return operations_.SkipStep(caller, *request, response);
+  });
 }
 
 }  // namespace skald::api

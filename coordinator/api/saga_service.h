@@ -1,29 +1,28 @@
 #pragma once
 
 #include "coordinator/api/access_guard.h"
-#include "coordinator/api/saga_operations.h"
+#include "coordinator/api/guarded_operations.h"
 #include "coordinator/api/saga_waiters.h"
 #include "skald/v1/saga_service.grpc.pb.h"
 
 namespace skald::api {
 
-// The client API over gRPC (skald.v1.SagaService): each method authenticates the caller
-// (its "authorization" metadata), checks what it may do with `guard`, then hands its request
-// to SagaOperations on gRPC's synchronous server threads and maps the status. AwaitSaga,
+// The client API over gRPC (skald.v1.SagaService), a thin adapter: each method hands the
+// caller's "authorization" metadata and its request to GuardedOperations (authenticate,
+// check, call) on gRPC's synchronous server threads and maps the status. AwaitSaga,
 // which may wait a minute, uses gRPC's callback API instead and holds no thread while it
 // waits (SagaWaiters).
 class SagaServiceImpl final
     : public v1::SagaService::WithCallbackMethod_AwaitSaga<v1::SagaService::Service> {
  public:
   // `metrics` (optional) counts WatchSaga streams refused over `max_watch_streams`.
-  SagaServiceImpl(SagaOperations& operations, AccessGuard& guard, int max_watch_streams = 8,
+  SagaServiceImpl(GuardedOperations& operations, int max_watch_streams = 8,
                   observability::CoordinatorMetrics* metrics = nullptr,
                   SagaWaiters::Options waiters = {}, int max_total_watch_streams = 256)
       : operations_(operations),
-        guard_(guard),
         streams_(max_watch_streams, max_total_watch_streams),
         metrics_(metrics),
-        waiters_(operations.outcomes(), waiters) {}
+        waiters_(operations.read_operations().outcomes(), waiters) {}
 
   // Finishes the AwaitSaga calls still waiting (UNAVAILABLE) and refuses new ones: before
   // the server shuts down, which waits for every callback call to finish.
@@ -64,8 +63,7 @@ class SagaServiceImpl final
   // The authenticated caller of the call.
   absl::StatusOr<Caller> CallerOf(const grpc::ServerContextBase* context) const;
 
-  SagaOperations& operations_;
-  AccessGuard& guard_;
+  GuardedOperations& operations_;
   StreamLimiter streams_;
   observability::CoordinatorMetrics* const metrics_;
   SagaWaiters waiters_;

@@ -65,27 +65,31 @@ struct TlsFlags {
   std::string reload_interval = "1m";
 };
 
-struct ServeFlags {
-  std::string database_uri;
+// The flags `serve` and `dev` share (coordinator_flags.h registers and applies them).
+struct CoordinatorFlags {
   std::string listen_address = "127.0.0.1:7700";
   // When set, the bound address is written here once the server accepts requests.
   std::string ready_file;
-  LimitFlags limits;
-  SecurityFlags security;
-  // How long SIGTERM/SIGINT waits for participant calls in flight to answer.
-  std::string shutdown_grace = "10s";
-  std::string node_id;
-  std::string lease_ttl = "5s";
-  // Delete sagas that finished (COMPLETED, COMPENSATED) longer ago than this; empty: never.
-  std::string retention;
   // host:port of the HTTP port (health, metrics, JSON API, dashboard); empty: none.
   std::string http_listen;
   // When set, the bound HTTP address is written here once serving.
   std::string http_ready_file;
   // Host names the HTTP port answers to besides localhost, IP literals and its listen host.
   std::vector<std::string> http_allowed_hosts;
+  LimitFlags limits;
+  SecurityFlags security;
   NotifyFlags notify;
+  // How long SIGTERM/SIGINT waits for participant calls in flight to answer.
+  std::string shutdown_grace = "10s";
   TlsFlags tls;
+};
+
+struct ServeFlags : CoordinatorFlags {
+  std::string database_uri;
+  std::string node_id;
+  std::string lease_ttl = "5s";
+  // Delete sagas that finished (COMPLETED, COMPENSATED) longer ago than this; empty: never.
+  std::string retention;
   // TEST ONLY: simulated network faults on participant calls (see engine/delivery_faults.h).
   bool test_duplicate_calls = false;
   std::string test_late_action;        // "STEP:DURATION"
@@ -93,19 +97,9 @@ struct ServeFlags {
   std::string test_lost_reply;         // STEP
 };
 
-struct DevFlags {
-  NotifyFlags notify;
+struct DevFlags : CoordinatorFlags {
+  DevFlags() { http_listen = "127.0.0.1:7780"; }
   std::string data_dir;
-  std::string listen_address = "127.0.0.1:7700";
-  std::string ready_file;
-  std::string http_listen = "127.0.0.1:7780";
-  std::string http_ready_file;
-  std::vector<std::string> http_allowed_hosts;
-  LimitFlags limits;
-  SecurityFlags security;
-  // How long SIGTERM/SIGINT waits for participant calls in flight to answer.
-  std::string shutdown_grace = "10s";
-  TlsFlags tls;
 };
 
 struct ClientFlags {

@@ -2,27 +2,18 @@
 
 #include "coordinator/cli/commands.h"
 #include "coordinator/cli/serve_command.h"
-#include "coordinator/cli/tls_flags.h"
 #include "coordinator/devdb/local_postgres.h"
 
 namespace skald::cli {
 
 int RunDev(const DevFlags& flags) {
-  api::ServerOptions options;
-  if (absl::Status notify = ApplyNotifyFlags(flags.notify, options); !notify.ok()) {
-    spdlog::error("{}", std::string(notify.message()));
+  server::ServerOptions options;
+  if (absl::Status applied = ApplyCoordinatorFlags(flags, options); !applied.ok()) {
+    spdlog::error("{}", std::string(applied.message()));
     return 2;
   }
   // A development machine's receivers run on it: loopback is allowed without a flag.
   options.notify_allow.AllowLoopback();
-  if (absl::Status tls = ApplyTlsFlags(flags.tls, options); !tls.ok()) {
-    spdlog::error("{}", std::string(tls.message()));
-    return 2;
-  }
-  if (absl::Status security = ApplySecurityFlags(flags.security, options); !security.ok()) {
-    spdlog::error("{}", std::string(security.message()));
-    return 2;
-  }
   devdb::LocalPostgresOptions postgres_options;
   postgres_options.data_dir = flags.data_dir;
   auto postgres = devdb::LocalPostgres::Start(postgres_options);
@@ -37,13 +28,9 @@ int RunDev(const DevFlags& flags) {
   }
   spdlog::info("local PostgreSQL in {}: {}", flags.data_dir, (*postgres)->ConnectionUri("skald"));
   options.database_uri = (*postgres)->ConnectionUri("skald");
-  options.listen_address = flags.listen_address;
-  options.limits = ToApiLimits(flags.limits);
   // One coordinator on its own cluster: a fixed name lets a restarted `skald dev` take its
   // unfinished sagas back at once.
   options.node_id = "skald-dev";
-  options.http_listen_address = flags.http_listen;
-  options.http_allowed_hosts = flags.http_allowed_hosts;
   return ServeUntilSignalled(options, flags.ready_file, flags.shutdown_grace,
                              flags.http_ready_file);
   // `postgres` stops the cluster it started when it goes out of scope.

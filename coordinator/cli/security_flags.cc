@@ -9,7 +9,7 @@
 
 namespace skald::cli {
 
-absl::Status ApplySecurityFlags(const SecurityFlags& flags, api::ServerOptions& options) {
+absl::Status ApplySecurityFlags(const SecurityFlags& flags, server::ServerOptions& options) {
   observability::SetRedactedFields(observability::ParseFieldList(flags.redact_fields));
   if (flags.auth_tokens.empty()) return absl::OkStatus();
   std::ifstream in(flags.auth_tokens);

@@ -11,9 +11,8 @@
 
 #include "coordinator/cli/commands.h"
 #include "coordinator/cli/tls_flags.h"
-#include "coordinator/core/destination_allowlist.h"
 #include "coordinator/core/duration.h"
-#include "coordinator/core/notification.h"
+#include "coordinator/server/coordinator_server.h"
 
 namespace skald::cli {
 namespace {
@@ -33,7 +32,7 @@ bool WriteAtomically(const std::string& path, const std::string& contents) {
 
 }  // namespace
 
-int ServeUntilSignalled(const api::ServerOptions& options, const std::string& ready_file,
+int ServeUntilSignalled(const server::ServerOptions& options, const std::string& ready_file,
                         const std::string& shutdown_grace, const std::string& http_ready_file) {
   auto grace = core::ParseDuration(shutdown_grace);
   if (!grace.ok()) {
@@ -53,7 +52,7 @@ int ServeUntilSignalled(const api::ServerOptions& options, const std::string& re
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
   for (const std::string& line : PlaintextWarning(options)) spdlog::warn("{}", line);
-  auto server = api::CoordinatorServer::Start(options);
+  auto server = server::CoordinatorServer::Start(options);
   if (!server.ok()) {
     spdlog::error("cannot start the coordinator: {}", std::string(server.status().message()));
     return 1;
@@ -74,58 +73,6 @@ int ServeUntilSignalled(const api::ServerOptions& options, const std::string& re
   return 0;
 }
 
-api::ApiLimits ToApiLimits(const LimitFlags& flags) {
-  api::ApiLimits limits;
-  limits.max_input_bytes = flags.max_input_bytes;
-  limits.definition.max_document_bytes = flags.max_definition_bytes;
-  limits.definition.max_steps = flags.max_steps;
-  limits.max_request_bytes = flags.max_request_bytes;
-  limits.max_output_bytes = flags.max_output_bytes;
-  limits.definition.max_name_length = flags.max_name_length;
-  limits.max_saga_id_length = flags.max_name_length;
-  limits.max_operator_text = flags.max_text_length;
-  limits.max_page_size = flags.max_page_size;
-  limits.default_page_size = std::min(limits.default_page_size, flags.max_page_size);
-  limits.max_watch_streams = flags.max_watch_streams;
-  return limits;
-}
-
-absl::Status ApplyNotifyFlags(const NotifyFlags& flags, api::ServerOptions& options) {
-  options.notifier.secret = flags.secret;
-  if (const char* secret = std::getenv("SKALD_NOTIFY_SECRET"); flags.secret.empty() && secret) {
-    options.notifier.secret = secret;
-  }
-  if (!flags.alert_url.empty()) {
-    if (absl::Status valid = core::ValidateWebhookUrl(flags.alert_url); !valid.ok()) {
-      return absl::InvalidArgumentError("--alert-url: " + std::string(valid.message()));
-    }
-  }
-  options.notifier.alert_url = flags.alert_url;
-  if (flags.alert_compensation_failures < 1) {
-    return absl::InvalidArgumentError("--alert-compensation-failures: must be at least 1");
-  }
-  options.alert_compensation_failures = flags.alert_compensation_failures;
-  auto stuck_after = core::ParseDuration(flags.alert_stuck_after);
-  if (!stuck_after.ok() || stuck_after->count() == 0) {
-    return absl::InvalidArgumentError(
-        "--alert-stuck-after: must be a duration like \"30m\" or \"1h\", got \"" +
-        flags.alert_stuck_after + "\"");
-  }
-  options.notifier.alert_stuck_after = *stuck_after;
-  auto allow = core::DestinationAllowlist::Parse(flags.notify_allow);
-  if (!allow.ok()) return allow.status();
-  options.notify_allow = std::move(*allow);
-  options.notifier.workers = flags.notify_workers;
-  auto timeout = core::ParseDuration(flags.notify_timeout);
-  if (!timeout.ok() || timeout->count() == 0 || *timeout > std::chrono::minutes(5)) {
-    return absl::InvalidArgumentError(
-        "--notify-timeout: must be a duration from 1ms to 5m like \"10s\", got \"" +
-        flags.notify_timeout + "\"");
-  }
-  options.notifier.request_timeout = *timeout;
-  return absl::OkStatus();
-}
-
 namespace {
 
 // A retention is often counted in days, past the 30 days core::ParseDuration allows for
@@ -142,16 +89,12 @@ absl::StatusOr<std::chrono::milliseconds> ParseRetention(const std::string& text
 }  // namespace
 
 int RunServe(const ServeFlags& flags) {
-  api::ServerOptions options;
-  options.limits = ToApiLimits(flags.limits);
-  if (absl::Status notify = ApplyNotifyFlags(flags.notify, options); !notify.ok()) {
-    spdlog::error("{}", std::string(notify.message()));
+  server::ServerOptions options;
+  if (absl::Status applied = ApplyCoordinatorFlags(flags, options); !applied.ok()) {
+    spdlog::error("{}", std::string(applied.message()));
     return 2;
   }
-  if (absl::Status security = ApplySecurityFlags(flags.security, options); !security.ok()) {
-    spdlog::error("{}", std::string(security.message()));
-    return 2;
-  }
+  options.database_uri = flags.database_uri;
   options.node_id = flags.node_id;
   auto lease_ttl = core::ParseDuration(flags.lease_ttl);
   if (!lease_ttl.ok() || *lease_ttl < std::chrono::milliseconds(300)) {
@@ -178,14 +121,6 @@ int RunServe(const ServeFlags& flags) {
       spdlog::error("--test-late-action: {}", std::string(parsed.message()));
       return 2;
     }
-  }
-  options.database_uri = flags.database_uri;
-  options.listen_address = flags.listen_address;
-  options.http_listen_address = flags.http_listen;
-  options.http_allowed_hosts = flags.http_allowed_hosts;
-  if (absl::Status tls = ApplyTlsFlags(flags.tls, options); !tls.ok()) {
-    spdlog::error("{}", std::string(tls.message()));
-    return 2;
   }
   return ServeUntilSignalled(options, flags.ready_file, flags.shutdown_grace,
                              flags.http_ready_file);

@@ -87,7 +87,7 @@ void AddClientTlsFlags(CLI::App& command, ClientFlags& flags) {
   command.add_option("--tls-key", flags.tls_key, "PEM private key of --tls-cert");
 }
 
-absl::Status ApplyTlsFlags(const TlsFlags& flags, api::ServerOptions& options) {
+absl::Status ApplyTlsFlags(const TlsFlags& flags, server::ServerOptions& options) {
   options.tls = {.cert_file = flags.cert, .key_file = flags.key, .client_ca_file = flags.client_ca};
   if (absl::Status s =
           Named("--tls-cert/--tls-key/--tls-client-ca", tls::CheckServerFiles(options.tls));
@@ -139,7 +139,7 @@ bool IsLoopbackAddress(const std::string& listen_address) {
   return false;
 }
 
-std::vector<std::string> PlaintextWarning(const api::ServerOptions& options) {
+std::vector<std::string> PlaintextWarning(const server::ServerOptions& options) {
   std::vector<std::string> exposed;
   if (!options.tls.enabled() && !IsLoopbackAddress(options.listen_address)) {
     exposed.push_back("the client API and participant registry on " + options.listen_address);

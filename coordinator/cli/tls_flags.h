@@ -6,7 +6,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
-#include "coordinator/api/server.h"
+#include "coordinator/server/server_options.h"
 
 namespace CLI {
 class App;
@@ -26,7 +26,7 @@ void AddClientTlsFlags(CLI::App& command, ClientFlags& flags);
 // Sets options.tls, http_tls, participant_tls and tls_reload_interval as `flags` ask, and
 // checks every file named (readable, PEM, key matching its certificate). INVALID_ARGUMENT
 // naming the flag and the problem otherwise.
-absl::Status ApplyTlsFlags(const TlsFlags& flags, api::ServerOptions& options);
+absl::Status ApplyTlsFlags(const TlsFlags& flags, server::ServerOptions& options);
 
 // True when the host of `listen_address` ("host:port", "[v6]:port", or a gRPC "unix:"
 // address) is only reachable from this machine: 127.0.0.0/8, ::1 (also as ::ffff:127.x.y.z),
@@ -35,6 +35,6 @@ bool IsLoopbackAddress(const std::string& listen_address);
 
 // Returns the lines of the warning for the ports `options` would serve in plaintext on a
 // non-loopback address; empty when there is nothing to warn about.
-std::vector<std::string> PlaintextWarning(const api::ServerOptions& options);
+std::vector<std::string> PlaintextWarning(const server::ServerOptions& options);
 
 }  // namespace skald::cli

@@ -4,19 +4,9 @@
 
 #include "absl/status/statusor.h"
 #include "coordinator/core/definition.h"
+#include "coordinator/core/definition_limits.h"
 
 namespace skald::core {
-
-// Limits on a definition document, checked while parsing.
-struct DefinitionLimits {
-  size_t max_document_bytes = 1 << 20;
-  size_t max_steps = 100;
-  size_t max_name_length = 128;
-  // Objects and arrays inside one another, the document itself counting as 1. Copying,
-  // walking and printing a JSON value recurses once per level, so a deeper document (a few
-  // hundred KB of "[[[[...") would overflow the stack of whichever thread touches it.
-  size_t max_nesting_depth = 64;
-};
 
 // Returns the definition described by `json_text` (format: docs/definitions.md), or
 // INVALID_ARGUMENT whose message lists every problem found, one per line, each naming its

@@ -264,8 +264,8 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(const HttpServerOp
   SetErrorHandlers(server, options.max_body_bytes);
   SetAdmission(server, core::MakeHostAllowlist(listen->host, options.allowed_hosts));
   AddOperationalRoutes(server, services);
-  if (services.operations && services.registry) {
-    AddJsonApiRoutes(server, *services.operations, *services.registry, services.guard);
+  if (services.api) {
+    AddJsonApiRoutes(server, *services.api);
   }
   AddDashboardRoutes(server);
 

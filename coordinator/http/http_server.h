@@ -8,9 +8,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "coordinator/api/access_guard.h"
-#include "coordinator/api/registry_service.h"
-#include "coordinator/api/saga_operations.h"
+#include "coordinator/api/guarded_operations.h"
 #include "coordinator/observability/metrics.h"
 #include "tls/grpc_credentials.h"
 
@@ -54,12 +52,9 @@ struct HttpServerOptions {
 
 // What the HTTP port serves; everything must outlive the server.
 struct HttpServices {
-  api::SagaOperations* operations = nullptr;
-  api::RegistryServiceImpl* registry = nullptr;
+  // The JSON API (/api/v1): authenticated, checked and called; nullptr: no JSON API.
+  const api::GuardedOperations* api = nullptr;
   observability::MetricsRegistry* metrics = nullptr;
-  // Authenticates and authorises /api/v1 requests (their "Authorization: Bearer" header);
-  // nullptr: no checks.
-  const api::AccessGuard* guard = nullptr;
   // Called for each /readyz: ready when every check is ok. Must not block for long.
   std::function<std::vector<ReadinessCheck>()> readiness;
 };

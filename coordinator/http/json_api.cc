@@ -35,12 +35,10 @@ void Answer(httplib::Response& http_response, const absl::StatusOr<Request>& req
 }
 
 // Returns the caller of `request`; answers `response` with the refusal and returns nothing
-// when it is not authenticated. Without a guard, every caller is unrestricted.
-std::optional<api::Caller> CallerOf(const api::AccessGuard* guard, const httplib::Request& request,
-                                    httplib::Response& response) {
-  if (!guard) return api::Caller{"", {}, {}, /*unrestricted=*/true};
-  absl::StatusOr<api::Caller> caller =
-      guard->Authenticate(request.get_header_value("Authorization"));
+// when it is not authenticated.
+std::optional<api::Caller> CallerOf(const api::GuardedOperations& api,
+                                    const httplib::Request& request, httplib::Response& response) {
+  absl::StatusOr<api::Caller> caller = api.Authenticate(request.get_header_value("Authorization"));
   if (!caller.ok()) {
     ReplyError(response, caller.status());
     return std::nullopt;
@@ -115,179 +113,103 @@ absl::StatusOr<v1::ListParticipantsRequest> ListParticipantsRequestFrom(const Qu
 
 // POST routes take no query parameters and do not check them. Their bodies are JSON
 // (Content-Type: application/json, checked with the request's head in http_server.cc). Every
-// route authenticates first, then
-// checks the request's permission with the guard (as the gRPC service does), then calls.
-void AddJsonApiRoutes(httplib::Server& server, api::SagaOperations& operations,
-                      api::RegistryServiceImpl& registry, const api::AccessGuard* guard) {
+// route authenticates first, then parses its request, then hands it to GuardedOperations
+// (which checks the caller's permission, as for gRPC, and calls).
+void AddJsonApiRoutes(httplib::Server& server, const api::GuardedOperations& operations) {
   using httplib::Request;
   using httplib::Response;
-  api::SagaOperations* ops = &operations;
-  // Runs a check of the guard; without a guard, everything is allowed.
-  auto allowed = [guard](auto check) { return guard ? check(*guard) : absl::OkStatus(); };
+  const api::GuardedOperations* api = &operations;
 
-  server.Get("/api/v1/sagas", [ops, guard, allowed](const Request& req, Response& res) {
-    std::optional<api::Caller> caller = CallerOf(guard, req, res);
+  server.Get("/api/v1/sagas", [api](const Request& req, Response& res) {
+    std::optional<api::Caller> caller = CallerOf(*api, req, res);
     if (!caller) return;
-    absl::StatusOr<v1::ListSagasRequest> request = ListSagasRequestFrom(req.params);
-    if (request.ok()) {
-      if (absl::Status s = allowed([&](const api::AccessGuard& g) {
-            return g.CheckList(*caller, request->definition());
-          });
-          !s.ok()) {
-        request = s;
-      }
-    }
     Answer<v1::ListSagasRequest, v1::ListSagasResponse>(
-        res, request,
-        [ops](const auto& request, auto* response) { return ops->ListSagas(request, response); });
+        res, ListSagasRequestFrom(req.params), [&](const auto& request, auto* response) {
+          return api->ListSagas(*caller, request, response);
+        });
   });
   // Before the saga route: "counts" is not a saga id here.
-  server.Get("/api/v1/sagas/counts", [ops, guard, allowed](const Request& req, Response& res) {
-    std::optional<api::Caller> caller = CallerOf(guard, req, res);
+  server.Get("/api/v1/sagas/counts", [api](const Request& req, Response& res) {
+    std::optional<api::Caller> caller = CallerOf(*api, req, res);
     if (!caller) return;
-    absl::StatusOr<v1::CountSagasRequest> request = CountSagasRequestFrom(req.params);
-    if (request.ok()) {
-      if (absl::Status s = allowed([&](const api::AccessGuard& g) {
-            return g.CheckList(*caller, request->definition());
-          });
-          !s.ok()) {
-        request = s;
-      }
-    }
     Answer<v1::CountSagasRequest, v1::CountSagasResponse>(
-        res, request,
-        [ops](const auto& request, auto* response) { return ops->CountSagas(request, response); });
+        res, CountSagasRequestFrom(req.params), [&](const auto& request, auto* response) {
+          return api->CountSagas(*caller, request, response);
+        });
   });
-  server.Get(R"(/api/v1/sagas/([^/]+))", [ops, guard, allowed](const Request& req, Response& res) {
-    std::optional<api::Caller> caller = CallerOf(guard, req, res);
+  server.Get(R"(/api/v1/sagas/([^/]+))", [api](const Request& req, Response& res) {
+    std::optional<api::Caller> caller = CallerOf(*api, req, res);
     if (!caller) return;
     absl::StatusOr<v1::GetSagaRequest> request = v1::GetSagaRequest();
     if (absl::Status s = core::CheckNoQueryParams(req.params); !s.ok()) request = s;
     if (request.ok()) request->set_saga_id(req.matches[1]);
-    if (request.ok()) {
-      if (absl::Status s = allowed([&](const api::AccessGuard& g) {
-            return g.CheckReadSaga(*caller, request->saga_id());
-          });
-          !s.ok()) {
-        request = s;
-      }
-    }
     Answer<v1::GetSagaRequest, v1::GetSagaResponse>(
-        res, request,
-        [ops](const auto& request, auto* response) { return ops->GetSaga(request, response); });
+        res, request, [&](const auto& request, auto* response) {
+          return api->GetSaga(*caller, request, response);
+        });
   });
-  server.Get(R"(/api/v1/sagas/([^/]+)/history)",
-             [ops, guard, allowed](const Request& req, Response& res) {
-               std::optional<api::Caller> caller = CallerOf(guard, req, res);
-               if (!caller) return;
-               absl::StatusOr<v1::GetSagaHistoryRequest> request =
-                   GetSagaHistoryRequestFrom(req.matches[1], req.params);
-               if (request.ok()) {
-                 if (absl::Status s = allowed([&](const api::AccessGuard& g) {
-                       return g.CheckReadSaga(*caller, request->saga_id());
-                     });
-                     !s.ok()) {
-                   request = s;
-                 }
-               }
-               Answer<v1::GetSagaHistoryRequest, v1::GetSagaHistoryResponse>(
-                   res, request, [ops](const auto& request, auto* response) {
-                     return ops->GetSagaHistory(request, response);
-                   });
-             });
-  server.Post("/api/v1/sagas", [ops, guard, allowed](const Request& req, Response& res) {
-    std::optional<api::Caller> caller = CallerOf(guard, req, res);
+  server.Get(R"(/api/v1/sagas/([^/]+)/history)", [api](const Request& req, Response& res) {
+    std::optional<api::Caller> caller = CallerOf(*api, req, res);
+    if (!caller) return;
+    Answer<v1::GetSagaHistoryRequest, v1::GetSagaHistoryResponse>(
+        res, GetSagaHistoryRequestFrom(req.matches[1], req.params),
+        [&](const auto& request, auto* response) {
+          return api->GetSagaHistory(*caller, request, response);
+        });
+  });
+  server.Post("/api/v1/sagas", [api](const Request& req, Response& res) {
+    std::optional<api::Caller> caller = CallerOf(*api, req, res);
     if (!caller) return;
     v1::StartSagaRequest request;
     if (absl::Status parsed = FromJson(req.body, &request); !parsed.ok()) {
       return ReplyError(res, parsed);
     }
-    if (absl::Status s =
-            allowed([&](const api::AccessGuard& g) { return g.CheckStart(*caller, request); });
-        !s.ok()) {
-      return ReplyError(res, s);
-    }
     v1::StartSagaResponse response;
-    Reply(res, ops->StartSaga(request, &response), response);
+    Reply(res, api->StartSaga(*caller, request, &response), response);
   });
-  server.Post(R"(/api/v1/sagas/([^/]+)/(abort|retry|skip))",
-              [ops, guard, allowed](const Request& req, Response& res) {
-                std::optional<api::Caller> caller = CallerOf(guard, req, res);
-                if (!caller) return;
-                v1::OperatorActionRequest request;
-                absl::Status parsed = FromJson(req.body, &request);
-                const std::string saga_id = req.matches[1];
-                if (parsed.ok() && !request.saga_id().empty() && request.saga_id() != saga_id) {
-                  parsed = Invalid("saga_id: the body names \"" + request.saga_id() +
-                                   "\", the path \"" + saga_id + "\"; leave it out of the body");
-                }
-                if (!parsed.ok()) return ReplyError(res, parsed);
-                request.set_saga_id(saga_id);
-                if (absl::Status s = allowed([&](const api::AccessGuard& g) {
-                      return g.CheckOperate(*caller, request);
-                    });
-                    !s.ok()) {
-                  return ReplyError(res, s);
-                }
-                const std::string action = req.matches[2];
-                v1::OperatorActionResponse response;
-                absl::Status status = action == "abort"   ? ops->AbortSaga(request, &response)
-                                      : action == "retry" ? ops->RetrySaga(request, &response)
-                                                          : ops->SkipStep(request, &response);
-                Reply(res, status, response);
-              });
-  server.Get(R"(/api/v1/definitions/([^/]+))",
-             [ops, guard, allowed](const Request& req, Response& res) {
-               std::optional<api::Caller> caller = CallerOf(guard, req, res);
-               if (!caller) return;
-               absl::StatusOr<v1::GetDefinitionRequest> request =
-                   GetDefinitionRequestFrom(req.matches[1], req.params);
-               if (request.ok()) {
-                 if (absl::Status s = allowed([&](const api::AccessGuard& g) {
-                       return g.CheckReadDefinition(*caller, request->name(), request->version());
-                     });
-                     !s.ok()) {
-                   request = s;
-                 }
-               }
-               Answer<v1::GetDefinitionRequest, v1::GetDefinitionResponse>(
-                   res, request, [ops](const auto& request, auto* response) {
-                     return ops->GetDefinition(request, response);
-                   });
-             });
-  server.Post("/api/v1/definitions", [ops, guard, allowed](const Request& req, Response& res) {
-    std::optional<api::Caller> caller = CallerOf(guard, req, res);
+  server.Post(
+      R"(/api/v1/sagas/([^/]+)/(abort|retry|skip))", [api](const Request& req, Response& res) {
+        std::optional<api::Caller> caller = CallerOf(*api, req, res);
+        if (!caller) return;
+        v1::OperatorActionRequest request;
+        absl::Status parsed = FromJson(req.body, &request);
+        const std::string saga_id = req.matches[1];
+        if (parsed.ok() && !request.saga_id().empty() && request.saga_id() != saga_id) {
+          parsed = Invalid("saga_id: the body names \"" + request.saga_id() + "\", the path \"" +
+                           saga_id + "\"; leave it out of the body");
+        }
+        if (!parsed.ok()) return ReplyError(res, parsed);
+        request.set_saga_id(saga_id);
+        const std::string action = req.matches[2];
+        v1::OperatorActionResponse response;
+        absl::Status status = action == "abort"   ? api->AbortSaga(*caller, request, &response)
+                              : action == "retry" ? api->RetrySaga(*caller, request, &response)
+                                                  : api->SkipStep(*caller, request, &response);
+        Reply(res, status, response);
+      });
+  server.Get(R"(/api/v1/definitions/([^/]+))", [api](const Request& req, Response& res) {
+    std::optional<api::Caller> caller = CallerOf(*api, req, res);
+    if (!caller) return;
+    Answer<v1::GetDefinitionRequest, v1::GetDefinitionResponse>(
+        res, GetDefinitionRequestFrom(req.matches[1], req.params),
+        [&](const auto& request, auto* response) {
+          return api->GetDefinition(*caller, request, response);
+        });
+  });
+  server.Post("/api/v1/definitions", [api](const Request& req, Response& res) {
+    std::optional<api::Caller> caller = CallerOf(*api, req, res);
     if (!caller) return;
     v1::ApplyDefinitionRequest request;
     request.set_definition_json(req.body);
-    if (absl::Status s =
-            allowed([&](const api::AccessGuard& g) { return g.CheckApply(*caller, request); });
-        !s.ok()) {
-      return ReplyError(res, s);
-    }
     v1::ApplyDefinitionResponse response;
-    Reply(res, ops->ApplyDefinition(request, &response), response);
+    Reply(res, api->ApplyDefinition(*caller, request, &response), response);
   });
-  api::RegistryServiceImpl* participants = &registry;
-  server.Get("/api/v1/participants", [participants, guard, allowed](const Request& req,
-                                                                    Response& res) {
-    std::optional<api::Caller> caller = CallerOf(guard, req, res);
+  server.Get("/api/v1/participants", [api](const Request& req, Response& res) {
+    std::optional<api::Caller> caller = CallerOf(*api, req, res);
     if (!caller) return;
-    absl::StatusOr<v1::ListParticipantsRequest> request = ListParticipantsRequestFrom(req.params);
-    if (request.ok()) {
-      if (absl::Status s =
-              allowed([&](const api::AccessGuard& g) { return g.CheckListParticipants(*caller); });
-          !s.ok()) {
-        request = s;
-      }
-    }
     Answer<v1::ListParticipantsRequest, v1::ListParticipantsReply>(
-        res, request, [participants](const auto& request, auto* response) {
-          // The registry's listing needs no gRPC context (and, without one, checks
-          // nothing: the caller was checked above).
-          grpc::Status status = participants->ListParticipants(nullptr, &request, response);
-          return absl::Status(static_cast<absl::StatusCode>(status.error_code()),
-                              status.error_message());
+        res, ListParticipantsRequestFrom(req.params), [&](const auto& request, auto* response) {
+          return api->ListParticipants(*caller, request, response);
         });
   });
 }

@@ -3,9 +3,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
-#include "coordinator/api/access_guard.h"
-#include "coordinator/api/registry_service.h"
-#include "coordinator/api/saga_operations.h"
+#include "coordinator/api/guarded_operations.h"
 #include "coordinator/core/api_request.h"
 #include "skald/v1/registry.pb.h"
 #include "skald/v1/saga_service.pb.h"
@@ -21,12 +19,10 @@ namespace skald::http {
 // A request's query parameters, decoded (httplib::Params).
 using QueryParams = core::QueryParams;
 
-// Adds the /api/v1 routes to `server`. Each request is authenticated by its
-// "Authorization: Bearer <token>" header and checked by `guard` (when not null) as over
-// gRPC: 401 UNAUTHENTICATED, 403 PERMISSION_DENIED. The services and the guard must outlive
-// the server.
-void AddJsonApiRoutes(httplib::Server& server, api::SagaOperations& operations,
-                      api::RegistryServiceImpl& registry, const api::AccessGuard* guard = nullptr);
+// Adds the /api/v1 routes to `server`, each a thin adapter over `operations`: the request
+// is authenticated by its "Authorization: Bearer <token>" header and checked as over gRPC
+// (401 UNAUTHENTICATED, 403 PERMISSION_DENIED). `operations` must outlive the server.
+void AddJsonApiRoutes(httplib::Server& server, const api::GuardedOperations& operations);
 
 // The requests built from query parameters. Each refuses (INVALID_ARGUMENT) an unknown or
 // repeated parameter and a value of the wrong type, naming it.

@@ -7,19 +7,12 @@
 #include "absl/status/statusor.h"
 #include "coordinator/core/participant_instance.h"
 #include "coordinator/store/connection.h"
+#include "coordinator/store/registration_limits.h"
 
 namespace skald::store {
 
 // Participant registrations in the coordinator's database (table participant_instances),
 // shared by every coordinator on it. Expiry is decided by the database's clock.
-// Live registrations are bounded so that a runaway or hostile registrar cannot fill the
-// table, every coordinator's directory and every listing (500 registrations in 3 s once
-// broke `skald participant list`).
-struct RegistrationLimits {
-  size_t max_per_service = 200;
-  size_t max_total = 2000;
-};
-
 class RegistryStore {
  public:
   explicit RegistryStore(ConnectionPool& pool, RegistrationLimits limits = {})

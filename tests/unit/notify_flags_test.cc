@@ -11,7 +11,7 @@ namespace {
 core::IpAddress Ip(std::string_view text) { return *core::ParseIpAddress(text); }
 
 TEST(NotifyFlagsTest, ServeRefusesLoopbackAndPrivateUnlessListed) {
-  api::ServerOptions options;
+  server::ServerOptions options;
   ASSERT_TRUE(ApplyNotifyFlags(NotifyFlags{}, options).ok());
   EXPECT_FALSE(options.notify_allow.Check("localhost", Ip("127.0.0.1")).ok());
   EXPECT_FALSE(options.notify_allow.Check("x", Ip("10.1.2.3")).ok());
@@ -33,7 +33,7 @@ TEST(NotifyFlagsTest, ServeRefusesLoopbackAndPrivateUnlessListed) {
 }
 
 TEST(NotifyFlagsTest, RefusesWhatIsNotAnAllowlistEntryOrADeadline) {
-  api::ServerOptions options;
+  server::ServerOptions options;
   NotifyFlags flags;
   flags.notify_allow = {"10.0.0.0/8", "http://hooks"};
   EXPECT_EQ(std::string(ApplyNotifyFlags(flags, options).message()),

@@ -33,7 +33,7 @@ TEST(TlsFlagsTest, LoopbackAddresses) {
 }
 
 TEST(TlsFlagsTest, WarnsOnlyForPlaintextBeyondLoopback) {
-  api::ServerOptions options;
+  server::ServerOptions options;
   options.listen_address = "127.0.0.1:7700";
   options.http_listen_address = "127.0.0.1:7780";
   EXPECT_THAT(PlaintextWarning(options), IsEmpty());
@@ -64,7 +64,7 @@ TEST(TlsFlagsTest, ApplyNamesTheFlagsOfAMissingFile) {
   TlsFlags flags;
   flags.cert = "/nonexistent/server.pem";
   flags.key = "/nonexistent/server.key";
-  api::ServerOptions options;
+  server::ServerOptions options;
   absl::Status applied = ApplyTlsFlags(flags, options);
   EXPECT_EQ(applied.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(std::string(applied.message()), HasSubstr("--tls-cert"));
@@ -82,7 +82,7 @@ TEST(TlsFlagsTest, ApplyNamesTheFlagsOfAMissingFile) {
 }
 
 TEST(TlsFlagsTest, PlaintextByDefault) {
-  api::ServerOptions options;
+  server::ServerOptions options;
   ASSERT_TRUE(ApplyTlsFlags(TlsFlags{}, options).ok());
   EXPECT_FALSE(options.tls.enabled());
   EXPECT_FALSE(options.http_tls.enabled());

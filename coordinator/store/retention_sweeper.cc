@@ -1,10 +1,10 @@
-#include "coordinator/engine/retention_sweeper.h"
+#include "coordinator/store/retention_sweeper.h"
 
 #include <spdlog/spdlog.h>
 
-namespace skald::engine {
+namespace skald::store {
 
-RetentionSweeper::RetentionSweeper(store::SagaStore& store, RetentionOptions options)
+RetentionSweeper::RetentionSweeper(SagaStore& store, RetentionOptions options)
     : store_(store), options_(options) {}
 
 RetentionSweeper::~RetentionSweeper() { Stop(); }
@@ -46,4 +46,4 @@ void RetentionSweeper::Sweep() {
   }
 }
 
-}  // namespace skald::engine
+}  // namespace skald::store

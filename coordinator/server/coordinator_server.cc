@@ -1,4 +1,4 @@
-#include "coordinator/api/server.h"
+#include "coordinator/server/coordinator_server.h"
 
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/health_check_service_interface.h>
@@ -12,7 +12,7 @@
 #include "coordinator/store/migrator.h"
 #include "coordinator/store/postgres_saga_store.h"
 
-namespace skald::api {
+namespace skald::server {
 namespace {
 
 std::string GeneratedNodeId() {
@@ -81,20 +81,23 @@ absl::StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Start(
   server->engine_ =
       std::make_unique<engine::Engine>(*server->store_, *server->router_, engine_options);
   server->write_probe_ = std::make_unique<store::WriteProbe>(*server->pool_, engine_options.owner);
-  server->operations_ = std::make_unique<SagaOperations>(*server->store_, *server->engine_,
-                                                         options.limits, server->metrics_.get());
-  server->guard_ = std::make_unique<AccessGuard>(
-      options.auth_tokens ? Authorizer(*options.auth_tokens) : Authorizer(), *server->store_,
-      server->metrics_.get());
+  server->operations_ = std::make_unique<api::SagaOperations>(
+      *server->store_, *server->engine_, options.limits, server->metrics_.get());
+  server->guard_ = std::make_unique<api::AccessGuard>(
+      options.auth_tokens ? api::Authorizer(*options.auth_tokens) : api::Authorizer(),
+      *server->store_, server->metrics_.get());
   if (!server->guard_->enabled()) {
     spdlog::warn(
         "AUTHENTICATION IS OFF: any client that reaches the API may start, read, abort, retry "
         "and skip sagas and register participants; give --auth-tokens FILE "
         "(docs/security.md)");
   }
-  server->service_ = std::make_unique<SagaServiceImpl>(
-      *server->operations_, *server->guard_, options.limits.max_watch_streams,
-      server->metrics_.get(), SagaWaiters::Options{.max_waiting = options.limits.max_waiting},
+  server->registry_operations_ = std::make_unique<api::RegistryOperations>(*server->directory_);
+  server->guarded_ = std::make_unique<api::GuardedOperations>(
+      *server->operations_, server->registry_operations_.get(), server->guard_.get());
+  server->service_ = std::make_unique<api::SagaServiceImpl>(
+      *server->guarded_, options.limits.max_watch_streams, server->metrics_.get(),
+      api::SagaWaiters::Options{.max_waiting = options.limits.max_waiting},
       options.limits.max_total_watch_streams);
 
   // The standard grpc.health.v1.Health service and server reflection (v1alpha), so that
@@ -108,8 +111,7 @@ absl::StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Start(
   grpc::ServerBuilder builder;
   int port = 0;
   builder.AddListeningPort(options.listen_address, *credentials, &port);
-  server->registry_ = std::make_unique<RegistryServiceImpl>(*server->directory_, RegistryLimits{},
-                                                            server->guard_.get());
+  server->registry_ = std::make_unique<api::RegistryServiceImpl>(*server->guarded_);
   builder.RegisterService(server->service_.get());
   builder.RegisterService(server->registry_.get());
   // A whole request over --max-request-bytes is refused by gRPC before it is parsed
@@ -145,7 +147,7 @@ absl::StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Start(
       std::make_unique<notify::Notifier>(*server->outbox_, *server->webhooks_, options.notifier);
   server->notifier_->Start();
   server->retention_ =
-      std::make_unique<engine::RetentionSweeper>(*server->store_, options.retention);
+      std::make_unique<store::RetentionSweeper>(*server->store_, options.retention);
   server->retention_->Start();
   server->server_->GetHealthCheckService()->SetServingStatus(true);
   if (!options.http_listen_address.empty()) {
@@ -157,10 +159,8 @@ absl::StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Start(
     // API's own limits give the precise error.
     http_options.max_body_bytes = options.limits.max_request_bytes;
     http::HttpServices services;
-    services.operations = server->operations_.get();
-    services.registry = server->registry_.get();
+    services.api = server->guarded_.get();
     services.metrics = server->metrics_registry_.get();
-    services.guard = server->guard_.get();
     services.readiness = [raw = server.get()] { return raw->CheckReadiness(); };
     auto http = http::HttpServer::Start(http_options, services);
     if (!http.ok()) return http.status();
@@ -234,4 +234,4 @@ std::vector<http::ReadinessCheck> CoordinatorServer::CheckReadiness() const {
   return {database, migrations};
 }
 
-}  // namespace skald::api
+}  // namespace skald::server
