@@ -7,6 +7,8 @@ packages=(
   build-essential cmake pkg-config ninja-build
   # Repeat builds (CI's machine keeps ~/.ccache between runs) compile only what changed.
   ccache
+  # lld links the binaries about four times faster than ld.bfd (picked up by CMakeLists.txt).
+  lld
   libpqxx-dev libpq-dev
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   nlohmann-json3-dev libgtest-dev libgmock-dev
