@@ -2,7 +2,6 @@
 
 #include <spdlog/spdlog.h>
 
-#include <pqxx/pqxx>
 #include <unordered_set>
 
 #include "coordinator/core/storable_text.h"
@@ -52,11 +51,31 @@ Engine::Engine(store::SagaStore& store, CallRouter& participants, EngineOptions 
     : store_(store),
       participants_(participants),
       options_(std::move(options)),
+      lease_keeper_(
+          store,
+          LeaseKeeperOptions{lease_holder(), options_.renew_interval, options_.claim_interval,
+                             options_.claim_batch, options_.monotonic_now, options_.metrics},
+          [this](const store::Lease& lease) {
+            Post({lease.saga_id, core::SagaResumed{}, lease.token});
+          },
+          [this](std::vector<store::Lease> held) {
+            // For the loop's self-check: a lease held but not driven would be renewed for ever.
+            std::lock_guard lock(mutex_);
+            renewed_leases_ = std::move(held);
+            ++renewals_;
+          }),
       store_backoff_(options_.initial_store_backoff) {}
 
 Engine::~Engine() { Stop(); }
 
 absl::Status Engine::Start() {
+  if (absl::Status taken_up = TakeUpUnfinishedSagas(); !taken_up.ok()) return taken_up;
+  thread_ = std::thread([this] { Loop(); });
+  lease_thread_ = std::thread([this] { KeepLeases(); });
+  return absl::OkStatus();
+}
+
+absl::Status Engine::TakeUpUnfinishedSagas() {
   // A coordinator restarted under the same name takes its sagas back at once instead of
   // waiting for its old leases to expire; the first claim follows. Both happen here, so that
   // a start on an unreachable database fails loudly.
@@ -72,84 +91,33 @@ absl::Status Engine::Start() {
   spdlog::info("engine {}: took up {} unfinished saga(s)", options_.owner,
                reclaimed->size() + claimed->size());
   if (options_.metrics && !claimed->empty()) options_.metrics->LeasesTakenOver(claimed->size());
+  std::lock_guard lock(mutex_);
   timers_.push(Timer{options_.now() + options_.self_check_interval, "", core::SagaResumed{},
                      Timer::Kind::kSelfCheck});
-  thread_ = std::thread([this] { Loop(); });
-  lease_thread_ = std::thread([this] { KeepLeases(); });
   return absl::OkStatus();
 }
 
-namespace {
-
-// Counts announcements of released sagas on the work channel.
-class WorkReceiver : public pqxx::notification_receiver {
- public:
-  explicit WorkReceiver(pqxx::connection_base& connection)
-      : pqxx::notification_receiver(connection, store::kWorkChannel) {}
-  void operator()(const std::string&, int) override { ++received; }
-  int received = 0;
-};
-
-}  // namespace
-
-void Engine::AwaitWork(std::chrono::milliseconds timeout) {
-  // libpqxx 6 may reconnect silently and lose the LISTEN, so any trouble drops the
-  // connection and the next wait opens a fresh one.
-  if (!options_.listen_uri.empty()) {
-    try {
-      if (!listen_connection_) {
-        listen_connection_ = std::make_unique<pqxx::connection>(options_.listen_uri);
-        work_receiver_ = std::make_unique<WorkReceiver>(*listen_connection_);
-      }
-      const auto micros = std::chrono::duration_cast<std::chrono::microseconds>(timeout).count();
-      listen_connection_->await_notification(micros / 1'000'000, micros % 1'000'000);
-      return;
-    } catch (const std::exception& e) {
-      spdlog::warn("engine: listening for released sagas failed, will retry: {}", e.what());
-      work_receiver_.reset();
-      listen_connection_.reset();
-    }
+void Engine::AwaitWork(store::WorkChannel* channel, std::chrono::milliseconds timeout) {
+  if (channel) {
+    absl::Status heard = channel->AwaitWork(timeout);
+    if (heard.ok()) return;
+    spdlog::warn("engine: {}; will retry", std::string(heard.message()));
   }
   std::unique_lock lock(mutex_);
   wake_.wait_for(lock, timeout, [this] { return stopping_; });
 }
 
 void Engine::KeepLeases() {
-  auto next_renewal = std::chrono::steady_clock::now() + options_.renew_interval;
+  std::unique_ptr<store::WorkChannel> channel;
+  if (!options_.listen_uri.empty()) channel = store::MakePostgresWorkChannel(options_.listen_uri);
   while (true) {
     {
       std::lock_guard lock(mutex_);
       if (stopping_ || draining_) return;
     }
-    if (std::chrono::steady_clock::now() >= next_renewal) {
-      // Losing a lease needs no action here: the saga's next commit is fenced and the
-      // engine lets it go then.
-      auto renewed = store_.RenewLeases(lease_holder());
-      if (!renewed.ok()) {
-        spdlog::warn("engine: renewing leases failed: {}", std::string(renewed.status().message()));
-      } else {
-        // For the loop's self-check: a lease held but not driven would be renewed for ever.
-        std::lock_guard lock(mutex_);
-        renewed_leases_ = std::move(*renewed);
-        ++renewals_;
-      }
-      next_renewal = std::chrono::steady_clock::now() + options_.renew_interval;
-    }
-    auto claimed = store_.ClaimSagas(lease_holder(), options_.claim_batch);
-    if (claimed.ok()) {
-      for (const store::Lease& lease : *claimed) {
-        Post({lease.saga_id, core::SagaResumed{}, lease.token});
-      }
-      if (!claimed->empty()) {
-        spdlog::info("engine {}: took over {} saga(s)", options_.owner, claimed->size());
-        if (options_.metrics) options_.metrics->LeasesTakenOver(claimed->size());
-      }
-      // A full batch means more are waiting: claim again at once.
-      if (static_cast<int>(claimed->size()) == options_.claim_batch) continue;
-    } else {
-      spdlog::warn("engine: claiming sagas failed: {}", std::string(claimed.status().message()));
-    }
-    AwaitWork(std::min(options_.claim_interval, options_.renew_interval));
+    // A full batch means more are waiting: claim again at once.
+    if (lease_keeper_.Tick()) continue;
+    AwaitWork(channel.get(), lease_keeper_.interval());
   }
 }
 
@@ -176,7 +144,7 @@ void Engine::Stop() {
 }
 
 bool Engine::Drain(std::chrono::milliseconds grace) {
-  const auto deadline = std::chrono::steady_clock::now() + grace;
+  const MonotonicTime deadline = options_.monotonic_now() + grace;
   bool drained;
   {
     std::unique_lock lock(mutex_);
@@ -184,7 +152,7 @@ bool Engine::Drain(std::chrono::milliseconds grace) {
     // Participant replies arrive on gRPC threads and are posted to the inbox; poll the
     // in-flight count at a short interval rather than wiring another notification.
     while (!(drained = !busy_ && inbox_.empty() && participants_.in_flight() == 0) &&
-           std::chrono::steady_clock::now() < deadline) {
+           options_.monotonic_now() < deadline) {
       idle_.wait_for(lock, std::chrono::milliseconds(20));
     }
   }
@@ -245,40 +213,65 @@ void Engine::Post(Inbound inbound) {
 
 void Engine::Loop() {
   while (true) {
-    std::optional<std::vector<Inbound>> next = NextBatch();
-    if (!next) return;  // Stopping.
-    std::vector<Inbound>& batch = *next;
-    if (batch.empty()) continue;  // Only the self-check was due.
-    const bool handled = HandleBatch(batch);
     {
-      std::lock_guard lock(mutex_);
-      busy_ = false;
+      std::unique_lock lock(mutex_);
+      if (!AwaitBatch(lock)) return;  // Stopping.
     }
-    idle_.notify_all();
-    if (handled) {
-      store_backoff_ = options_.initial_store_backoff;
-      continue;
-    }
-    // The database is unreachable: keep the batch, in order, and try again after a pause.
-    std::unique_lock lock(mutex_);
-    for (auto it = batch.rbegin(); it != batch.rend(); ++it) inbox_.push_front(std::move(*it));
-    wake_.wait_for(lock, store_backoff_, [this] { return stopping_; });
-    store_backoff_ = std::min(store_backoff_ * 2, options_.max_store_backoff);
+    RunOnce();
   }
 }
 
-std::optional<std::vector<Engine::Inbound>> Engine::NextBatch() {
-  std::unique_lock lock(mutex_);
-  while (!stopping_) {
-    const bool timer_due = !timers_.empty() && timers_.top().at <= options_.now();
-    if (!inbox_.empty() || timer_due) break;
-    if (timers_.empty()) {
+bool Engine::AwaitBatch(std::unique_lock<std::mutex>& lock) {
+  while (!stopping_ && !BatchReady()) {
+    if (paused_until_) {
+      wake_.wait_for(lock, *paused_until_ - options_.monotonic_now(), [this] { return stopping_; });
+    } else if (timers_.empty()) {
       wake_.wait(lock);
     } else {
       wake_.wait_until(lock, timers_.top().at);
     }
   }
-  if (stopping_) return std::nullopt;
+  return !stopping_;
+}
+
+bool Engine::BatchReady() const {
+  if (paused_until_ && options_.monotonic_now() < *paused_until_) return false;
+  return !inbox_.empty() || (!timers_.empty() && timers_.top().at <= options_.now());
+}
+
+bool Engine::RunOnce() {
+  std::optional<std::vector<Inbound>> next = TakeReadyBatch();
+  if (!next) return false;
+  std::vector<Inbound>& batch = *next;
+  if (batch.empty()) return true;  // Only the self-check was due.
+  const bool handled = HandleBatch(batch);
+  {
+    std::lock_guard lock(mutex_);
+    busy_ = false;
+  }
+  idle_.notify_all();
+  if (handled) {
+    store_backoff_ = options_.initial_store_backoff;
+    return true;
+  }
+  // The database is unreachable: keep the batch, in order, and try again after a pause.
+  std::lock_guard lock(mutex_);
+  for (auto it = batch.rbegin(); it != batch.rend(); ++it) inbox_.push_front(std::move(*it));
+  paused_until_ = options_.monotonic_now() + store_backoff_;
+  store_backoff_ = std::min(store_backoff_ * 2, options_.max_store_backoff);
+  return true;
+}
+
+std::optional<core::TimePoint> Engine::NextTimerAt() const {
+  std::lock_guard lock(mutex_);
+  if (timers_.empty()) return std::nullopt;
+  return timers_.top().at;
+}
+
+std::optional<std::vector<Engine::Inbound>> Engine::TakeReadyBatch() {
+  std::unique_lock lock(mutex_);
+  if (stopping_ || !BatchReady()) return std::nullopt;
+  paused_until_.reset();
   std::vector<Inbound> batch;
   while (!inbox_.empty() && batch.size() < options_.max_batch) {
     batch.push_back(std::move(inbox_.front()));
@@ -745,7 +738,7 @@ void Engine::SendAttempt(const std::string& saga_id, const LiveSaga& saga,
       core::TraceParent(saga.traceparent, saga_id, step.name, call.phase, call.attempt));
   observability::LogAbout({saga_id, step.name, call.attempt}, spdlog::level::debug,
                           "sending the {} to {}", core::ToString(call.phase), request.handler());
-  const auto sent = std::chrono::steady_clock::now();
+  const MonotonicTime sent = options_.monotonic_now();
   CallsInFlight& calls = calls_in_flight_[saga_id];
   ++calls.count;
   calls.answer_by = std::max(calls.answer_by, options_.now() + step.attempt_timeout);
@@ -759,7 +752,7 @@ void Engine::SendAttempt(const std::string& saga_id, const LiveSaga& saga,
         if (options_.metrics) {
           options_.metrics->AttemptFinished(definition->name, step_name, core::ToString(call.phase),
                                             OutcomeLabel(result.outcome),
-                                            std::chrono::steady_clock::now() - sent);
+                                            options_.monotonic_now() - sent);
         }
         Post({saga_id, core::AttemptFinished{call.step, call.phase, call.attempt, result.outcome,
                                              std::move(result.output), std::move(result.error),
