@@ -396,11 +396,33 @@ bool Engine::HandleBatch(std::vector<Inbound>& batch) {
     spdlog::warn("engine: database {}, will retry {} event(s): {}",
                  absl::IsAborted(not_recorded.status()) ? "conflict" : "unavailable", batch.size(),
                  std::string(not_recorded.status().message()));
-    ForgetLoaded(*work);
+    if (absl::IsUnavailable(not_recorded.status())) {
+      RereadAfterUnknownOutcome(*work, batch);
+    } else {
+      ForgetLoaded(*work);
+    }
     return false;
   }
   ApplyBatch(*work, *not_recorded);
   return true;
+}
+
+void Engine::RereadAfterUnknownOutcome(const std::vector<Working>& work,
+                                       std::vector<Inbound>& batch) {
+  // The connection may have died during COMMIT, after the database committed: deciding the
+  // same events again from the states in memory would record every transition twice. So
+  // the sagas are taken up again from what is stored, first, and their events decided on
+  // that: events already recorded then no longer apply, and what the recorded transition
+  // asked for (calls, timers) is resent or re-armed by the take-up.
+  std::vector<Inbound> take_ups;
+  for (const Working& w : work) {
+    auto saga = live_.find(w.saga_id);
+    if (saga == live_.end()) continue;
+    take_ups.push_back({w.saga_id, core::SagaResumed{}, saga->second.lease_token});
+    live_.erase(saga);
+  }
+  batch.insert(batch.begin(), std::make_move_iterator(take_ups.begin()),
+               std::make_move_iterator(take_ups.end()));
 }
 
 std::optional<std::vector<Engine::Working>> Engine::DecideBatch(std::vector<Inbound>& batch) {
@@ -598,10 +620,14 @@ void Engine::Park(Working& w, const NotRecorded& why) {
   if (parked.backoff.count() == 0) parked.backoff = options_.initial_store_backoff;
   if (refused) ++parked.refusals;
   // A saga taken up by this batch is taken up again, from its stored state, when its events
-  // are replayed: the take-up's own transition was not recorded either.
-  if (w.loaded_now) {
+  // are replayed: the take-up's own transition was not recorded either. So is a saga whose
+  // commit failed on the connection: it may have been recorded after all (see
+  // RereadAfterUnknownOutcome).
+  if (w.loaded_now || why.why == NotRecorded::Why::kUnavailable) {
+    // A take-up from the stored state, not from the state a creation here began with.
     const bool takes_up_first =
-        !w.events.empty() && std::holds_alternative<core::SagaResumed>(w.events.front()->event);
+        !w.events.empty() && std::holds_alternative<core::SagaResumed>(w.events.front()->event) &&
+        !w.events.front()->created;
     if (!takes_up_first) {
       parked.events.push_back({w.saga_id, core::SagaResumed{}, live_.at(w.saga_id).lease_token});
     }

@@ -228,6 +228,10 @@ class Engine {
   void PushTimer(Timer timer);
   // Drops the sagas the batch loaded, so that retrying the batch loads them afresh.
   void ForgetLoaded(const std::vector<Working>& work);
+  // After a commit failed on the connection (its outcome unknown): drops every saga of
+  // `work` from memory and puts a take-up from the stored state before its events in
+  // `batch`, so that a transition committed after all is not recorded twice.
+  void RereadAfterUnknownOutcome(const std::vector<Working>& work, std::vector<Inbound>& batch);
   absl::Status EnsureLive(const std::string& saga_id, int64_t lease_token);
   // Drives a saga created here (AdmitNew) from the state it was created with.
   void AdoptCreated(const Inbound& inbound);
