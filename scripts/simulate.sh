@@ -3,7 +3,8 @@
 #   scripts/simulate.sh --seeds 1000            seeds 1..1000
 #   scripts/simulate.sh --seeds 500 --seed 9000 seeds 9000..9499
 #   scripts/simulate.sh --seed 42 --trace       replays seed 42 and prints its whole trace
-#   scripts/simulate.sh --seeds 200 --mutation fencing-off   the mutation check
+#   scripts/simulate.sh --seeds 200 --mutation fencing-off   the mutation check: some seed
+#     must fail (also: --mutation swallow-replies --mutation no-self-check)
 # A failing seed prints the command that replays it. Builds skald_simulate first (in
 # $SKALD_BUILD_DIR, default build/, configured as the README says).
 set -euo pipefail

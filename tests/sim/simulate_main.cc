@@ -34,13 +34,16 @@ int main(int argc, char** argv) {
         base.disable_fencing_for_mutation_test = true;
       } else if (mutation == "swallow-replies") {
         base.swallow_replies_for_mutation_test = true;
+      } else if (mutation == "no-self-check") {
+        base.disable_self_check_for_mutation_test = true;
       } else {
-        std::cerr << "unknown mutation " << mutation << " (fencing-off, swallow-replies)\n";
+        std::cerr << "unknown mutation " << mutation
+                  << " (fencing-off, swallow-replies, no-self-check; may be repeated)\n";
         return 2;
       }
     } else {
       std::cerr << "usage: skald_simulate [--seeds N] [--seed FIRST] [--trace]"
-                   " [--mutation fencing-off|swallow-replies]\n";
+                   " [--mutation fencing-off|swallow-replies|no-self-check]...\n";
       return 2;
     }
   }

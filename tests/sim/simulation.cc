@@ -67,7 +67,10 @@ constexpr const char* kDefinitions[] = {
 const std::map<std::string, std::map<std::string, StepBehaviour>> kBehaviour = {
     {"linear", {{"reserve", {0.0, 0.1}}, {"charge", {0.1, 0.1}}, {"ship", {0.15, 0.1}}}},
     {"pivot",
-     {{"hold", {0.0, 0.1}}, {"debit", {0.1, 0.1}}, {"commit", {0.1, 0.1}}, {"notify", {0.0, 0.2}}}},
+     {{"hold", {0.0, 0.1}},
+      {"debit", {0.1, 0.1}},
+      {"commit", {0.1, 0.1}},
+      {"notify", {0.08, 0.2}}}},
     {"timeouts", {{"book", {0.05, 0.3}}, {"pay", {0.1, 0.3}}}},
 };
 
@@ -203,6 +206,8 @@ void Simulation::StartCoordinator(size_t index) {
   engine_options.lease_ttl = milliseconds(5'000);
   engine_options.renew_interval = milliseconds(1'500);
   engine_options.claim_interval = milliseconds(1'000);
+  if (options_.disable_self_check_for_mutation_test)
+    engine_options.self_check_interval = std::chrono::hours(1);
   engine_options.now = [this, &c] { return scheduler_.now() + c.skew; };
   engine_options.monotonic_now = [this] { return engine::MonotonicTime(scheduler_.elapsed()); };
   c.engine = std::make_unique<engine::Engine>(store_, *c.router, engine_options);
@@ -264,10 +269,10 @@ void Simulation::Settle() {
     if (!next) continue;
     // A timer already due waits out the engine's pause after a database failure: look
     // again a little later rather than at once.
-    const SimDuration at = std::max(
-        std::chrono::duration_cast<SimDuration>(*next - c.skew - scheduler_.epoch()) +
-            SimDuration(1),
-        scheduler_.elapsed() + Ms(10));
+    const SimDuration at =
+        std::max(std::chrono::duration_cast<SimDuration>(*next - c.skew - scheduler_.epoch()) +
+                     SimDuration(1),
+                 scheduler_.elapsed() + Ms(10));
     if (c.wake_at && *c.wake_at <= at && *c.wake_at > scheduler_.elapsed()) continue;
     c.wake_at = at;
     const int incarnation = c.incarnation;
@@ -572,6 +577,7 @@ std::string ReplayCommand(const SimulationOptions& options) {
   std::string command = "scripts/simulate.sh --seed " + std::to_string(options.seed);
   if (options.disable_fencing_for_mutation_test) command += " --mutation fencing-off";
   if (options.swallow_replies_for_mutation_test) command += " --mutation swallow-replies";
+  if (options.disable_self_check_for_mutation_test) command += " --mutation no-self-check";
   return command + " --trace";
 }
 

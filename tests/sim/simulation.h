@@ -14,6 +14,9 @@ struct SimulationOptions {
   bool disable_fencing_for_mutation_test = false;
   // The transport drops some replies without ever reporting their calls.
   bool swallow_replies_for_mutation_test = false;
+  // The engines check for sagas without a way forward only once an hour (the self-check
+  // is what takes up a saga whose reply was swallowed).
+  bool disable_self_check_for_mutation_test = false;
 };
 
 struct SimulationReport {
