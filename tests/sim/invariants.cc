@@ -149,6 +149,31 @@ class Checker {
                           " succeeding twice");
       }
     }
+    // Each step's state agrees with what its history says happened to it.
+    const core::SagaState& state = saga.record.state;
+    for (size_t i = 0; i < state.steps.size() && i < saga.record.step_names.size(); ++i) {
+      const std::string& step = saga.record.step_names[i];
+      const auto has = [&](const std::string& type, const std::string& phase) {
+        return std::any_of(saga.history.begin(), saga.history.end(),
+                           [&](const store::HistoryRecord& event) {
+                             return event.type == type && event.step == step &&
+                                    (phase.empty() || event.phase == phase);
+                           });
+      };
+      const bool by_operator = has("operator_skip", "");
+      const core::StepStatus step_status = state.steps[i].status;
+      const bool agrees = step_status == core::StepStatus::kSucceeded
+                              ? has("attempt_succeeded", "action") || by_operator
+                          : step_status == core::StepStatus::kCompensated
+                              ? has("attempt_succeeded", "compensation") || by_operator
+                          : step_status == core::StepStatus::kSkipped ? has("step_skipped", "")
+                          : step_status == core::StepStatus::kPending ? !has("attempt_started", "")
+                                                                      : true;
+      if (!agrees) {
+        Violation(id, "step " + step + " is " + std::string(core::ToString(step_status)) +
+                          ", which its history does not bear out");
+      }
+    }
     const core::SagaStatus status = saga.record.state.status;
     const char* expected = status == core::SagaStatus::kCompleted     ? "saga_completed"
                            : status == core::SagaStatus::kCompensated ? "saga_compensated"

@@ -19,17 +19,20 @@ engine::CallResult Classify(const std::string& address, const WireReply& reply) 
 
 SimulatedTransport::SimulatedTransport(std::string coordinator, Scheduler& scheduler,
                                        ParticipantWorld& world, uint64_t seed,
-                                       const NetworkFaults& faults)
+                                       const NetworkFaults& faults,
+                                       std::function<void(const std::string&)> count_fault)
     : coordinator_(std::move(coordinator)),
       scheduler_(scheduler),
       world_(world),
       random_(seed),
-      faults_(faults) {}
+      faults_(faults),
+      count_fault_(std::move(count_fault)) {}
 
 SimulatedTransport::~SimulatedTransport() = default;
 
 SimDuration SimulatedTransport::Delay(std::chrono::milliseconds timeout) {
   if (Chance(faults_.delayed_past_deadline)) {
+    count_fault_("network:delayed_past_deadline");
     return SimDuration(std::uniform_int_distribution<int64_t>(timeout.count() * 1000,
                                                               timeout.count() * 3000)(random_));
   }
@@ -61,9 +64,11 @@ void SimulatedTransport::Call(const std::string& address, const v1::StepCall& ca
   });
   if (Chance(faults_.request_lost)) {
     scheduler_.Note(label + " request lost");
+    count_fault_("network:request_lost");
     return;
   }
   const int deliveries = Chance(faults_.duplicated) ? 2 : 1;
+  if (deliveries == 2) count_fault_("network:duplicated");
   for (int i = 0; i < deliveries; ++i) {
     scheduler_.After(Delay(timeout), "deliver " + label,
                      [this, calls, id, address, call, timeout, label] {
@@ -78,10 +83,12 @@ void SimulatedTransport::Deliver(uint64_t id, std::string address, v1::StepCall 
   WireReply reply = world_.Deliver(address, call);
   if (Chance(faults_.reply_lost)) {
     scheduler_.Note(label + " reply lost");
+    count_fault_("network:reply_lost");
     return;
   }
   if (Chance(faults_.reply_never_reported_for_mutation_test)) {
     scheduler_.Note(label + " reply swallowed (mutation)");
+    count_fault_("mutation:reply_swallowed");
     calls_->pending.erase(id);
     return;
   }
@@ -99,6 +106,7 @@ void SimulatedTransport::Deliver(uint64_t id, std::string address, v1::StepCall 
         break;
     }
     label += " (malformed)";
+    count_fault_("network:malformed_reply");
   }
   std::weak_ptr<Calls> calls = calls_;
   scheduler_.After(Delay(timeout), "", [calls, id, address, reply, label, this] {

@@ -35,8 +35,10 @@ struct NetworkFaults {
 // the transport abandons whatever is still on the wire.
 class SimulatedTransport : public engine::CallTransport {
  public:
+  // `count_fault` is told the name of every fault injected ("network:request_lost", ...).
   SimulatedTransport(std::string coordinator, Scheduler& scheduler, ParticipantWorld& world,
-                     uint64_t seed, const NetworkFaults& faults);
+                     uint64_t seed, const NetworkFaults& faults,
+                     std::function<void(const std::string&)> count_fault);
   ~SimulatedTransport() override;
 
   void Call(const std::string& address, const v1::StepCall& call, std::chrono::milliseconds timeout,
@@ -60,6 +62,7 @@ class SimulatedTransport : public engine::CallTransport {
   ParticipantWorld& world_;
   std::mt19937_64 random_;
   const NetworkFaults& faults_;
+  const std::function<void(const std::string&)> count_fault_;
   uint64_t next_id_ = 1;
   // Shared with the scheduled deliveries and replies, which find it gone once the transport
   // is destroyed (the coordinator crashed).

@@ -199,7 +199,7 @@ void Simulation::StartCoordinator(size_t index) {
   ++c.incarnation;
   c.transport = std::make_unique<SimulatedTransport>(
       c.name, scheduler_, world_, StreamSeed(options_.seed, 100 + index * 1000 + c.incarnation),
-      network_);
+      network_, [this](const std::string& fault) { Count(fault); });
   c.router = std::make_unique<engine::CallRouter>(*c.transport, nullptr);
   engine::EngineOptions engine_options;
   engine_options.owner = c.name;
