@@ -67,6 +67,7 @@ WireReply ParticipantWorld::Deliver(const std::string& address, const v1::StepCa
   };
   if (phase == core::Phase::kAction) {
     if (barrier_.contains({call.saga_id(), step.name, core::Phase::kCompensation})) {
+      ++refused_actions_;
       WireReply refused = Failure(core::kWireOutcomeBusinessFailure, "compensated_before_action",
                                   "compensated before its action arrived; refused");
       barrier_[key] = {refused};
@@ -86,7 +87,11 @@ WireReply ParticipantWorld::Deliver(const std::string& address, const v1::StepCa
   const auto action = barrier_.find({call.saga_id(), step.name, core::Phase::kAction});
   const bool action_applied =
       action != barrier_.end() && action->second.reply.outcome == core::kWireOutcomeSuccess;
-  if (action_applied) record_effect();
+  if (action_applied) {
+    record_effect();
+  } else {
+    ++null_compensations_;
+  }
   WireReply done = Success({{"undone", action_applied}});
   barrier_[key] = {done};
   return done;

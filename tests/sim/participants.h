@@ -71,9 +71,12 @@ class ParticipantWorld {
   // Calls that no participant should ever receive (a compensation of a step that has none,
   // or of the pivot or a step after it), described for people.
   const std::vector<std::string>& forbidden_calls() const { return forbidden_calls_; }
-  // Deliveries received, decisive answers replayed, null compensations, refused actions.
+  // Deliveries received; decisive answers replayed; compensations that found no effect to
+  // undo; actions refused because their compensation came first.
   uint64_t deliveries() const { return deliveries_; }
   uint64_t replays() const { return replays_; }
+  uint64_t null_compensations() const { return null_compensations_; }
+  uint64_t refused_actions() const { return refused_actions_; }
 
  private:
   struct Recorded {
@@ -93,6 +96,8 @@ class ParticipantWorld {
   std::vector<std::string> forbidden_calls_;
   uint64_t deliveries_ = 0;
   uint64_t replays_ = 0;
+  uint64_t null_compensations_ = 0;
+  uint64_t refused_actions_ = 0;
 };
 
 }  // namespace skald::sim

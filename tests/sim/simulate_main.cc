@@ -50,6 +50,7 @@ int main(int argc, char** argv) {
   const auto began = std::chrono::steady_clock::now();
   std::map<std::string, int64_t> faults;
   std::map<std::string, int64_t> end_states;
+  std::map<std::string, int64_t> barrier;
   uint64_t failed = 0;
   uint64_t events = 0;
   double simulated = 0;
@@ -59,6 +60,7 @@ int main(int argc, char** argv) {
     skald::sim::SimulationReport report = skald::sim::RunSimulation(options);
     for (const auto& [name, count] : report.faults) faults[name] += count;
     for (const auto& [name, count] : report.end_states) end_states[name] += count;
+    for (const auto& [name, count] : report.barrier) barrier[name] += count;
     events += report.events_run;
     simulated += report.simulated_seconds;
     if (!report.violations.empty()) {
@@ -82,6 +84,10 @@ int main(int argc, char** argv) {
   std::printf("end states:");
   for (const auto& [name, count] : end_states)
     std::printf(" %s=%lld", name.c_str(), static_cast<long long>(count));
+  std::printf("\nbarrier:");
+  for (const auto& [name, count] : barrier) {
+    std::printf(" %s=%lld", name.c_str(), static_cast<long long>(count));
+  }
   std::printf("\nfaults injected:\n");
   for (const auto& [name, count] : faults)
     std::printf("  %-48s %lld\n", name.c_str(), static_cast<long long>(count));

@@ -555,6 +555,10 @@ SimulationReport Simulation::Run() {
   for (const StoredSaga& saga : outcome.sagas) {
     ++report_.end_states[std::string(core::ToString(saga.record.state.status))];
   }
+  report_.barrier = {{"deliveries", static_cast<int>(world_.deliveries())},
+                     {"replays", static_cast<int>(world_.replays())},
+                     {"null_compensations", static_cast<int>(world_.null_compensations())},
+                     {"refused_actions", static_cast<int>(world_.refused_actions())}};
   report_.events_run = scheduler_.events_run();
   report_.simulated_seconds = static_cast<double>(scheduler_.elapsed().count()) / 1e6;
   report_.trace_hash = scheduler_.trace_hash();

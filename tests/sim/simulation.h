@@ -35,6 +35,9 @@ struct SimulationReport {
   std::map<std::string, int> end_states;
   // How many of each fault were injected: "store:CommitTransitions:deadlock", "crash", ...
   std::map<std::string, int> faults;
+  // What the participants' barrier saw: "deliveries", "replays", "null_compensations",
+  // "refused_actions" (compensated before the action arrived).
+  std::map<std::string, int> barrier;
 };
 
 // Runs one seeded simulation: two or three coordinators (the real Engine, LeaseKeeper,
