@@ -200,7 +200,8 @@ void Simulation::StartCoordinator(size_t index) {
   c.transport = std::make_unique<SimulatedTransport>(
       c.name, scheduler_, world_, StreamSeed(options_.seed, 100 + index * 1000 + c.incarnation),
       network_, [this](const std::string& fault) { Count(fault); });
-  c.router = std::make_unique<engine::CallRouter>(*c.transport, nullptr);
+  c.router = std::make_unique<engine::CallRouter>(*c.transport, nullptr,
+                                                  [this, &c] { return scheduler_.now() + c.skew; });
   engine::EngineOptions engine_options;
   engine_options.owner = c.name;
   engine_options.lease_ttl = milliseconds(5'000);
