@@ -708,6 +708,17 @@ TEST_P(SagaStoreContract, OutcomeIsTheStoredStateAndError) {
   EXPECT_EQ(outcome->error, "compensation of reserve failed");
 }
 
+TEST_P(SagaStoreContract, NegativeLimitsAreRefusedAsValues) {
+  ASSERT_OK(store().CreateSaga(definition_, "s", json::object(), kHolder));
+  EXPECT_EQ(store().ClaimSagas(kHolder, -1).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(store().GetHistory("s", 0, -1).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(store().DeleteFinishedSagas(milliseconds(0), -1).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  SagaFilter filter;
+  filter.page_size = -2;
+  EXPECT_EQ(store().ListSagas(filter).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
 // --- Retention ---
 
 TEST_P(SagaStoreContract, RetentionDeletesOnlySagasFinishedLongAgoOldestFirst) {
