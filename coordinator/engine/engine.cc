@@ -45,6 +45,9 @@ struct Engine::Working {
   // Every event of the batch decided for the saga, kept should its transition not be
   // recorded.
   std::vector<Inbound*> events;
+  // Decided on a state that a later take-up of the batch (a new lease) found stale: neither
+  // committed nor applied; the take-up resends what was in flight.
+  bool superseded = false;
 };
 
 Engine::Engine(store::SagaStore& store, CallRouter& participants, EngineOptions options)
@@ -445,6 +448,19 @@ std::optional<std::vector<Engine::Working>> Engine::DecideBatch(std::vector<Inbo
         takes_up && it != live_.end() && inbound.lease_token > it->second.lease_token) {
       // Claimed anew (our own lease had lapsed): what is in memory may be stale.
       live_.erase(it);
+      if (auto decided = index.find(inbound.saga_id); decided != index.end()) {
+        // So were the decisions of its earlier events in this batch: committed under the
+        // new lease, they would overwrite what another coordinator recorded meanwhile.
+        Working& stale = work[decided->second];
+        stale.superseded = true;
+        for (Inbound* earlier : stale.awaiting_commit) {
+          Tell(*earlier, absl::AbortedError("another coordinator took the saga over meanwhile; "
+                                            "look at it again and repeat the action if it "
+                                            "still applies"));
+        }
+        stale.awaiting_commit.clear();
+        index.erase(decided);
+      }
     }
     if (!live_.contains(inbound.saga_id)) {
       // Replies and timers of sagas no longer driven here are stale: drop them.
@@ -512,6 +528,7 @@ absl::StatusOr<std::unordered_map<std::string, Engine::NotRecorded>> Engine::Com
     const std::vector<Working>& work) {
   std::vector<store::TransitionWrite> writes;
   for (const Working& w : work) {
+    if (w.superseded) continue;
     if (w.transition.history.empty() && w.transition.state == w.before) continue;
     const LiveSaga& saga = live_.at(w.saga_id);
     writes.push_back({&w.before, &w.transition, saga.definition.get(), saga.lease_token});
@@ -559,6 +576,7 @@ absl::StatusOr<std::unordered_map<std::string, Engine::NotRecorded>> Engine::Com
 void Engine::ApplyBatch(std::vector<Working>& work,
                         const std::unordered_map<std::string, NotRecorded>& not_recorded) {
   for (Working& w : work) {
+    if (w.superseded) continue;
     if (auto missed = not_recorded.find(w.saga_id); missed != not_recorded.end()) {
       if (missed->second.why != NotRecorded::Why::kLeaseLost) {
         Park(w, missed->second);
