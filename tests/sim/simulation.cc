@@ -325,10 +325,22 @@ void Simulation::StartSaga(int number, int tries_left) {
 }
 
 std::optional<StoreFault> Simulation::StoreFaultFor(const StoreCall& call) {
-  if (!faults_on_ || call.operation == StoreOperation::kPutDefinition ||
-      !Chance(store_fault_rate_)) {
-    return std::nullopt;
+  if (!faults_on_ || call.operation == StoreOperation::kPutDefinition) return std::nullopt;
+  if (call.operation == StoreOperation::kCommitTransitions && Chance(store_fault_rate_ / 2)) {
+    // The coordinator dies right after this commit, before it sends the calls or arms the
+    // timers the commit decided: the next holder of the leases must do both.
+    for (size_t i = 0; i < coordinators_.size(); ++i) {
+      if (coordinators_[i]->name != call.owner) continue;
+      Count("coordinator_crash_after_commit");
+      scheduler_.At(scheduler_.elapsed(), "fault: " + call.owner + " crashes after a commit",
+                    [this, i] {
+                      StopCoordinator(i, false);
+                      scheduler_.After(UniformMs(100, 8'000), coordinators_[i]->name + " restarts",
+                                       [this, i] { StartCoordinator(i); });
+                    });
+    }
   }
+  if (!Chance(store_fault_rate_)) return std::nullopt;
   const StoreOperation op = call.operation;
   const bool writes = op == StoreOperation::kCreateSaga || op == StoreOperation::kClaimSagas ||
                       op == StoreOperation::kRenewLeases ||

@@ -15,6 +15,11 @@ constexpr uint64_t kRegressionSeeds[] = {
     // unknown, take the batch's sagas up again from the store".
     3,
     4,
+    // A paused coordinator that claimed its saga back decided replies of its old lease on
+    // the stale state and committed them under the new token, over another coordinator's
+    // compensation: "Engine: when a take-up under a new lease comes in the same batch after
+    // events decided on the saga's stale state, those decisions are dropped".
+    160,
 };
 
 // Seeds run in every suite: the regression seeds, then the first few hundred.
