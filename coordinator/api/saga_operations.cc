@@ -350,9 +350,9 @@ absl::Status SagaOperations::CheckOperatorAction(const v1::OperatorActionRequest
   return absl::OkStatus();
 }
 
-absl::Status SagaOperations::Act(const v1::OperatorActionRequest& request,
-                                 core::OperatorAction::Kind kind,
-                                 v1::OperatorActionResponse* response) {
+absl::Status SagaOperations::SubmitOperatorAction(const v1::OperatorActionRequest& request,
+                                                  core::OperatorAction::Kind kind,
+                                                  std::function<void(absl::Status)> done) {
   if (absl::Status valid = CheckOperatorAction(request); !valid.ok()) return valid;
   auto record = store_.GetSaga(request.saga_id());
   if (!record.ok()) return record.status();
@@ -382,10 +382,18 @@ absl::Status SagaOperations::Act(const v1::OperatorActionRequest& request,
   // whichever coordinator drove it, which then lets it go) and hands it to its engine.
   auto token = store_.TakeLease(request.saga_id(), engine_.lease_holder());
   if (!token.ok()) return token.status();
+  engine_.Submit(request.saga_id(), *token, action, std::move(done));
+  return absl::OkStatus();
+}
+
+absl::Status SagaOperations::Act(const v1::OperatorActionRequest& request,
+                                 core::OperatorAction::Kind kind,
+                                 v1::OperatorActionResponse* response) {
   auto committed = std::make_shared<std::promise<absl::Status>>();
   std::future<absl::Status> outcome = committed->get_future();
-  engine_.Submit(request.saga_id(), *token, action,
-                 [committed](absl::Status status) { committed->set_value(std::move(status)); });
+  absl::Status submitted = SubmitOperatorAction(
+      request, kind, [committed](absl::Status status) { committed->set_value(std::move(status)); });
+  if (!submitted.ok()) return submitted;
   if (outcome.wait_for(std::chrono::seconds(10)) != std::future_status::ready) {
     return absl::DeadlineExceededError(
         "the action was handed to the engine but not recorded within 10 s (is the database "

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <functional>
 #include <string>
 
 #include "absl/status/status.h"
@@ -49,6 +50,15 @@ class SagaOperations {
                          v1::OperatorActionResponse* response);
   absl::Status SkipStep(const v1::OperatorActionRequest& request,
                         v1::OperatorActionResponse* response);
+  // What AbortSaga, RetrySaga and SkipStep do before they wait: checks that the action
+  // applies, takes the saga's lease for this coordinator and hands the action to its engine,
+  // without waiting. `done` runs once, on the engine's thread, when the action is recorded or
+  // refused there (see engine::Engine::Submit); when an error is returned, it never runs.
+  // For a caller that cannot block while the engine works (the simulator drives both on one
+  // thread).
+  absl::Status SubmitOperatorAction(const v1::OperatorActionRequest& request,
+                                    core::OperatorAction::Kind kind,
+                                    std::function<void(absl::Status)> done);
 
  private:
   // Validates the common fields of an operator's action.

@@ -24,14 +24,14 @@ void CallRouter::Send(const core::StepDefinition& step, const v1::StepCall& call
   attempt->phase =
       call.phase() == v1::PHASE_COMPENSATION ? core::Phase::kCompensation : core::Phase::kAction;
   attempt->call = call;
-  attempt->deadline = core::Clock::now() + step.attempt_timeout;
+  attempt->deadline = now_() + step.attempt_timeout;
   attempt->done = std::move(done);
   SendToInstance(std::move(attempt));
 }
 
 void CallRouter::SendToInstance(std::shared_ptr<ServiceAttempt> attempt) {
   const auto remaining =
-      std::chrono::duration_cast<std::chrono::milliseconds>(attempt->deadline - core::Clock::now());
+      std::chrono::duration_cast<std::chrono::milliseconds>(attempt->deadline - now_());
   std::optional<discovery::ChosenInstance> instance;
   if (directory_ && !cancelled_ && remaining.count() > 0) {
     instance = directory_->Choose(attempt->service, attempt->phase, attempt->call.handler(),

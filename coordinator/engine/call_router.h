@@ -20,9 +20,12 @@ namespace skald::engine {
 // attempt's timeout: the idempotency key makes a second delivery safe.
 class CallRouter {
  public:
-  // `directory` may be null when no step names a service.
-  CallRouter(CallTransport& transport, discovery::InstanceDirectory* directory)
-      : transport_(transport), directory_(directory) {}
+  // `directory` may be null when no step names a service. `now` measures each service
+  // attempt's remaining time (the simulator passes its own clock).
+  CallRouter(
+      CallTransport& transport, discovery::InstanceDirectory* directory,
+      std::function<core::TimePoint()> now = [] { return core::Clock::now(); })
+      : transport_(transport), directory_(directory), now_(std::move(now)) {}
 
   // Sends `call` for `step` with the step's attempt timeout. `done` runs exactly once, on
   // another thread; it must not block.
@@ -42,6 +45,7 @@ class CallRouter {
 
   CallTransport& transport_;
   discovery::InstanceDirectory* const directory_;
+  const std::function<core::TimePoint()> now_;
   std::atomic<bool> cancelled_{false};
 };
 

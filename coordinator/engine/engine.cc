@@ -2,7 +2,6 @@
 
 #include <spdlog/spdlog.h>
 
-#include <pqxx/pqxx>
 #include <unordered_set>
 
 #include "coordinator/core/storable_text.h"
@@ -46,17 +45,40 @@ struct Engine::Working {
   // Every event of the batch decided for the saga, kept should its transition not be
   // recorded.
   std::vector<Inbound*> events;
+  // Decided on a state that a later take-up of the batch (a new lease) found stale: neither
+  // committed nor applied; the take-up resends what was in flight.
+  bool superseded = false;
 };
 
 Engine::Engine(store::SagaStore& store, CallRouter& participants, EngineOptions options)
     : store_(store),
       participants_(participants),
       options_(std::move(options)),
+      lease_keeper_(
+          store,
+          LeaseKeeperOptions{lease_holder(), options_.renew_interval, options_.claim_interval,
+                             options_.claim_batch, options_.monotonic_now, options_.metrics},
+          [this](const store::Lease& lease) {
+            Post({lease.saga_id, core::SagaResumed{}, lease.token});
+          },
+          [this](std::vector<store::Lease> held) {
+            // For the loop's self-check: a lease held but not driven would be renewed for ever.
+            std::lock_guard lock(mutex_);
+            renewed_leases_ = std::move(held);
+            ++renewals_;
+          }),
       store_backoff_(options_.initial_store_backoff) {}
 
 Engine::~Engine() { Stop(); }
 
 absl::Status Engine::Start() {
+  if (absl::Status taken_up = TakeUpUnfinishedSagas(); !taken_up.ok()) return taken_up;
+  thread_ = std::thread([this] { Loop(); });
+  lease_thread_ = std::thread([this] { KeepLeases(); });
+  return absl::OkStatus();
+}
+
+absl::Status Engine::TakeUpUnfinishedSagas() {
   // A coordinator restarted under the same name takes its sagas back at once instead of
   // waiting for its old leases to expire; the first claim follows. Both happen here, so that
   // a start on an unreachable database fails loudly.
@@ -72,84 +94,33 @@ absl::Status Engine::Start() {
   spdlog::info("engine {}: took up {} unfinished saga(s)", options_.owner,
                reclaimed->size() + claimed->size());
   if (options_.metrics && !claimed->empty()) options_.metrics->LeasesTakenOver(claimed->size());
+  std::lock_guard lock(mutex_);
   timers_.push(Timer{options_.now() + options_.self_check_interval, "", core::SagaResumed{},
                      Timer::Kind::kSelfCheck});
-  thread_ = std::thread([this] { Loop(); });
-  lease_thread_ = std::thread([this] { KeepLeases(); });
   return absl::OkStatus();
 }
 
-namespace {
-
-// Counts announcements of released sagas on the work channel.
-class WorkReceiver : public pqxx::notification_receiver {
- public:
-  explicit WorkReceiver(pqxx::connection_base& connection)
-      : pqxx::notification_receiver(connection, store::kWorkChannel) {}
-  void operator()(const std::string&, int) override { ++received; }
-  int received = 0;
-};
-
-}  // namespace
-
-void Engine::AwaitWork(std::chrono::milliseconds timeout) {
-  // libpqxx 6 may reconnect silently and lose the LISTEN, so any trouble drops the
-  // connection and the next wait opens a fresh one.
-  if (!options_.listen_uri.empty()) {
-    try {
-      if (!listen_connection_) {
-        listen_connection_ = std::make_unique<pqxx::connection>(options_.listen_uri);
-        work_receiver_ = std::make_unique<WorkReceiver>(*listen_connection_);
-      }
-      const auto micros = std::chrono::duration_cast<std::chrono::microseconds>(timeout).count();
-      listen_connection_->await_notification(micros / 1'000'000, micros % 1'000'000);
-      return;
-    } catch (const std::exception& e) {
-      spdlog::warn("engine: listening for released sagas failed, will retry: {}", e.what());
-      work_receiver_.reset();
-      listen_connection_.reset();
-    }
+void Engine::AwaitWork(store::WorkChannel* channel, std::chrono::milliseconds timeout) {
+  if (channel) {
+    absl::Status heard = channel->AwaitWork(timeout);
+    if (heard.ok()) return;
+    spdlog::warn("engine: {}; will retry", std::string(heard.message()));
   }
   std::unique_lock lock(mutex_);
   wake_.wait_for(lock, timeout, [this] { return stopping_; });
 }
 
 void Engine::KeepLeases() {
-  auto next_renewal = std::chrono::steady_clock::now() + options_.renew_interval;
+  std::unique_ptr<store::WorkChannel> channel;
+  if (!options_.listen_uri.empty()) channel = store::MakePostgresWorkChannel(options_.listen_uri);
   while (true) {
     {
       std::lock_guard lock(mutex_);
       if (stopping_ || draining_) return;
     }
-    if (std::chrono::steady_clock::now() >= next_renewal) {
-      // Losing a lease needs no action here: the saga's next commit is fenced and the
-      // engine lets it go then.
-      auto renewed = store_.RenewLeases(lease_holder());
-      if (!renewed.ok()) {
-        spdlog::warn("engine: renewing leases failed: {}", std::string(renewed.status().message()));
-      } else {
-        // For the loop's self-check: a lease held but not driven would be renewed for ever.
-        std::lock_guard lock(mutex_);
-        renewed_leases_ = std::move(*renewed);
-        ++renewals_;
-      }
-      next_renewal = std::chrono::steady_clock::now() + options_.renew_interval;
-    }
-    auto claimed = store_.ClaimSagas(lease_holder(), options_.claim_batch);
-    if (claimed.ok()) {
-      for (const store::Lease& lease : *claimed) {
-        Post({lease.saga_id, core::SagaResumed{}, lease.token});
-      }
-      if (!claimed->empty()) {
-        spdlog::info("engine {}: took over {} saga(s)", options_.owner, claimed->size());
-        if (options_.metrics) options_.metrics->LeasesTakenOver(claimed->size());
-      }
-      // A full batch means more are waiting: claim again at once.
-      if (static_cast<int>(claimed->size()) == options_.claim_batch) continue;
-    } else {
-      spdlog::warn("engine: claiming sagas failed: {}", std::string(claimed.status().message()));
-    }
-    AwaitWork(std::min(options_.claim_interval, options_.renew_interval));
+    // A full batch means more are waiting: claim again at once.
+    if (lease_keeper_.Tick()) continue;
+    AwaitWork(channel.get(), lease_keeper_.interval());
   }
 }
 
@@ -176,7 +147,7 @@ void Engine::Stop() {
 }
 
 bool Engine::Drain(std::chrono::milliseconds grace) {
-  const auto deadline = std::chrono::steady_clock::now() + grace;
+  const MonotonicTime deadline = options_.monotonic_now() + grace;
   bool drained;
   {
     std::unique_lock lock(mutex_);
@@ -184,7 +155,7 @@ bool Engine::Drain(std::chrono::milliseconds grace) {
     // Participant replies arrive on gRPC threads and are posted to the inbox; poll the
     // in-flight count at a short interval rather than wiring another notification.
     while (!(drained = !busy_ && inbox_.empty() && participants_.in_flight() == 0) &&
-           std::chrono::steady_clock::now() < deadline) {
+           options_.monotonic_now() < deadline) {
       idle_.wait_for(lock, std::chrono::milliseconds(20));
     }
   }
@@ -245,40 +216,65 @@ void Engine::Post(Inbound inbound) {
 
 void Engine::Loop() {
   while (true) {
-    std::optional<std::vector<Inbound>> next = NextBatch();
-    if (!next) return;  // Stopping.
-    std::vector<Inbound>& batch = *next;
-    if (batch.empty()) continue;  // Only the self-check was due.
-    const bool handled = HandleBatch(batch);
     {
-      std::lock_guard lock(mutex_);
-      busy_ = false;
+      std::unique_lock lock(mutex_);
+      if (!AwaitBatch(lock)) return;  // Stopping.
     }
-    idle_.notify_all();
-    if (handled) {
-      store_backoff_ = options_.initial_store_backoff;
-      continue;
-    }
-    // The database is unreachable: keep the batch, in order, and try again after a pause.
-    std::unique_lock lock(mutex_);
-    for (auto it = batch.rbegin(); it != batch.rend(); ++it) inbox_.push_front(std::move(*it));
-    wake_.wait_for(lock, store_backoff_, [this] { return stopping_; });
-    store_backoff_ = std::min(store_backoff_ * 2, options_.max_store_backoff);
+    RunOnce();
   }
 }
 
-std::optional<std::vector<Engine::Inbound>> Engine::NextBatch() {
-  std::unique_lock lock(mutex_);
-  while (!stopping_) {
-    const bool timer_due = !timers_.empty() && timers_.top().at <= options_.now();
-    if (!inbox_.empty() || timer_due) break;
-    if (timers_.empty()) {
+bool Engine::AwaitBatch(std::unique_lock<std::mutex>& lock) {
+  while (!stopping_ && !BatchReady()) {
+    if (paused_until_) {
+      wake_.wait_for(lock, *paused_until_ - options_.monotonic_now(), [this] { return stopping_; });
+    } else if (timers_.empty()) {
       wake_.wait(lock);
     } else {
       wake_.wait_until(lock, timers_.top().at);
     }
   }
-  if (stopping_) return std::nullopt;
+  return !stopping_;
+}
+
+bool Engine::BatchReady() const {
+  if (paused_until_ && options_.monotonic_now() < *paused_until_) return false;
+  return !inbox_.empty() || (!timers_.empty() && timers_.top().at <= options_.now());
+}
+
+bool Engine::RunOnce() {
+  std::optional<std::vector<Inbound>> next = TakeReadyBatch();
+  if (!next) return false;
+  std::vector<Inbound>& batch = *next;
+  if (batch.empty()) return true;  // Only the self-check was due.
+  const bool handled = HandleBatch(batch);
+  {
+    std::lock_guard lock(mutex_);
+    busy_ = false;
+  }
+  idle_.notify_all();
+  if (handled) {
+    store_backoff_ = options_.initial_store_backoff;
+    return true;
+  }
+  // The database is unreachable: keep the batch, in order, and try again after a pause.
+  std::lock_guard lock(mutex_);
+  for (auto it = batch.rbegin(); it != batch.rend(); ++it) inbox_.push_front(std::move(*it));
+  paused_until_ = options_.monotonic_now() + store_backoff_;
+  store_backoff_ = std::min(store_backoff_ * 2, options_.max_store_backoff);
+  return true;
+}
+
+std::optional<core::TimePoint> Engine::NextTimerAt() const {
+  std::lock_guard lock(mutex_);
+  if (timers_.empty()) return std::nullopt;
+  return timers_.top().at;
+}
+
+std::optional<std::vector<Engine::Inbound>> Engine::TakeReadyBatch() {
+  std::unique_lock lock(mutex_);
+  if (stopping_ || !BatchReady()) return std::nullopt;
+  paused_until_.reset();
   std::vector<Inbound> batch;
   while (!inbox_.empty() && batch.size() < options_.max_batch) {
     batch.push_back(std::move(inbox_.front()));
@@ -403,11 +399,33 @@ bool Engine::HandleBatch(std::vector<Inbound>& batch) {
     spdlog::warn("engine: database {}, will retry {} event(s): {}",
                  absl::IsAborted(not_recorded.status()) ? "conflict" : "unavailable", batch.size(),
                  std::string(not_recorded.status().message()));
-    ForgetLoaded(*work);
+    if (absl::IsUnavailable(not_recorded.status())) {
+      RereadAfterUnknownOutcome(*work, batch);
+    } else {
+      ForgetLoaded(*work);
+    }
     return false;
   }
   ApplyBatch(*work, *not_recorded);
   return true;
+}
+
+void Engine::RereadAfterUnknownOutcome(const std::vector<Working>& work,
+                                       std::vector<Inbound>& batch) {
+  // The connection may have died during COMMIT, after the database committed: deciding the
+  // same events again from the states in memory would record every transition twice. So
+  // the sagas are taken up again from what is stored, first, and their events decided on
+  // that: events already recorded then no longer apply, and what the recorded transition
+  // asked for (calls, timers) is resent or re-armed by the take-up.
+  std::vector<Inbound> take_ups;
+  for (const Working& w : work) {
+    auto saga = live_.find(w.saga_id);
+    if (saga == live_.end()) continue;
+    take_ups.push_back({w.saga_id, core::SagaResumed{}, saga->second.lease_token});
+    live_.erase(saga);
+  }
+  batch.insert(batch.begin(), std::make_move_iterator(take_ups.begin()),
+               std::make_move_iterator(take_ups.end()));
 }
 
 std::optional<std::vector<Engine::Working>> Engine::DecideBatch(std::vector<Inbound>& batch) {
@@ -430,6 +448,19 @@ std::optional<std::vector<Engine::Working>> Engine::DecideBatch(std::vector<Inbo
         takes_up && it != live_.end() && inbound.lease_token > it->second.lease_token) {
       // Claimed anew (our own lease had lapsed): what is in memory may be stale.
       live_.erase(it);
+      if (auto decided = index.find(inbound.saga_id); decided != index.end()) {
+        // So were the decisions of its earlier events in this batch: committed under the
+        // new lease, they would overwrite what another coordinator recorded meanwhile.
+        Working& stale = work[decided->second];
+        stale.superseded = true;
+        for (Inbound* earlier : stale.awaiting_commit) {
+          Tell(*earlier, absl::AbortedError("another coordinator took the saga over meanwhile; "
+                                            "look at it again and repeat the action if it "
+                                            "still applies"));
+        }
+        stale.awaiting_commit.clear();
+        index.erase(decided);
+      }
     }
     if (!live_.contains(inbound.saga_id)) {
       // Replies and timers of sagas no longer driven here are stale: drop them.
@@ -497,6 +528,7 @@ absl::StatusOr<std::unordered_map<std::string, Engine::NotRecorded>> Engine::Com
     const std::vector<Working>& work) {
   std::vector<store::TransitionWrite> writes;
   for (const Working& w : work) {
+    if (w.superseded) continue;
     if (w.transition.history.empty() && w.transition.state == w.before) continue;
     const LiveSaga& saga = live_.at(w.saga_id);
     writes.push_back({&w.before, &w.transition, saga.definition.get(), saga.lease_token});
@@ -544,6 +576,7 @@ absl::StatusOr<std::unordered_map<std::string, Engine::NotRecorded>> Engine::Com
 void Engine::ApplyBatch(std::vector<Working>& work,
                         const std::unordered_map<std::string, NotRecorded>& not_recorded) {
   for (Working& w : work) {
+    if (w.superseded) continue;
     if (auto missed = not_recorded.find(w.saga_id); missed != not_recorded.end()) {
       if (missed->second.why != NotRecorded::Why::kLeaseLost) {
         Park(w, missed->second);
@@ -605,10 +638,14 @@ void Engine::Park(Working& w, const NotRecorded& why) {
   if (parked.backoff.count() == 0) parked.backoff = options_.initial_store_backoff;
   if (refused) ++parked.refusals;
   // A saga taken up by this batch is taken up again, from its stored state, when its events
-  // are replayed: the take-up's own transition was not recorded either.
-  if (w.loaded_now) {
+  // are replayed: the take-up's own transition was not recorded either. So is a saga whose
+  // commit failed on the connection: it may have been recorded after all (see
+  // RereadAfterUnknownOutcome).
+  if (w.loaded_now || why.why == NotRecorded::Why::kUnavailable) {
+    // A take-up from the stored state, not from the state a creation here began with.
     const bool takes_up_first =
-        !w.events.empty() && std::holds_alternative<core::SagaResumed>(w.events.front()->event);
+        !w.events.empty() && std::holds_alternative<core::SagaResumed>(w.events.front()->event) &&
+        !w.events.front()->created;
     if (!takes_up_first) {
       parked.events.push_back({w.saga_id, core::SagaResumed{}, live_.at(w.saga_id).lease_token});
     }
@@ -745,7 +782,7 @@ void Engine::SendAttempt(const std::string& saga_id, const LiveSaga& saga,
       core::TraceParent(saga.traceparent, saga_id, step.name, call.phase, call.attempt));
   observability::LogAbout({saga_id, step.name, call.attempt}, spdlog::level::debug,
                           "sending the {} to {}", core::ToString(call.phase), request.handler());
-  const auto sent = std::chrono::steady_clock::now();
+  const MonotonicTime sent = options_.monotonic_now();
   CallsInFlight& calls = calls_in_flight_[saga_id];
   ++calls.count;
   calls.answer_by = std::max(calls.answer_by, options_.now() + step.attempt_timeout);
@@ -759,7 +796,7 @@ void Engine::SendAttempt(const std::string& saga_id, const LiveSaga& saga,
         if (options_.metrics) {
           options_.metrics->AttemptFinished(definition->name, step_name, core::ToString(call.phase),
                                             OutcomeLabel(result.outcome),
-                                            std::chrono::steady_clock::now() - sent);
+                                            options_.monotonic_now() - sent);
         }
         Post({saga_id, core::AttemptFinished{call.step, call.phase, call.attempt, result.outcome,
                                              std::move(result.output), std::move(result.error),

@@ -19,11 +19,11 @@
 #include "coordinator/core/saga_state.h"
 #include "coordinator/core/state_machine.h"
 #include "coordinator/engine/call_router.h"
+#include "coordinator/engine/lease_keeper.h"
 #include "coordinator/engine/saga_outcomes.h"
 #include "coordinator/observability/coordinator_metrics.h"
 #include "coordinator/store/saga_store.h"
-#include "pqxx/connection"
-#include "pqxx/notification"
+#include "coordinator/store/work_channel.h"
 
 namespace skald::engine {
 
@@ -38,7 +38,8 @@ struct EngineOptions {
   // announces released sagas.
   std::chrono::milliseconds claim_interval{1'000};
   int claim_batch = 200;
-  // A connection used only to LISTEN for released sagas; empty disables listening.
+  // A connection used only to LISTEN for released sagas (store::MakePostgresWorkChannel);
+  // empty disables listening.
   std::string listen_uri;
   // How many events one database transaction may commit at most.
   size_t max_batch = 512;
@@ -53,7 +54,11 @@ struct EngineOptions {
   // How often the engine checks that every saga it drives has a way forward (a call in
   // flight, a timer armed, an event pending), and takes up again any that has none.
   std::chrono::milliseconds self_check_interval{5'000};
+  // The wall clock: due times of retries and deadlines (stored with the saga), history.
   std::function<core::TimePoint()> now = [] { return core::Clock::now(); };
+  // A monotonic clock for intervals: lease renewals and claims, pauses after database
+  // failures, the drain's grace period, call latencies.
+  std::function<MonotonicTime()> monotonic_now = [] { return std::chrono::steady_clock::now(); };
   // Where the engine counts attempts, retries, finished sagas and lease takeovers; none
   // when null. Must outlive the engine.
   observability::CoordinatorMetrics* metrics = nullptr;
@@ -71,8 +76,23 @@ class Engine {
   Engine& operator=(const Engine&) = delete;
 
   // Takes up every saga not yet terminal (resending attempts whose outcome was never
-  // recorded, re-arming stored retry timers) and starts the loop.
+  // recorded, re-arming stored retry timers) and starts the loop and the lease keeper, each
+  // on a thread of its own.
   absl::Status Start();
+
+  // Stepping, for a caller that drives the engine on one thread of its own instead of
+  // Start's threads (the simulator), with the same code:
+  //
+  // Takes up every saga not yet terminal, as Start does, without starting any thread.
+  absl::Status TakeUpUnfinishedSagas();
+  // Handles one batch if one is ready now: events in the inbox, or timers due by
+  // options.now() (a batch that failed on the database is ready again once its pause,
+  // measured by options.monotonic_now(), has passed). Returns false when nothing was ready.
+  bool RunOnce();
+  // Returns when the earliest timer is due (retries, deadlines, replays, the self-check).
+  std::optional<core::TimePoint> NextTimerAt() const;
+  // The lease keeper; call its Tick every interval() when stepping.
+  LeaseKeeper& lease_keeper() { return lease_keeper_; }
 
   // Stops the loop and cancels participant calls in flight. Their outcomes are not
   // recorded; the attempts are resent when a coordinator next takes up the saga.
@@ -164,10 +184,16 @@ class Engine {
   void Post(Inbound inbound);
   // Tells an operator action's submitter how it ended, once.
   static void Tell(Inbound& inbound, const absl::Status& status);
+  // The loop thread: waits until a batch is ready, handles it, until stopped.
   void Loop();
-  // Collects the events to handle next, waiting for one or for the next timer; runs the
-  // self-check when it is due. Returns nullopt when stopping.
-  std::optional<std::vector<Inbound>> NextBatch();
+  // Waits until RunOnce has a batch to handle (or the pause after a database failure has
+  // passed); returns false when stopping.
+  bool AwaitBatch(std::unique_lock<std::mutex>& lock);
+  // True when events wait in the inbox or a timer is due, and no pause holds them back.
+  bool BatchReady() const;
+  // Collects the events to handle next without waiting; runs the self-check when it is due.
+  // Returns nullopt when nothing is ready (an empty batch when only the self-check was).
+  std::optional<std::vector<Inbound>> TakeReadyBatch();
   struct Working;
   // Returns false when the database failed and the batch must be tried again.
   bool HandleBatch(std::vector<Inbound>& batch);
@@ -202,15 +228,20 @@ class Engine {
   void PushTimer(Timer timer);
   // Drops the sagas the batch loaded, so that retrying the batch loads them afresh.
   void ForgetLoaded(const std::vector<Working>& work);
+  // After a commit failed on the connection (its outcome unknown): drops every saga of
+  // `work` from memory and puts a take-up from the stored state before its events in
+  // `batch`, so that a transition committed after all is not recorded twice.
+  void RereadAfterUnknownOutcome(const std::vector<Working>& work, std::vector<Inbound>& batch);
   absl::Status EnsureLive(const std::string& saga_id, int64_t lease_token);
   // Drives a saga created here (AdmitNew) from the state it was created with.
   void AdoptCreated(const Inbound& inbound);
-  // The lease keeper's thread: claims free and expired leases (at once when another
-  // coordinator announces released sagas), and renews the ones held.
+  // The lease keeper's thread: ticks the keeper, between ticks waiting on the work channel
+  // (at once when another coordinator announces released sagas).
   void KeepLeases();
-  // Waits up to `timeout` for another coordinator to announce released sagas; returns
+  // Waits up to `timeout` on `channel` (null: none) for another coordinator to announce
+  // released sagas; without a channel, or when it fails, waits on the engine, returning
   // early on stop.
-  void AwaitWork(std::chrono::milliseconds timeout);
+  void AwaitWork(store::WorkChannel* channel, std::chrono::milliseconds timeout);
   absl::StatusOr<std::shared_ptr<const core::SagaDefinition>> DefinitionFor(const std::string& name,
                                                                             int version);
   void Execute(const std::string& saga_id, const LiveSaga& saga, const core::Command& command);
@@ -231,11 +262,13 @@ class Engine {
   // committed for an idle engine.
   bool busy_ = false;
   std::condition_variable idle_;
+  // After the database failed a batch: the batch is kept in the inbox and nothing is
+  // handled before this time (guarded by mutex_).
+  std::optional<MonotonicTime> paused_until_;
   std::thread thread_;
   std::thread lease_thread_;
-  // Owned by the lease keeper's thread: the LISTEN connection, opened on first use.
-  std::unique_ptr<pqxx::connection> listen_connection_;
-  std::unique_ptr<pqxx::notification_receiver> work_receiver_;
+  // Ticked by the lease thread (or the stepping caller) only.
+  LeaseKeeper lease_keeper_;
 
   // Owned by the loop thread.
   std::priority_queue<Timer, std::vector<Timer>, std::greater<>> timers_;
