@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Configures and builds Skald (coordinator, SDK, examples, tests) into ${SKALD_BUILD_DIR:-build}.
+# Configures and builds Skald (coordinator, SDK, examples, tests) into ${SKALD_BUILD_DIR:-build};
+# given target names, only those and what they need (the demo builds no test).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build_dir=${SKALD_BUILD_DIR:-build}
@@ -9,4 +10,6 @@ if [ ! -f "$build_dir/CMakeCache.txt" ]; then
   cmake -S . -B "$build_dir" "${generator[@]}" -DCMAKE_BUILD_TYPE=RelWithDebInfo
 fi
 # Two jobs: the machines have two cores, and gRPC translation units are memory-hungry.
-cmake --build "$build_dir" -j "${SKALD_BUILD_JOBS:-2}"
+targets=()
+for target in "$@"; do targets+=(--target "$target"); done
+cmake --build "$build_dir" -j "${SKALD_BUILD_JOBS:-2}" "${targets[@]}"

@@ -11,34 +11,14 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
 bash scripts/install-deps.sh
-bash scripts/build.sh
+# Only what the demo runs: a fresh clone reaches the demo without compiling the tests.
+bash scripts/build.sh skald order-service inventory-service payment-service
 bin=$root/${SKALD_BUILD_DIR:-build}
 skald=$bin/coordinator/skald
 
-work=$(mktemp -d /tmp/skald-demo-XXXXXX)
-chmod 755 "$work"  # the postgres user must reach the cluster inside
-pids=()
-cleanup() {
-  # Stop what we started, newest first: participants, then the coordinator (which stops
-  # its PostgreSQL on the way out).
-  for ((i = ${#pids[@]} - 1; i >= 0; i--)); do
-    kill -TERM "${pids[i]}" 2>/dev/null || true
-    for _ in $(seq 100); do kill -0 "${pids[i]}" 2>/dev/null || break; sleep 0.1; done
-  done
-  [ -n "${SKALD_KEEP_DEMO:-}" ] && echo "demo files kept in $work" || rm -rf "$work"
-}
-trap cleanup EXIT
-
-# Waits (at most 30 s) for a ready file and prints the address in it.
-wait_ready() {
-  for _ in $(seq 300); do
-    if [ -s "$1" ]; then cat "$1"; return 0; fi
-    if ! kill -0 "$2" 2>/dev/null; then echo "process $2 died; see $3" >&2; cat "$3" >&2; return 1; fi
-    sleep 0.1
-  done
-  echo "timed out waiting for $1" >&2
-  return 1
-}
+demo_name=demo
+# shellcheck source=lib/demo-processes.sh
+source "$root/scripts/lib/demo-processes.sh"
 
 echo "== starting the coordinator (skald dev) with its own PostgreSQL in $work/pg"
 "$skald" dev --data-dir "$work/pg" --listen 127.0.0.1:0 --ready-file "$work/skald.ready" \

@@ -624,30 +624,17 @@ absl::StatusOr<std::vector<store::Lease>> MemorySagaStore::ClaimSagas(
 
 absl::StatusOr<std::vector<store::Lease>> MemorySagaStore::RenewLeases(
     const store::LeaseHolder& holder) {
-  auto fault = FaultFor({StoreOperation::kRenewLeases, {}, holder.owner});
-  if (fault && !fault->takes_effect) return fault->status;
-  std::vector<store::Lease> leases;
-  {
-    std::lock_guard lock(mutex_);
-    const TimePoint now = Now();
-    std::vector<Row*> held;
-    for (auto& [id, row] : sagas_) {
-      if (row->Active() && row->owner == holder.owner) held.push_back(row.get());
-    }
-    std::sort(held.begin(), held.end(),
-              [](const Row* a, const Row* b) { return a->sequence < b->sequence; });
-    for (Row* row : held) {
-      row->lease_expires_at = now + holder.ttl;
-      leases.push_back({row->id, row->lease_token});
-    }
-  }
-  if (fault) return fault->status;
-  return leases;
+  return ExtendOwnLeases(holder, StoreOperation::kRenewLeases, /*new_tokens=*/false);
 }
 
 absl::StatusOr<std::vector<store::Lease>> MemorySagaStore::ReclaimOwnLeases(
     const store::LeaseHolder& holder) {
-  auto fault = FaultFor({StoreOperation::kReclaimOwnLeases, {}, holder.owner});
+  return ExtendOwnLeases(holder, StoreOperation::kReclaimOwnLeases, /*new_tokens=*/true);
+}
+
+absl::StatusOr<std::vector<store::Lease>> MemorySagaStore::ExtendOwnLeases(
+    const store::LeaseHolder& holder, StoreOperation operation, bool new_tokens) {
+  auto fault = FaultFor({operation, {}, holder.owner});
   if (fault && !fault->takes_effect) return fault->status;
   std::vector<store::Lease> leases;
   {
@@ -660,7 +647,7 @@ absl::StatusOr<std::vector<store::Lease>> MemorySagaStore::ReclaimOwnLeases(
     std::sort(held.begin(), held.end(),
               [](const Row* a, const Row* b) { return a->sequence < b->sequence; });
     for (Row* row : held) {
-      ++row->lease_token;
+      if (new_tokens) ++row->lease_token;
       row->lease_expires_at = now + holder.ttl;
       leases.push_back({row->id, row->lease_token});
     }

@@ -207,6 +207,10 @@ class MemorySagaStore final : public store::SagaStore {
   // calls the hook without it.
   std::optional<StoreFault> FaultFor(const StoreCall& call);
   core::TimePoint Now() const;
+  // Extends every lease `holder` owns (RenewLeases), with new tokens (ReclaimOwnLeases).
+  absl::StatusOr<std::vector<store::Lease>> ExtendOwnLeases(const store::LeaseHolder& holder,
+                                                            StoreOperation operation,
+                                                            bool new_tokens);
   // The saga as GetSaga returns it.
   static store::SagaRecord RecordOf(const Row& row);
   StoredSaga Inspect(const Row& row) const;
