@@ -110,7 +110,7 @@ absl::StatusOr<bool> PostgresSagaStore::PutDefinition(const core::SagaDefinition
 }
 
 absl::StatusOr<core::SagaDefinition> PostgresSagaStore::GetDefinition(const std::string& name,
-                                                              int version) {
+                                                                      int version) {
   std::optional<std::string> document;
   absl::Status status = pool_.Run("load definition " + name, [&](pqxx::connection& c) {
     pqxx::nontransaction tx(c);  // One statement: no BEGIN and COMMIT round trips.
@@ -133,9 +133,10 @@ absl::StatusOr<core::SagaDefinition> PostgresSagaStore::GetDefinition(const std:
 }
 
 absl::StatusOr<CreatedSaga> PostgresSagaStore::CreateSaga(const core::SagaDefinition& definition,
-                                                  const std::string& saga_id, const json& input,
-                                                  const LeaseHolder& holder,
-                                                  const SagaStartOptions& options) {
+                                                          const std::string& saga_id,
+                                                          const json& input,
+                                                          const LeaseHolder& holder,
+                                                          const SagaStartOptions& options) {
   CreatedSaga result;
   std::string existing_definition;
   json step_names = json::array();
@@ -202,7 +203,8 @@ absl::StatusOr<SagaRecord> PostgresSagaStore::GetSaga(const std::string& saga_id
   return *std::move(record);
 }
 
-absl::StatusOr<int> PostgresSagaStore::DeleteFinishedSagas(std::chrono::milliseconds age, int limit) {
+absl::StatusOr<int> PostgresSagaStore::DeleteFinishedSagas(std::chrono::milliseconds age,
+                                                           int limit) {
   int deleted = 0;
   absl::Status status = pool_.Run("delete finished sagas", [&](pqxx::connection& c) {
     pqxx::work tx(c);
@@ -251,7 +253,8 @@ absl::StatusOr<std::map<core::SagaStatus, int64_t>> PostgresSagaStore::CountSaga
 }
 
 absl::StatusOr<std::vector<HistoryRecord>> PostgresSagaStore::GetHistory(const std::string& saga_id,
-                                                                 int64_t after_id, int limit) {
+                                                                         int64_t after_id,
+                                                                         int limit) {
   std::vector<HistoryRecord> events;
   bool exists = false;
   absl::Status status = pool_.Run("load history of saga " + saga_id, [&](pqxx::connection& c) {
@@ -343,7 +346,8 @@ std::vector<Lease> ReadLeases(const pqxx::result& rows) {
 
 }  // namespace
 
-absl::StatusOr<std::vector<Lease>> PostgresSagaStore::ClaimSagas(const LeaseHolder& holder, int limit) {
+absl::StatusOr<std::vector<Lease>> PostgresSagaStore::ClaimSagas(const LeaseHolder& holder,
+                                                                 int limit) {
   std::vector<Lease> leases;
   absl::Status status = pool_.Run("claim sagas", [&](pqxx::connection& c) {
     pqxx::work tx(c);
@@ -356,7 +360,7 @@ absl::StatusOr<std::vector<Lease>> PostgresSagaStore::ClaimSagas(const LeaseHold
 }
 
 absl::StatusOr<std::vector<Lease>> PostgresSagaStore::UpdateLeases(std::string_view statement,
-                                                           const LeaseHolder& holder) {
+                                                                   const LeaseHolder& holder) {
   std::vector<Lease> leases;
   absl::Status status = pool_.Run(std::string(statement), [&](pqxx::connection& c) {
     pqxx::work tx(c);
@@ -377,7 +381,7 @@ absl::StatusOr<std::vector<Lease>> PostgresSagaStore::ReclaimOwnLeases(const Lea
 }
 
 absl::StatusOr<int64_t> PostgresSagaStore::TakeLease(const std::string& saga_id,
-                                             const LeaseHolder& holder) {
+                                                     const LeaseHolder& holder) {
   std::optional<int64_t> token;
   absl::Status status = pool_.Run("take the lease of saga " + saga_id, [&](pqxx::connection& c) {
     pqxx::work tx(c);
