@@ -19,9 +19,12 @@ cleanup() {
 }
 trap cleanup EXIT
 
-start() {  # name binary: prints the address the participant printed
+# Started here, not in a $(...) subshell, so that cleanup knows their pids.
+start() {  # name binary: its address appears in $work/name.addr
   "$2" >"$work/$1.addr" 2>"$work/$1.log" &
   pids+=($!)
+}
+address_of() {  # name: waits (at most 10 s) for the address the participant printed
   for _ in $(seq 100); do
     if [ -s "$work/$1.addr" ]; then head -1 "$work/$1.addr"; return 0; fi
     sleep 0.1
@@ -29,8 +32,10 @@ start() {  # name binary: prints the address the participant printed
   echo "$1 did not start: $(cat "$work/$1.log")" >&2
   return 1
 }
-cpp=$(start cpp "$build/tests/conformance/noop-participant-cpp")
-go=$(start go "$build/tests/conformance/go-bin/skald-noop-participant-go")
+start cpp "$build/tests/conformance/noop-participant-cpp"
+start go "$build/tests/conformance/go-bin/skald-noop-participant-go"
+cpp=$(address_of cpp)
+go=$(address_of go)
 echo "C++ no-op at $cpp, Go no-op at $go; $rounds rounds of ${seconds} s each, $concurrency callers; load: $(cut -d' ' -f1-3 /proc/loadavg)"
 for round in $(seq "$rounds"); do
   if [ $((round % 2)) = 1 ]; then order=("C++=$cpp" "Go=$go"); else order=("Go=$go" "C++=$cpp"); fi
