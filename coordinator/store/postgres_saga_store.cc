@@ -4,6 +4,7 @@
 #include <unordered_set>
 
 #include "coordinator/core/definition_parser.h"
+#include "coordinator/store/batch_rows.h"
 #include "coordinator/store/statements.h"
 
 namespace skald::store {
@@ -41,43 +42,6 @@ core::StepState ReadStep(const pqxx::row& row) {
   if (!row[8].is_null()) step.input = json::parse(row[8].as<std::string>());
   step.deadline = ReadTime(row[9]);
   return step;
-}
-
-// A value for a row of the batch statements: JSON null stands for SQL NULL.
-json TimeValue(const std::optional<core::TimePoint>& time) {
-  if (!time) return nullptr;
-  return std::chrono::duration_cast<std::chrono::milliseconds>(time->time_since_epoch()).count();
-}
-
-// Text for a jsonb_to_recordset parameter. Invalid UTF-8 (say, in a participant's error
-// message) is replaced rather than failing the whole batch.
-std::string BatchParam(const json& rows) {
-  return rows.dump(-1, ' ', false, json::error_handler_t::replace);
-}
-
-json StepRow(const std::string& saga_id, int position, const core::StepState& step) {
-  return {{"saga_id", saga_id},
-          {"position", position},
-          {"state", core::ToString(step.status)},
-          {"attempts", step.attempts},
-          {"compensation_attempts", step.compensation_attempts},
-          {"retry_ms", TimeValue(step.retry_at)},
-          {"output", step.output},
-          {"error", step.error},
-          {"outcome_unknown", step.outcome_unknown},
-          {"input", step.input},
-          {"deadline_ms", TimeValue(step.deadline)}};
-}
-
-json EventRow(int seq, const std::string& saga_id, const core::SagaDefinition& definition,
-              const core::HistoryEntry& entry) {
-  return {{"seq", seq},
-          {"saga_id", saga_id},
-          {"type", entry.type},
-          {"step", entry.step ? json(definition.steps[*entry.step].name) : json(nullptr)},
-          {"phase", entry.phase ? json(core::ToString(*entry.phase)) : json(nullptr)},
-          {"attempt", entry.attempt},
-          {"detail", entry.detail}};
 }
 
 }  // namespace
@@ -412,12 +376,7 @@ absl::StatusOr<std::vector<std::string>> PostgresSagaStore::CommitTransitions(
     const core::SagaState& after = write.transition->state;
     // Always written: the update both checks the lease token (fencing) and locks the saga's
     // row until commit, so no claim can slip in between.
-    sagas.push_back({{"id", after.id},
-                     {"state", core::ToString(after.status)},
-                     {"error", after.error},
-                     {"output", after.output},
-                     {"deadline_ms", TimeValue(after.deadline)},
-                     {"lease_token", write.lease_token}});
+    sagas.push_back(SagaRow(after, write.lease_token));
   }
   const std::string saga_rows = BatchParam(sagas);
   std::vector<std::string> fenced;

@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "coordinator/core/definition_parser.h"
+#include "coordinator/store/batch_rows.h"
 #include "coordinator/store/database_error.h"
 #include "tests/sim/jsonb_text.h"
 #include "tests/sim/postgres_time_text.h"
@@ -132,40 +133,9 @@ absl::StatusOr<json> ThroughJsonb(const json& value, bool replace, std::string_v
   return stored;
 }
 
-// A time written as milliseconds since the epoch (PostgresSagaStore's TimeValue): JSON null
-// for none.
-json TimeValue(const std::optional<TimePoint>& time) {
-  if (!time) return nullptr;
-  return std::chrono::duration_cast<std::chrono::milliseconds>(time->time_since_epoch()).count();
-}
-
 std::optional<TimePoint> ReadTime(const json& value) {
   if (value.is_null()) return std::nullopt;
   return TimePoint(std::chrono::milliseconds(value.get<int64_t>()));
-}
-
-json StepRow(const std::string& saga_id, int position, const core::StepState& step) {
-  return {{"saga_id", saga_id},
-          {"position", position},
-          {"state", core::ToString(step.status)},
-          {"attempts", step.attempts},
-          {"compensation_attempts", step.compensation_attempts},
-          {"retry_ms", TimeValue(step.retry_at)},
-          {"output", step.output},
-          {"error", step.error},
-          {"outcome_unknown", step.outcome_unknown},
-          {"input", step.input},
-          {"deadline_ms", TimeValue(step.deadline)}};
-}
-
-json EventRow(const std::string& saga_id, const core::SagaDefinition& definition,
-              const core::HistoryEntry& entry) {
-  return {{"saga_id", saga_id},
-          {"type", entry.type},
-          {"step", entry.step ? json(definition.steps[*entry.step].name) : json(nullptr)},
-          {"phase", entry.phase ? json(core::ToString(*entry.phase)) : json(nullptr)},
-          {"attempt", entry.attempt},
-          {"detail", entry.detail}};
 }
 
 std::string TextOrEmpty(const json& value) {
@@ -711,12 +681,7 @@ absl::StatusOr<std::vector<std::string>> MemorySagaStore::CommitTransitions(
   json saga_rows = json::array();
   for (const store::TransitionWrite& write : writes) {
     const core::SagaState& after = write.transition->state;
-    saga_rows.push_back({{"id", after.id},
-                         {"state", core::ToString(after.status)},
-                         {"error", after.error},
-                         {"output", after.output},
-                         {"deadline_ms", TimeValue(after.deadline)},
-                         {"lease_token", write.lease_token}});
+    saga_rows.push_back(store::SagaRow(after, write.lease_token));
   }
   auto sagas = ThroughJsonb(saga_rows, true, what);
   if (!sagas.ok()) return sagas.status();
@@ -744,11 +709,12 @@ absl::StatusOr<std::vector<std::string>> MemorySagaStore::CommitTransitions(
       holders[i] = it->second.get();
       for (size_t s = 0; s < after.steps.size(); ++s) {
         if (s >= before.steps.size() || after.steps[s] != before.steps[s]) {
-          step_rows.push_back(StepRow(after.id, static_cast<int>(s), after.steps[s]));
+          step_rows.push_back(store::StepRow(after.id, static_cast<int>(s), after.steps[s]));
         }
       }
       for (const core::HistoryEntry& entry : write.transition->history) {
-        event_rows.push_back(EventRow(after.id, *write.definition, entry));
+        event_rows.push_back(store::EventRow(static_cast<int>(event_rows.size()), after.id,
+                                             *write.definition, entry));
       }
     }
     auto steps = ThroughJsonb(step_rows, true, what);
