@@ -32,10 +32,11 @@ set(SKALD_GOPATH_ROOT ${SKALD_GOPATH}/src/${SKALD_GO_IMPORT_ROOT})
 set(SKALD_GO_PB_DIR ${SKALD_GOPATH_ROOT}/participant-sdk/go/internal/skaldv1)
 set(SKALD_GO_PB_PACKAGE ${SKALD_GO_IMPORT_ROOT}/participant-sdk/go/internal/skaldv1)
 set(SKALD_GO_PB_MAP
-    "Mskald/v1/participant.proto=${SKALD_GO_PB_PACKAGE},Mskald/v1/registry.proto=${SKALD_GO_PB_PACKAGE}")
+    "Mskald/v1/participant.proto=${SKALD_GO_PB_PACKAGE},Mskald/v1/registry.proto=${SKALD_GO_PB_PACKAGE},Mskald/v1/saga_service.proto=${SKALD_GO_PB_PACKAGE}")
 set(SKALD_GO_PB_FILES
     ${SKALD_GO_PB_DIR}/participant.pb.go ${SKALD_GO_PB_DIR}/participant_grpc.pb.go
-    ${SKALD_GO_PB_DIR}/registry.pb.go ${SKALD_GO_PB_DIR}/registry_grpc.pb.go)
+    ${SKALD_GO_PB_DIR}/registry.pb.go ${SKALD_GO_PB_DIR}/registry_grpc.pb.go
+    ${SKALD_GO_PB_DIR}/saga_service.pb.go ${SKALD_GO_PB_DIR}/saga_service_grpc.pb.go)
 include_guard(GLOBAL)
 
 file(MAKE_DIRECTORY ${SKALD_GO_PB_DIR})
@@ -51,9 +52,10 @@ add_custom_command(
           --go_out=${SKALD_GO_PB_DIR} "--go_opt=module=${SKALD_GO_PB_PACKAGE},${SKALD_GO_PB_MAP}"
           --go-grpc_out=${SKALD_GO_PB_DIR}
           "--go-grpc_opt=module=${SKALD_GO_PB_PACKAGE},${SKALD_GO_PB_MAP}"
-          skald/v1/participant.proto skald/v1/registry.proto
+          skald/v1/participant.proto skald/v1/registry.proto skald/v1/saga_service.proto
   DEPENDS ${PROJECT_SOURCE_DIR}/proto/skald/v1/participant.proto
           ${PROJECT_SOURCE_DIR}/proto/skald/v1/registry.proto
+          ${PROJECT_SOURCE_DIR}/proto/skald/v1/saga_service.proto
   COMMENT "Generating skald.v1 Go code (build-tree GOPATH)")
 add_custom_target(skald_go_proto DEPENDS ${SKALD_GO_PB_FILES})
 

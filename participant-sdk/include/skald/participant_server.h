@@ -64,6 +64,7 @@
 #include <string>
 
 #include "absl/status/status.h"
+#include "skald/coordinator_endpoint.h"
 #include "skald/step.h"
 
 namespace skald {
@@ -80,15 +81,8 @@ class ParticipantServer {
     std::string client_ca_file;
   };
 
-  // PEM files for the channel to the coordinator; all empty: plaintext.
-  struct CoordinatorTls {
-    // The CA the coordinator's certificate is checked against (it must also name the host
-    // of coordinator_address). Empty with cert_file set: the system's CA bundle.
-    std::string ca_file;
-    // This instance's client certificate and key, for a coordinator requiring mutual TLS.
-    std::string cert_file;
-    std::string key_file;
-  };
+  // PEM files for the channel to the coordinator (skald/coordinator_endpoint.h).
+  using CoordinatorTls = skald::CoordinatorTls;
 
   // Where and as what this instance registers; see register_with().
   struct RegistrationOptions {

@@ -1,0 +1,29 @@
+#include "coordinator_channel.h"
+
+#include <string>
+#include <utility>
+
+#include "tls/grpc_credentials.h"
+
+namespace skald {
+
+absl::StatusOr<std::shared_ptr<grpc::Channel>> NewCoordinatorChannel(
+    const CoordinatorEndpoint& endpoint, grpc::ChannelArguments args) {
+  if (endpoint.address.empty()) {
+    return absl::InvalidArgumentError("coordinator address is empty");
+  }
+  auto credentials = tls::MakeChannelCredentials({.ca_file = endpoint.tls.ca_file,
+                                                  .cert_file = endpoint.tls.cert_file,
+                                                  .key_file = endpoint.tls.key_file});
+  if (!credentials.ok()) {
+    return absl::InvalidArgumentError("coordinator tls: " +
+                                      std::string(credentials.status().message()));
+  }
+  return grpc::CreateCustomChannel(endpoint.address, std::move(*credentials), args);
+}
+
+void AuthorizeCall(grpc::ClientContext& context, const CoordinatorEndpoint& endpoint) {
+  if (!endpoint.token.empty()) context.AddMetadata("authorization", "Bearer " + endpoint.token);
+}
+
+}  // namespace skald
