@@ -5,6 +5,11 @@
 // Every handler runs behind the SDK's barrier (skald/barrier.h): repeats return the first
 // result, a "cancel" whose "create" had no effect is answered by the barrier itself, and a
 // "create" arriving after its "cancel" is refused ("compensated_before_action").
+//
+// Placing an order (order_placing.h): `order-service place-order --input JSON` inserts the
+// order and records the start of its saga in one transaction (skald/saga_outbox.h); the
+// relay running in the serving order-service (--relay-to) sends it to the coordinator. The
+// "create" step then finds the order already there, placed for its own saga.
 
 #include <memory>
 #include <string>
@@ -12,8 +17,10 @@
 #include "common/database.h"
 #include "common/input_fields.h"
 #include "common/service_main.h"
+#include "order_placing.h"
 #include "skald/barrier.h"
 #include "skald/participant_server.h"
+#include "skald/saga_outbox.h"
 
 namespace skald::examples {
 namespace {
@@ -57,6 +64,23 @@ absl::StatusOr<Order> ParseOrder(const json& input) {
   return Order{*order_id, *customer, *sku, *quantity, *amount};
 }
 
+// Inserts the order described by `input`, PENDING, for saga `saga_id`: how
+// `order-service place-order` places it, in the transaction that records the saga's start.
+absl::Status InsertOrder(pqxx::work& tx, const json& input, const std::string& saga_id) {
+  absl::StatusOr<Order> order = ParseOrder(input);
+  if (!order.ok()) return order.status();
+  const pqxx::result inserted = tx.exec_params(
+      "INSERT INTO orders.orders (order_id, saga_id, customer, sku, quantity, amount, status)"
+      " VALUES ($1, $2, $3, $4, $5, $6::numeric, 'PENDING')"
+      " ON CONFLICT DO NOTHING RETURNING order_id",
+      order->order_id, saga_id, order->customer, order->sku, order->quantity, order->amount.text);
+  if (inserted.empty()) {
+    return absl::AlreadyExistsError("order " + order->order_id + " (or saga " + saga_id +
+                                    ") already exists");
+  }
+  return absl::OkStatus();
+}
+
 StepResult Create(pqxx::work& tx, const StepContext& context, const json& input) {
   absl::StatusOr<Order> order = ParseOrder(input);
   if (!order.ok()) {
@@ -69,6 +93,14 @@ StepResult Create(pqxx::work& tx, const StepContext& context, const json& input)
       order->order_id, context.saga_id, order->customer, order->sku, order->quantity,
       order->amount.text);
   if (inserted.empty()) {
+    // Placed through the outbox (order_placing.cc): the order came with its saga.
+    const pqxx::result placed =
+        tx.exec_params("SELECT status FROM orders.orders WHERE order_id = $1 AND saga_id = $2",
+                       order->order_id, context.saga_id);
+    if (!placed.empty()) {
+      return StepResult::Success(
+          {{"order_id", order->order_id}, {"status", placed[0][0].as<std::string>()}});
+    }
     return StepResult::BusinessFailure("duplicate_order",
                                        "order " + order->order_id + " already exists, or saga " +
                                            context.saga_id + " already created another order");
@@ -118,7 +150,11 @@ absl::Status Setup(std::shared_ptr<ConnectionSource> connections, ParticipantSer
   if (absl::Status status = WithConnection(*connections, ApplyBarrierSchema); !status.ok()) {
     return status;
   }
+  if (absl::Status status = WithConnection(*connections, ApplyOutboxSchema); !status.ok()) {
+    return status;
+  }
   if (absl::Status status = ApplySchema(*connections, kSchemaDdl); !status.ok()) return status;
+  if (absl::Status status = StartOrderRelay(); !status.ok()) return status;
   server.on_action("create", WithCallLog(Barrier(connections, Create)));
   server.on_action("confirm", WithCallLog(Barrier(connections, Confirm)));
   server.on_compensation("cancel", WithCallLog(Barrier(connections, Cancel)));
@@ -129,12 +165,19 @@ absl::Status Setup(std::shared_ptr<ConnectionSource> connections, ParticipantSer
 }  // namespace skald::examples
 
 int main(int argc, char** argv) {
-  return skald::examples::RunService(
+  if (argc > 1 && skald::examples::IsOrderCommand(argv[1])) {
+    return skald::examples::RunOrderCommand(argc, argv, skald::examples::kSchemaDdl,
+                                            skald::examples::InsertOrder);
+  }
+  const int exit_code = skald::examples::RunService(
       argc, argv,
       {.name = "order-service",
        .service = "order",
-       .description = "Order saga example participant: orders (create, confirm / cancel)",
+       .description = "Order saga example participant: orders (create, confirm / cancel); "
+                      "also `order-service place-order --help`, `order-service outbox --help`",
        .default_listen = "127.0.0.1:7801",
-       .add_flags = nullptr,
+       .add_flags = skald::examples::AddRelayFlags,
        .setup = skald::examples::Setup});
+  skald::examples::StopOrderRelay();
+  return exit_code;
 }
