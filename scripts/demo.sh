@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The main job on a fresh machine: installs what is missing, builds, then runs a local
 # coordinator (`skald dev`, with its own throwaway PostgreSQL) and the example order
-# participants, which register with it as services (two inventory instances). Drives two
-# orders: one to COMPLETED, one (payment declined) to COMPENSATED; then a batch of orders
+# participants, which register with it as services (two inventory instances). Places two
+# orders through the order service (the order and its saga's start commit together, the
+# outbox): one to COMPLETED, one (payment declined) to COMPENSATED; then a batch of orders
 # during which one inventory instance is killed, all of which complete. Shows the sagas, the
 # registered participants and the participants' own tables, then stops everything.
 set -euo pipefail
@@ -55,16 +56,22 @@ echo
 echo "== skald definition apply examples/order-saga/order-saga.json"
 "$skald" definition apply examples/order-saga/order-saga.json --address "$address"
 
+# Orders are placed the way a real order service would: the order row and the start of its
+# saga commit in one transaction (the SDK's outbox, skald/saga_outbox.h); the relay running
+# in the order service sends the start to the coordinator within milliseconds. Prints the
+# saga id once the relay has sent it.
+place_order() {  # input-json
+  "$bin/examples/order-saga/order-service" place-order --db "$shop_db" --input "$1" --wait-sent 30
+}
+
 echo
-echo "== order 1: 2 widgets for 150 (should complete)"
-ok_id=$("$skald" saga start order --address "$address" \
-  --input '{"order_id":"order-1","customer":"ada","sku":"widget","quantity":2,"amount":150}')
+echo "== order 1: 2 widgets for 150 (should complete), placed with order-service place-order"
+ok_id=$(place_order '{"order_id":"order-1","customer":"ada","sku":"widget","quantity":2,"amount":150}')
 "$skald" saga wait "$ok_id" --timeout 60s --address "$address"
 
 echo
 echo "== order 2: 1 widget for 5000, over the card limit (should be compensated)"
-declined_id=$("$skald" saga start order --address "$address" \
-  --input '{"order_id":"order-2","customer":"bo","sku":"widget","quantity":1,"amount":5000}')
+declined_id=$(place_order '{"order_id":"order-2","customer":"bo","sku":"widget","quantity":1,"amount":5000}')
 "$skald" saga wait "$declined_id" --timeout 60s --address "$address"
 
 state() { "$skald" saga get "$1" --json --address "$address" | sed -n 's/^  "state": "\(.*\)",$/\1/p'; }
@@ -73,8 +80,7 @@ echo
 echo "== orders 3-22, one widget each; inventory-2 is killed (SIGKILL) after the fifth"
 batch=()
 for n in $(seq 3 22); do
-  batch+=("$("$skald" saga start order --address "$address" \
-    --input "{\"order_id\":\"order-$n\",\"customer\":\"cy\",\"sku\":\"widget\",\"quantity\":1,\"amount\":20}")")
+  batch+=("$(place_order "{\"order_id\":\"order-$n\",\"customer\":\"cy\",\"sku\":\"widget\",\"quantity\":1,\"amount\":20}")")
   if [ "$n" = 7 ]; then
     kill -KILL "${pids[$inventory_2_index]}"
     wait "${pids[$inventory_2_index]}" 2>/dev/null || true
@@ -111,7 +117,8 @@ psql -q "$shop_db" -c "SELECT order_id, status FROM orders.orders WHERE order_id
   -c "SELECT sku, quantity AS in_stock FROM inventory.stock ORDER BY sku" \
   -c "SELECT status, count(*) AS reservations, sum(quantity) AS widgets FROM inventory.reservations GROUP BY status ORDER BY status" \
   -c "SELECT status, count(*) AS charges, sum(amount) AS amount FROM payments.charges GROUP BY status ORDER BY status" \
-  -c "SELECT phase, origin, outcome, count(*) AS barrier_records FROM skald.barrier GROUP BY 1, 2, 3 ORDER BY 1, 2, 3"
+  -c "SELECT phase, origin, outcome, count(*) AS barrier_records FROM skald.barrier GROUP BY 1, 2, 3 ORDER BY 1, 2, 3" \
+  -c "SELECT state, count(*) AS outbox_rows, round(avg(extract(epoch FROM sent_at - created_at)) * 1000, 1) AS avg_ms_to_sent FROM skald.saga_outbox GROUP BY state"
 
 ok_state=$(state "$ok_id")
 declined_state=$(state "$declined_id")
