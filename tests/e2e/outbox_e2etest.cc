@@ -207,6 +207,25 @@ struct FakeCoordinator {
   std::unique_ptr<grpc::Server> server;
 };
 
+// LISTEN/NOTIFY: with no poll for 30 s, a commit still reaches the coordinator at once.
+TEST_F(OutboxTest, ANotificationWakesTheRelayAtOnce) {
+  FakeCoordinator fake;
+  OutboxRelayOptions options = RelayOptions(fake.address());
+  options.poll_interval = milliseconds(30'000);
+  auto relay = StartRelay(options);
+  // The relay has looked, found nothing, and sleeps.
+  ASSERT_TRUE(Eventually([&] { return relay->stats().database_errors == 0 && Outbox("true") == 0; },
+                         milliseconds(1000)));
+  std::this_thread::sleep_for(milliseconds(500));
+  for (int i = 0; i < 3; ++i) {
+    const auto commit = std::chrono::steady_clock::now();
+    CommitStarts({"woken-" + std::to_string(i)});
+    ASSERT_TRUE(Eventually([&] { return fake.service.calls == i + 1; }, milliseconds(2000)));
+    EXPECT_LT(std::chrono::steady_clock::now() - commit, milliseconds(1000));
+    std::this_thread::sleep_for(milliseconds(200));
+  }
+}
+
 TEST_F(OutboxTest, RelayKilledMidSendLeavesNoRowBehind) {
   FakeCoordinator hanging_coordinator;
   CommitStarts({"mid-send"}, "hang");
