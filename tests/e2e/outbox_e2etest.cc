@@ -7,10 +7,12 @@
 
 #include <atomic>
 #include <chrono>
+#include <fstream>
 #include <functional>
 #include <memory>
 #include <mutex>
 #include <pqxx/pqxx>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -388,6 +390,55 @@ TEST_F(OutboxTest, SentRowsAreDeletedAfterTheRetention) {
   EXPECT_TRUE(Eventually([&] { return Outbox("true") == 0; }, milliseconds(5000))) << Logged();
   EXPECT_EQ(relay->stats().cleaned, 2);
   EXPECT_EQ(fake.service.calls, 2);
+}
+
+// The example: `order-service place-order` commits the order and its saga's start together;
+// the serving order-service's relay sends it. A refused order leaves neither.
+TEST_F(OutboxTest, TheOrderServicePlacesOrdersThroughTheOutbox) {
+  StartCoordinator();
+  std::ifstream definition_file(ORDER_SAGA_DEFINITION);
+  ASSERT_TRUE(coordinator_->Apply(json::parse(definition_file)).ok());
+  auto serving = SpawnAndWaitReady(
+      {ORDER_SERVICE_BINARY, "--db", service_db_, "--listen", "127.0.0.1:0", "--ready-file",
+       dir_->File("order.ready"), "--relay-to", coordinator_->address()},
+      dir_->File("order.log"), dir_->File("order.ready"));
+  ASSERT_TRUE(serving.ok()) << serving.status();
+  int runs = 0;
+  auto order_service = [&](std::vector<std::string> args) {
+    const std::string log = dir_->File("command-" + std::to_string(++runs) + ".log");
+    args.insert(args.begin(), ORDER_SERVICE_BINARY);
+    auto process = ChildProcess::Spawn(args, log);
+    EXPECT_TRUE(process.ok()) << process.status();
+    const std::optional<int> exit_code = (*process)->WaitForExit(absl::Seconds(60));
+    std::stringstream output;
+    output << std::ifstream(log).rdbuf();
+    return std::make_pair(exit_code.value_or(-1), output.str());
+  };
+  auto placed = order_service(
+      {"place-order", "--db", service_db_, "--input",
+       R"({"order_id":"o-1","customer":"ada","sku":"widget","quantity":1,"amount":20})"});
+  EXPECT_EQ(placed.first, 0) << placed.second;
+  EXPECT_NE(placed.second.find("saga-o-1\n"), std::string::npos) << placed.second;
+  EXPECT_EQ(Sagas("saga-o-1"), 1);  // --wait-sent: the relay has sent it.
+  EXPECT_EQ(
+      QueryCount(service_db_, "SELECT count(*) FROM orders.orders WHERE saga_id = $1", "saga-o-1"),
+      1);
+
+  for (const char* bad :
+       {R"({"order_id":"o-2","customer":"ada","sku":"widget","quantity":0,"amount":20})",
+        R"({"order_id":"o-1","customer":"bo","sku":"widget","quantity":1,"amount":20})",
+        R"({"order_id":"o 3","customer":"ada","sku":"widget","quantity":1,"amount":20})",
+        R"([1])"}) {
+    auto refused = order_service({"place-order", "--db", service_db_, "--input", bad});
+    EXPECT_EQ(refused.first, 1) << bad << "\n" << refused.second;
+  }
+  EXPECT_EQ(QueryCount(service_db_, "SELECT count(*) FROM orders.orders"), 1);
+  EXPECT_EQ(Outbox("true"), 1);
+
+  auto shown = order_service({"outbox", "--db", service_db_});
+  EXPECT_EQ(shown.first, 0) << shown.second;
+  EXPECT_NE(shown.second.find("pending 0, oldest 0 ms; refused 0"), std::string::npos)
+      << shown.second;
 }
 
 TEST_F(OutboxTest, HostileInputIsRefusedBeforeAnythingIsWritten) {
