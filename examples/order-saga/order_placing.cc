@@ -18,7 +18,6 @@ namespace {
 
 using nlohmann::json;
 
-constexpr char kDefinition[] = "order";
 // A JSON document on the command line is still bounded before it is parsed.
 constexpr std::size_t kMaxInputBytes = 64 * 1024;
 
@@ -70,9 +69,9 @@ absl::Status WaitSent(pqxx::connection& connection, const std::string& saga_id,
   }
 }
 
-int PlaceOrder(const std::string& db_url, const std::string& input_text, std::string saga_id,
-               double wait_seconds, std::string_view schema_ddl,
-               const InsertOrderFn& insert_order) {
+int PlaceOrder(const std::string& db_url, const std::string& definition,
+               const std::string& input_text, std::string saga_id, double wait_seconds,
+               std::string_view schema_ddl, const InsertOrderFn& insert_order) {
   if (input_text.size() > kMaxInputBytes) {
     std::cerr << "error: --input: over " << kMaxInputBytes << " bytes\n";
     return 1;
@@ -102,7 +101,7 @@ int PlaceOrder(const std::string& db_url, const std::string& input_text, std::st
         std::cerr << "error: " << inserted << "\n";
         return 1;  // The transaction rolls back: no order, no saga.
       }
-      absl::StatusOr<std::string> started = StartSagaInTransaction(tx, kDefinition, input, saga_id);
+      absl::StatusOr<std::string> started = StartSagaInTransaction(tx, definition, input, saga_id);
       if (!started.ok()) {
         std::cerr << "error: " << started.status() << "\n";
         return 1;
@@ -175,7 +174,7 @@ int RunOrderCommand(int argc, char** argv, std::string_view schema_ddl,
                    ? "Places an order and starts its saga in one transaction (the outbox)"
                    : "Shows the outbox's backlog and the starts the coordinator refused",
                "order-service " + command};
-  std::string db_url, input, saga_id, requeue;
+  std::string db_url, input, saga_id, requeue, definition = "order";
   double wait_seconds = 10;
   app.add_option("--db", db_url, "PostgreSQL URL of the order service's database")->required();
   if (command == "place-order") {
@@ -184,6 +183,8 @@ int RunOrderCommand(int argc, char** argv, std::string_view schema_ddl,
                    R"("sku":"widget","quantity":1,"amount":20})")
         ->required();
     app.add_option("--saga-id", saga_id, "the saga's id; default: saga-<order_id>");
+    app.add_option("--definition", definition, "the saga definition to start")
+        ->capture_default_str();
     app.add_option("--wait-sent", wait_seconds,
                    "wait at most this long (seconds) for a relay to send the start; 0: do not")
         ->capture_default_str()
@@ -196,9 +197,9 @@ int RunOrderCommand(int argc, char** argv, std::string_view schema_ddl,
   } catch (const CLI::ParseError& e) {
     return app.exit(e) == 0 ? 0 : 2;
   }
-  return command == "place-order"
-             ? PlaceOrder(db_url, input, saga_id, wait_seconds, schema_ddl, insert_order)
-             : ShowOutbox(db_url, requeue);
+  return command == "place-order" ? PlaceOrder(db_url, definition, input, saga_id, wait_seconds,
+                                               schema_ddl, insert_order)
+                                  : ShowOutbox(db_url, requeue);
 }
 
 void AddRelayFlags(CLI::App& app) {

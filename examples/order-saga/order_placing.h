@@ -1,6 +1,7 @@
 // Placing orders through the transactional outbox (skald/saga_outbox.h): the order row and
 // the start of its saga commit together, or neither does.
-//   order-service place-order --db URL --input JSON [--saga-id ID] [--wait-sent SECONDS]
+//   order-service place-order --db URL --input JSON [--definition NAME] [--saga-id ID]
+//                             [--wait-sent SECONDS]
 //       inserts the order and records its saga's start in one transaction; prints the saga
 //       id, then waits (10 s by default) until a relay has sent it to the coordinator;
 //   order-service outbox --db URL [--requeue SAGA_ID]

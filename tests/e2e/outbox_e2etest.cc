@@ -439,6 +439,19 @@ TEST_F(OutboxTest, TheOrderServicePlacesOrdersThroughTheOutbox) {
   EXPECT_EQ(shown.first, 0) << shown.second;
   EXPECT_NE(shown.second.find("pending 0, oldest 0 ms; refused 0"), std::string::npos)
       << shown.second;
+
+  // A start the coordinator refuses for good: the order is placed (it committed), the refusal
+  // is reported to the caller and listed for an operator.
+  auto unknown = order_service(
+      {"place-order", "--db", service_db_, "--definition", "missing-definition", "--input",
+       R"({"order_id":"o-9","customer":"ada","sku":"widget","quantity":1,"amount":20})"});
+  EXPECT_EQ(unknown.first, 1) << unknown.second;
+  EXPECT_NE(unknown.second.find("the coordinator refused saga saga-o-9: NOT_FOUND"),
+            std::string::npos)
+      << unknown.second;
+  shown = order_service({"outbox", "--db", service_db_});
+  EXPECT_NE(shown.second.find("refused saga-o-9 (missing-definition) at "), std::string::npos)
+      << shown.second;
 }
 
 TEST_F(OutboxTest, HostileInputIsRefusedBeforeAnythingIsWritten) {
