@@ -56,7 +56,8 @@ TEST_F(SagaStoreTest, RetentionDeletesOnlySagasFinishedLongAgoWithEverythingThey
                             pqxx::work tx(c);
                             tx.exec_params0(
                                 "UPDATE sagas SET state = $2, "
-                                "updated_at = now() - $3 * interval '1 day' WHERE id = $1",
+                                "updated_at = now() - $3 * interval '1 day', "
+                                "finished_at = now() - $3 * interval '1 day' WHERE id = $1",
                                 id, state, days);
                             tx.commit();
                           })
