@@ -261,7 +261,8 @@ absl::Status RunScaleChecks(Stack& stack, const Flags& flags, const LoadSpec& cl
   if (auto s = PreloadFinishedSagas(skald_uri, three.Name(), flags.preload); !s.ok()) return s;
   figures["preloaded_finished_sagas"] = flags.preload;
   figures["preload_seconds"] = Seconds(std::chrono::steady_clock::now() - preload_started);
-  auto after = Measure(stack, "3 linear, 1M finished stored", three, closed);
+  auto after = Measure(stack, "3 linear, " + std::to_string(flags.preload) + " finished stored",
+                       three, closed);
   if (!after.ok()) return after.status();
   report.runs.push_back(*after);
   figures["throughput_after_preload_vs_before"] = after->sagas_per_second / before.sagas_per_second;
