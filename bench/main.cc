@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -12,6 +13,7 @@
 #include <pqxx/pqxx>
 #include <thread>
 
+#include "bench/call_rates.h"
 #include "bench/coordinator_process.h"
 #include "bench/load_driver.h"
 #include "bench/noop_participants.h"
@@ -33,6 +35,7 @@ struct Flags {
   std::string skald = SKALD_BINARY;
   int concurrency = 64;
   int ceiling_clients = 32;
+  int storage_clients = 8;
   int seconds = 10;
   long long preload = 1'000'000;
   int waiting_sagas = 10'000;
@@ -69,6 +72,86 @@ absl::Status PrepareCeilingDatabase(const devdb::LocalPostgres& postgres) {
   });
 }
 
+constexpr const char* kStorageCeiling = "storage ceiling";
+
+double Median(std::vector<double> values) {
+  std::sort(values.begin(), values.end());
+  return values.empty() ? 0 : values[values.size() / 2];
+}
+
+absl::Status AnalyzeCeilingTables(const devdb::LocalPostgres& postgres) {
+  try {
+    pqxx::connection c(postgres.ConnectionUri("ceiling"));
+    pqxx::nontransaction tx(c);
+    tx.exec0("ANALYZE sagas, saga_steps, saga_events");
+    return absl::OkStatus();
+  } catch (const std::exception& e) {
+    return absl::InternalError(std::string("ANALYZE of the ceiling tables: ") + e.what());
+  }
+}
+
+// The storage ceiling for `steps` steps: the best of several sagas-per-commit sizes, then
+// that size twice more; the median of those three runs. The tables hold rows and are
+// ANALYZEd first, so that pgbench's prepared statements are planned for tables that grow.
+absl::StatusOr<Ceiling> MeasureStorageCeiling(const devdb::LocalPostgres& postgres,
+                                              const Flags& flags, int steps,
+                                              std::chrono::seconds seconds) {
+  const auto run = [&](int per_commit, std::chrono::seconds duration) {
+    return RunPgbench(postgres.socket_dir(), postgres.port(), "ceiling",
+                      StorageCeilingScript(steps, per_commit), per_commit, flags.storage_clients,
+                      duration);
+  };
+  if (auto warm = run(10, std::chrono::seconds(2)); !warm.ok()) return warm.status();
+  if (auto s = AnalyzeCeilingTables(postgres); !s.ok()) return s;
+  const std::vector<int> sizes =
+      flags.quick ? std::vector<int>{10, 20} : std::vector<int>{5, 10, 20, 50};
+  Ceiling best;
+  best.kind = kStorageCeiling;
+  best.steps = steps;
+  best.clients = flags.storage_clients;
+  for (int size : sizes) {
+    auto rate = run(size, seconds);
+    if (!rate.ok()) return rate.status();
+    std::cerr << "bench: storage ceiling, " << steps << " step(s), " << size
+              << " sagas/commit: " << *rate << " sagas/s\n";
+    if (*rate > best.sagas_per_second) {
+      best.sagas_per_second = *rate;
+      best.sagas_per_commit = size;
+      best.samples = {*rate};
+    }
+  }
+  for (int i = 0; i < (flags.quick ? 0 : 2); ++i) {
+    auto rate = run(best.sagas_per_commit, seconds);
+    if (!rate.ok()) return rate.status();
+    best.samples.push_back(*rate);
+  }
+  best.sagas_per_second = Median(best.samples);
+  best.commits_per_saga = (steps + 2.0) / best.sagas_per_commit;
+  std::cerr << "bench: storage ceiling, " << steps << " step(s): " << best.sagas_per_second
+            << " sagas/s\n";
+  return best;
+}
+
+// The naive writer: one commit per state change of one saga, many clients; median of 3.
+absl::StatusOr<Ceiling> MeasureNaiveWriter(const devdb::LocalPostgres& postgres, const Flags& flags,
+                                           int steps, std::chrono::seconds seconds) {
+  Ceiling naive;
+  naive.kind = "naive writer";
+  naive.steps = steps;
+  naive.clients = flags.ceiling_clients;
+  naive.commits_per_saga = 2 * steps + 2;
+  for (int i = 0; i < (flags.quick ? 1 : 3); ++i) {
+    auto rate = RunPgbench(postgres.socket_dir(), postgres.port(), "ceiling",
+                           NaiveWriterScript(steps), 1, flags.ceiling_clients, seconds);
+    if (!rate.ok()) return rate.status();
+    naive.samples.push_back(*rate);
+  }
+  naive.sagas_per_second = Median(naive.samples);
+  std::cerr << "bench: naive writer, " << steps << " step(s): " << naive.sagas_per_second
+            << " sagas/s\n";
+  return naive;
+}
+
 absl::Status ApplyDefinition(const std::string& address, const nlohmann::json& document) {
   auto channel = grpc::CreateChannel(address, grpc::InsecureChannelCredentials());
   auto stub = v1::SagaService::NewStub(channel);
@@ -96,7 +179,8 @@ absl::StatusOr<RunReport> Measure(Stack& stack, const std::string& label, const 
   auto sample = [&](ProcessUsage& cpu, MachineCpu& machine, DatabaseActivity& db,
                     long long& calls) {
     auto usage = ReadProcessUsage(stack.coordinator->pid());
-    auto activity = ReadDatabaseActivity(stack.stats_uri, "skald");
+    auto activity =
+        ReadDatabaseActivity(stack.stats_uri, "skald", stack.postgres->ConnectionUri("skald"));
     if (!usage.ok()) sampling = usage.status();
     if (!activity.ok()) sampling = activity.status();
     if (usage.ok()) cpu = *usage;
@@ -133,14 +217,23 @@ absl::StatusOr<RunReport> Measure(Stack& stack, const std::string& label, const 
   r.commits_per_saga = (db_end.commits - db_start.commits) / sagas;
   r.rows_written_per_saga = (db_end.rows_written - db_start.rows_written) / sagas;
   r.coordinator_peak_rss_mb = cpu_end.peak_rss_bytes / 1048576.0;
+  r.coordinator_threads = ReadThreadCount(stack.coordinator->pid());
+  r.deadlocks = db_end.deadlocks - db_start.deadlocks;
+  r.wal_bytes_per_saga = (db_end.wal_bytes - db_start.wal_bytes) / sagas;
+  r.wal_syncs_per_saga = (db_end.wal_syncs - db_start.wal_syncs) / sagas;
+  const long long updated = db_end.tuples_updated - db_start.tuples_updated;
+  r.hot_update_share =
+      updated > 0 ? static_cast<double>(db_end.hot_updates - db_start.hot_updates) / updated : 0;
+  r.seq_scans = db_end.seq_scans - db_start.seq_scans;
+  r.index_scans = db_end.index_scans - db_start.index_scans;
   r.completed = result.completed;
   r.compensated = result.compensated;
   r.failed = result.failed;
   r.errors = result.errors + result.not_started;
   r.first_error = result.first_error;
   std::cerr << "bench: " << label << ": " << static_cast<long long>(r.sagas_per_second)
-            << " sagas/s, p99 " << r.p99_ms << " ms, " << r.errors << " errors"
-            << (r.first_error.empty() ? "" : " (" + r.first_error + ")") << "\n";
+            << " sagas/s, p99 " << r.p99_ms << " ms, " << r.deadlocks << " deadlocks, " << r.errors
+            << " errors" << (r.first_error.empty() ? "" : " (" + r.first_error + ")") << "\n";
   return r;
 }
 
@@ -168,7 +261,8 @@ absl::Status RunScaleChecks(Stack& stack, const Flags& flags, const LoadSpec& cl
   if (auto s = PreloadFinishedSagas(skald_uri, three.Name(), flags.preload); !s.ok()) return s;
   figures["preloaded_finished_sagas"] = flags.preload;
   figures["preload_seconds"] = Seconds(std::chrono::steady_clock::now() - preload_started);
-  auto after = Measure(stack, "3 linear, 1M finished stored", three, closed);
+  auto after = Measure(stack, "3 linear, " + std::to_string(flags.preload) + " finished stored",
+                       three, closed);
   if (!after.ok()) return after.status();
   report.runs.push_back(*after);
   figures["throughput_after_preload_vs_before"] = after->sagas_per_second / before.sagas_per_second;
@@ -235,6 +329,10 @@ int Main(const Flags& flags) {
   BenchReport report;
   report.quick = flags.quick;
   const auto seconds = std::chrono::seconds(flags.quick ? 4 : flags.seconds);
+  if (flags.quick) {
+    std::cerr << "bench: QUICK MODE: 4-second runs, one run per ceiling, no median: short, "
+                 "for a smoke check; run without --quick for figures\n";
+  }
   std::string work_dir = flags.work_dir;
   if (work_dir.empty()) {
     char pattern[] = "/tmp/skald-bench-XXXXXX";
@@ -272,19 +370,22 @@ int Main(const Flags& flags) {
 
   std::vector<int> ceiling_steps = flags.quick ? std::vector<int>{3} : std::vector<int>{1, 3, 10};
   for (int steps : ceiling_steps) {
-    std::cerr << "bench: pgbench ceiling, " << steps << " step(s), " << flags.ceiling_clients
-              << " clients, " << seconds.count() << " s\n";
-    auto ceiling = MeasureCeiling(stack.postgres->socket_dir(), stack.postgres->port(), "ceiling",
-                                  steps, flags.ceiling_clients, seconds);
-    if (!ceiling.ok()) return fail(ceiling.status());
-    std::cerr << "bench: ceiling " << steps << " step(s): " << ceiling->sagas_per_second
-              << " sagas/s\n";
-    report.ceilings.push_back(*ceiling);
+    auto storage = MeasureStorageCeiling(*stack.postgres, flags, steps, seconds);
+    if (!storage.ok()) return fail(storage.status());
+    report.ceilings.push_back(*storage);
+    auto naive = MeasureNaiveWriter(*stack.postgres, flags, steps, seconds);
+    if (!naive.ok()) return fail(naive.status());
+    report.ceilings.push_back(*naive);
   }
 
   auto participants = NoopParticipants::Start(stack.postgres->ConnectionUri("participant"));
   if (!participants.ok()) return fail(Check(participants.status(), "participants"));
   stack.participants = std::move(*participants);
+  std::cerr << "bench: gRPC ceiling, no-op calls, " << flags.concurrency << " in flight\n";
+  auto grpc_rate = NoopCallRate(stack.participants->plain_address(), flags.concurrency, seconds);
+  if (!grpc_rate.ok()) return fail(Check(grpc_rate.status(), "gRPC ceiling"));
+  report.grpc_calls_per_second = *grpc_rate;
+  std::cerr << "bench: gRPC ceiling: " << *grpc_rate << " calls/s\n";
   auto coordinator =
       CoordinatorProcess::Start(flags.skald, stack.postgres->ConnectionUri("skald"),
                                 work_dir + "/coordinator.log", flags.coordinator_flags);
@@ -338,8 +439,18 @@ int Main(const Flags& flags) {
     }
     report.runs.push_back(*measured);
   }
+  {
+    std::cerr << "bench: start only, " << flags.concurrency << " in flight\n";
+    const Scenario three{3, false};
+    auto starts =
+        StartOnlyRate(stack.coordinator->address(), three.Name(), flags.concurrency, seconds);
+    if (!starts.ok()) return fail(Check(starts.status(), "start only"));
+    report.start_only_per_second = *starts;
+    std::cerr << "bench: start only: " << *starts << " sagas/s\n";
+  }
   for (const Ceiling& c : report.ceilings) {
-    if (c.steps == 3 && peaks.contains(Scenario{3, false}.Name()) && c.sagas_per_second > 0) {
+    if (c.kind == kStorageCeiling && c.steps == 3 && peaks.contains(Scenario{3, false}.Name()) &&
+        c.sagas_per_second > 0) {
       report.ratio_3_step = peaks[Scenario{3, false}.Name()] / c.sagas_per_second;
     }
   }
@@ -376,7 +487,11 @@ int main(int argc, char** argv) {
   app.add_option("--skald", flags.skald, "the skald binary")->capture_default_str();
   app.add_option("--concurrency", flags.concurrency, "sagas in flight in closed loops")
       ->capture_default_str();
-  app.add_option("--ceiling-clients", flags.ceiling_clients, "pgbench's clients")
+  app.add_option("--ceiling-clients", flags.ceiling_clients,
+                 "pgbench's clients for the naive writer (one commit per state change)")
+      ->capture_default_str();
+  app.add_option("--storage-clients", flags.storage_clients,
+                 "pgbench's clients for the storage ceiling (many sagas per commit)")
       ->capture_default_str();
   app.add_option("--seconds", flags.seconds, "measured seconds per run (not in --quick)")
       ->capture_default_str();

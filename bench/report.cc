@@ -7,10 +7,13 @@ namespace skald::bench {
 nlohmann::json ToJson(const BenchReport& report) {
   nlohmann::json ceilings = nlohmann::json::array();
   for (const Ceiling& c : report.ceilings) {
-    ceilings.push_back({{"steps", c.steps},
+    ceilings.push_back({{"kind", c.kind},
+                        {"steps", c.steps},
                         {"clients", c.clients},
+                        {"sagas_per_commit", c.sagas_per_commit},
                         {"commits_per_saga", c.commits_per_saga},
-                        {"sagas_per_second", c.sagas_per_second}});
+                        {"sagas_per_second", c.sagas_per_second},
+                        {"samples", c.samples}});
   }
   nlohmann::json runs = nlohmann::json::array();
   for (const RunReport& r : report.runs) {
@@ -31,6 +34,13 @@ nlohmann::json ToJson(const BenchReport& report) {
                     {"commits_per_saga", r.commits_per_saga},
                     {"rows_written_per_saga", r.rows_written_per_saga},
                     {"coordinator_peak_rss_mb", r.coordinator_peak_rss_mb},
+                    {"coordinator_threads", r.coordinator_threads},
+                    {"deadlocks", r.deadlocks},
+                    {"wal_bytes_per_saga", r.wal_bytes_per_saga},
+                    {"wal_syncs_per_saga", r.wal_syncs_per_saga},
+                    {"hot_update_share", r.hot_update_share},
+                    {"seq_scans", r.seq_scans},
+                    {"index_scans", r.index_scans},
                     {"completed", r.completed},
                     {"compensated", r.compensated},
                     {"failed", r.failed},
@@ -39,19 +49,36 @@ nlohmann::json ToJson(const BenchReport& report) {
   }
   nlohmann::json out = {
       {"quick", report.quick}, {"ceilings", ceilings}, {"runs", runs}, {"scale", report.scale}};
-  if (report.ratio_3_step) out["ratio_3_step_linear_vs_ceiling"] = *report.ratio_3_step;
+  out["grpc_noop_calls_per_second"] = report.grpc_calls_per_second;
+  out["start_only_sagas_per_second"] = report.start_only_per_second;
+  if (report.ratio_3_step) out["ratio_3_step_linear_vs_storage_ceiling"] = *report.ratio_3_step;
   return out;
 }
 
 std::string ToTable(const BenchReport& report) {
   std::string out;
   char line[512];
-  out += "PostgreSQL ceiling (pgbench, one commit per state change, same database cluster):\n";
+  if (report.quick) {
+    out +=
+        "QUICK MODE: every figure from one short run (no median of 3); for a decision, run "
+        "without --quick.\n\n";
+  }
+  out += "PostgreSQL writing Skald's rows (pgbench, same cluster, Skald not running):\n";
   for (const Ceiling& c : report.ceilings) {
-    std::snprintf(line, sizeof line, "  %2d steps  %2d clients  %2d commits/saga  %8.0f sagas/s\n",
-                  c.steps, c.clients, c.commits_per_saga, c.sagas_per_second);
+    std::string samples;
+    for (double v : c.samples) samples += (samples.empty() ? "" : " ") + std::to_string(int(v));
+    std::snprintf(line, sizeof line,
+                  "  %-16s %2d steps  %2d clients  %2d sagas/commit  %5.2f commits/saga  %8.0f "
+                  "sagas/s  (runs: %s)\n",
+                  c.kind.c_str(), c.steps, c.clients, c.sagas_per_commit, c.commits_per_saga,
+                  c.sagas_per_second, samples.c_str());
     out += line;
   }
+  std::snprintf(line, sizeof line,
+                "gRPC ceiling: %.0f no-op unary calls/s on loopback (a saga of N steps makes N + "
+                "2)\n",
+                report.grpc_calls_per_second);
+  out += line;
   out += "\nSkald (coordinator, no-op participants and load generator on this machine):\n";
   std::snprintf(line, sizeof line,
                 "  %-34s %-6s %5s %8s %8s %7s %7s %7s %7s %8s %7s %7s %6s %6s %5s\n", "run", "mode",
@@ -74,10 +101,43 @@ std::string ToTable(const BenchReport& report) {
       "  (load: sagas in flight for closed loops, sagas/s offered for open loops; us/saga, "
       "us/step: "
       "coordinator CPU time; commits, rows: PostgreSQL commits and rows written per saga)\n";
+  std::snprintf(line, sizeof line, "\n  %-34s %9s %9s %9s %6s %9s %9s %7s\n", "run", "deadlocks",
+                "WAL B/sg", "fsync/sg", "HOT %", "seq scans", "idx scans", "threads");
+  out += line;
+  for (const RunReport& r : report.runs) {
+    std::snprintf(line, sizeof line, "  %-34s %9lld %9.0f %9.3f %6.1f %9lld %9lld %7d\n",
+                  r.label.c_str(), r.deadlocks, r.wal_bytes_per_saga, r.wal_syncs_per_saga,
+                  r.hot_update_share * 100, r.seq_scans, r.index_scans, r.coordinator_threads);
+    out += line;
+  }
+  if (report.start_only_per_second > 0) {
+    std::snprintf(line, sizeof line, "\nStart only (StartSaga, nobody waiting): %.0f sagas/s\n",
+                  report.start_only_per_second);
+    out += line;
+  }
+  for (const RunReport& r : report.runs) {
+    if (r.mode != "closed" || r.label.find("parallel") != std::string::npos ||
+        r.label.find(',') != std::string::npos) {
+      continue;
+    }
+    for (const Ceiling& c : report.ceilings) {
+      if (c.steps != r.steps || c.sagas_per_second <= 0) continue;
+      std::snprintf(line, sizeof line, "Skald %s / %s: %.2fx\n", r.label.c_str(), c.kind.c_str(),
+                    r.sagas_per_second / c.sagas_per_second);
+      out += line;
+    }
+    if (report.grpc_calls_per_second > 0) {
+      std::snprintf(line, sizeof line, "Skald %s / gRPC ceiling (%d calls/saga): %.2fx\n",
+                    r.label.c_str(), r.steps + 2,
+                    r.sagas_per_second / (report.grpc_calls_per_second / (r.steps + 2)));
+      out += line;
+    }
+  }
   if (!report.scale.empty()) out += "\nScale:\n" + report.scale.dump(2) + "\n";
   if (report.ratio_3_step) {
     std::snprintf(line, sizeof line,
-                  "\nSkald / ceiling, 3-step linear saga: %.2fx (target >= 1.0, stretch 1.5)\n",
+                  "\nHEADLINE Skald / storage ceiling, 3-step linear saga: %.2fx (target >= 0.5, "
+                  "stretch 0.75)\n",
                   *report.ratio_3_step);
     out += line;
   }

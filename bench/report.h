@@ -27,6 +27,14 @@ struct RunReport {
   double commits_per_saga = 0;
   double rows_written_per_saga = 0;
   double coordinator_peak_rss_mb = 0;
+  int coordinator_threads = 0;  // at the end of the window
+  long long deadlocks = 0;      // pg_stat_database.deadlocks over the window
+  double wal_bytes_per_saga = 0;
+  double wal_syncs_per_saga = 0;
+  // Updates of sagas and saga_steps rows over the window that were HOT, and the scans of
+  // those tables (sequential, index).
+  double hot_update_share = 0;
+  long long seq_scans = 0, index_scans = 0;
   long long completed = 0, compensated = 0, failed = 0, errors = 0;
   std::string first_error;
 };
@@ -38,7 +46,11 @@ struct BenchReport {
   std::vector<RunReport> runs;
   // Named figures of the scale checks (e.g. "throughput_ratio_after_preload").
   nlohmann::json scale = nlohmann::json::object();
-  // Skald's closed-loop peak for the 3-step linear saga over the ceiling for 3 steps.
+  // No-op unary gRPC calls per second on loopback (see NoopCallRate).
+  double grpc_calls_per_second = 0;
+  // StartSaga calls answered per second, nobody waiting (see StartOnlyRate); 0: not run.
+  double start_only_per_second = 0;
+  // Skald's closed-loop peak for the 3-step linear saga over the storage ceiling for 3 steps.
   std::optional<double> ratio_3_step;
 };
 

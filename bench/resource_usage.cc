@@ -49,19 +49,53 @@ MachineCpu ReadMachineCpu() {
 }
 
 absl::StatusOr<DatabaseActivity> ReadDatabaseActivity(const std::string& stats_uri,
-                                                      const std::string& database) {
+                                                      const std::string& database,
+                                                      const std::string& database_uri) {
   try {
-    pqxx::connection connection(stats_uri);
-    pqxx::nontransaction tx(connection);
-    auto row = tx.exec_params1(
-        "SELECT xact_commit, tup_inserted + tup_updated + tup_deleted "
-        "FROM pg_stat_database WHERE datname = $1",
-        database);
-    return DatabaseActivity{row[0].as<long long>(), row[1].as<long long>()};
+    DatabaseActivity activity;
+    {
+      pqxx::connection connection(stats_uri);
+      pqxx::nontransaction tx(connection);
+      auto row = tx.exec_params1(
+          "SELECT xact_commit, tup_inserted + tup_updated + tup_deleted, deadlocks, "
+          "pg_current_wal_lsn() - '0/0'::pg_lsn, (SELECT wal_sync FROM pg_stat_wal) "
+          "FROM pg_stat_database WHERE datname = $1",
+          database);
+      activity.commits = row[0].as<long long>();
+      activity.rows_written = row[1].as<long long>();
+      activity.deadlocks = row[2].as<long long>();
+      activity.wal_bytes = static_cast<long long>(row[3].as<double>());
+      activity.wal_syncs = row[4].as<long long>();
+    }
+    pqxx::connection tables(database_uri);
+    pqxx::nontransaction read(tables);
+    auto row = read.exec1(
+        "SELECT coalesce(sum(n_tup_upd), 0), coalesce(sum(n_tup_hot_upd), 0), "
+        "coalesce(sum(seq_scan), 0), coalesce(sum(idx_scan), 0) FROM pg_stat_user_tables "
+        "WHERE relname IN ('sagas', 'saga_steps')");
+    activity.tuples_updated = row[0].as<long long>();
+    activity.hot_updates = row[1].as<long long>();
+    activity.seq_scans = row[2].as<long long>();
+    activity.index_scans = row[3].as<long long>();
+    return activity;
   } catch (const std::exception& e) {
     return absl::UnavailableError("reading the statistics of database " + database + ": " +
                                   e.what());
   }
+}
+
+int ReadThreadCount(pid_t pid) {
+  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+  std::string key;
+  while (status >> key) {
+    if (key == "Threads:") {
+      int threads = 0;
+      status >> threads;
+      return threads;
+    }
+    status.ignore(1 << 20, '\n');
+  }
+  return 0;
 }
 
 }  // namespace skald::bench

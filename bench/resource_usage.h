@@ -16,6 +16,9 @@ struct ProcessUsage {
 };
 absl::StatusOr<ProcessUsage> ReadProcessUsage(pid_t pid);
 
+// The number of threads of process `pid` (/proc), 0 when it cannot be read.
+int ReadThreadCount(pid_t pid);
+
 // The machine's CPU time spent busy and in all, from /proc/stat, in seconds.
 struct MachineCpu {
   double busy = 0;
@@ -29,9 +32,20 @@ MachineCpu ReadMachineCpu();
 struct DatabaseActivity {
   long long commits = 0;
   long long rows_written = 0;
+  long long deadlocks = 0;
+  // Cluster-wide: WAL written (pg_current_wal_lsn) and WAL flushes to disk (pg_stat_wal).
+  long long wal_bytes = 0;
+  long long wal_syncs = 0;
+  // Skald's two updated tables (sagas and saga_steps together), from pg_stat_user_tables.
+  long long tuples_updated = 0;
+  long long hot_updates = 0;
+  long long seq_scans = 0;
+  long long index_scans = 0;
 };
-// `stats_uri` reaches any database of the cluster; `database` is the one counted.
+// `stats_uri` reaches any database of the cluster; `database` is the one counted, which
+// `database_uri` reaches (for its tables' statistics).
 absl::StatusOr<DatabaseActivity> ReadDatabaseActivity(const std::string& stats_uri,
-                                                      const std::string& database);
+                                                      const std::string& database,
+                                                      const std::string& database_uri);
 
 }  // namespace skald::bench

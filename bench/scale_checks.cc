@@ -18,9 +18,9 @@ absl::Status PreloadFinishedSagas(const std::string& database_uri, const std::st
       pqxx::work tx(connection);
       tx.exec_params0(
           "INSERT INTO sagas (id, definition_name, definition_version, state, input, output, "
-          "lease_token, created_at, updated_at) "
+          "lease_token, created_at, updated_at, finished_at) "
           "SELECT 'preloaded-' || g, $3, 1, 'COMPLETED', '{\"n\": 1}', '{}', 1, "
-          "now() - interval '40 days', now() - interval '40 days' "
+          "now() - interval '40 days', now() - interval '40 days', now() - interval '40 days' "
           "FROM generate_series($1::bigint, $2::bigint) g",
           first, last, definition);
       tx.exec_params0(

@@ -20,25 +20,25 @@ void QueueAlert(pqxx::work& tx, const std::string& saga_id, const std::string& u
 
 }  // namespace
 
-void QueueNotices(pqxx::work& tx, const core::SagaState& before, const core::Transition& transition,
-                  const core::SagaDefinition& definition, const OutboxPolicy& policy) {
+bool FinishesSaga(const core::SagaState& before, const core::Transition& transition) {
+  return transition.state.status != before.status && core::IsTerminal(transition.state.status);
+}
+
+void QueueAlerts(pqxx::work& tx, const core::SagaState& before, const core::Transition& transition,
+                 const core::SagaDefinition& definition, const OutboxPolicy& policy) {
+  if (policy.alert_url.empty()) return;
   const std::string& saga_id = transition.state.id;
   for (const core::Notice& notice :
        core::NoticesOf(before, transition, policy.alert_compensation_failures)) {
     switch (notice.kind) {
-      case core::Notice::Kind::kSagaFinished: {
-        std::optional<std::string> notify;
-        if (!definition.notify.empty()) notify = definition.notify;
-        tx.exec_prepared(Name(stmt::kInsertFinishedNotices), saga_id, notify);
-        break;
-      }
+      case core::Notice::Kind::kSagaFinished:
+        break;  // Queued by the batch statement itself (see FinishesSaga).
       case core::Notice::Kind::kSagaFailed:
-        if (policy.alert_url.empty()) break;
         QueueAlert(tx, saga_id, policy.alert_url, "saga_failed", std::nullopt, notice.error,
                    std::nullopt, std::nullopt);
         break;
       case core::Notice::Kind::kCompensationFailing: {
-        if (policy.alert_url.empty() || !notice.step) break;
+        if (!notice.step) break;
         const std::string& step = definition.steps.at(*notice.step).name;
         QueueAlert(tx, saga_id, policy.alert_url, "compensation_failing", step, notice.error,
                    notice.failures, "compensation_failing/" + saga_id + "/" + step);

@@ -25,13 +25,18 @@ struct OutboxPolicy {
   int alert_compensation_failures = 3;
 };
 
-// Queues, in `tx`, what the transition from `before` to `transition.state` must tell (see
-// core::NoticesOf): the completion notification, to the definition's `notify` URL and the
-// saga's callback URL (one row per distinct URL, none when there is neither), and alerts to
-// policy.alert_url. REQUIRES: the saga's new row was written in `tx` (bodies are built from
-// it).
-void QueueNotices(pqxx::work& tx, const core::SagaState& before, const core::Transition& transition,
-                  const core::SagaDefinition& definition, const OutboxPolicy& policy);
+// Whether the transition finishes the saga, which then gets its completion notification
+// (see core::NoticesOf): to the definition's `notify` URL and the saga's callback URL, one
+// row per distinct URL, none when there is neither. The batch statement that writes the
+// saga's row queues it (stmt::kUpdateSagas), so that sagas with nowhere to notify cost no
+// outbox statement.
+bool FinishesSaga(const core::SagaState& before, const core::Transition& transition);
+
+// Queues, in `tx`, the alerts the transition from `before` to `transition.state` raises
+// (see core::NoticesOf) to policy.alert_url; nothing when it is empty. REQUIRES: the saga's
+// new row was written in `tx` (bodies are built from it).
+void QueueAlerts(pqxx::work& tx, const core::SagaState& before, const core::Transition& transition,
+                 const core::SagaDefinition& definition, const OutboxPolicy& policy);
 
 // One notification to deliver, as claimed from the outbox.
 struct OutboxDelivery {

@@ -337,7 +337,38 @@ absl::StatusOr<std::vector<Lease>> PostgresSagaStore::UpdateLeases(std::string_v
 }
 
 absl::StatusOr<std::vector<Lease>> PostgresSagaStore::RenewLeases(const LeaseHolder& holder) {
-  return UpdateLeases(stmt::kRenewLeases, holder);
+  std::vector<Lease> leases;
+  json skipped = json::array();
+  const auto ttl = static_cast<long long>(holder.ttl.count());
+  absl::Status status = pool_.Run("renew leases", [&](pqxx::connection& c) {
+    leases.clear();
+    skipped = json::array();
+    pqxx::work tx(c);
+    for (const auto& row : tx.exec_params(SqlOf(stmt::kRenewLeases), holder.owner, ttl)) {
+      if (row[2].as<bool>()) {
+        leases.push_back(Lease{row[0].as<std::string>(), row[1].as<int64_t>()});
+      } else {
+        skipped.push_back(row[0].as<std::string>());
+      }
+    }
+    tx.commit();
+  });
+  if (!status.ok() || skipped.empty()) {
+    if (!status.ok()) return status;
+    return leases;
+  }
+  // The rows a batch was writing: renewed once it has committed, each still this owner's.
+  status = pool_.Run("renew leases", [&](pqxx::connection& c) {
+    pqxx::work tx(c);
+    const auto rows =
+        tx.exec_params(SqlOf(stmt::kRenewLeasesOf), holder.owner, ttl, BatchParam(skipped));
+    for (const auto& row : rows) {
+      leases.push_back(Lease{row[0].as<std::string>(), row[1].as<int64_t>()});
+    }
+    tx.commit();
+  });
+  if (!status.ok()) return status;
+  return leases;
 }
 
 absl::StatusOr<std::vector<Lease>> PostgresSagaStore::ReclaimOwnLeases(const LeaseHolder& holder) {
@@ -376,7 +407,13 @@ absl::StatusOr<std::vector<std::string>> PostgresSagaStore::CommitTransitions(
     const core::SagaState& after = write.transition->state;
     // Always written: the update both checks the lease token (fencing) and locks the saga's
     // row until commit, so no claim can slip in between.
-    sagas.push_back(SagaRow(after, write.lease_token));
+    json row = SagaRow(after, write.lease_token);
+    // The statement queues the outcome notice of a saga finished now (see kUpdateSagas).
+    const bool finished = FinishesSaga(*write.before, *write.transition);
+    row["finished"] = finished;
+    row["notify"] = finished && !write.definition->notify.empty() ? json(write.definition->notify)
+                                                                  : json(nullptr);
+    sagas.push_back(std::move(row));
   }
   const std::string saga_rows = BatchParam(sagas);
   std::vector<std::string> fenced;
@@ -384,7 +421,7 @@ absl::StatusOr<std::vector<std::string>> PostgresSagaStore::CommitTransitions(
     fenced.clear();
     pqxx::work tx(c);
     std::unordered_set<std::string> updated;
-    for (const auto& row : tx.exec_prepared(Name(stmt::kUpdateSagas), saga_rows, owner)) {
+    for (const auto& row : tx.exec_params(SqlOf(stmt::kUpdateSagas), saga_rows, owner)) {
       updated.insert(row[0].as<std::string>());
     }
     json steps = json::array();
@@ -405,10 +442,10 @@ absl::StatusOr<std::vector<std::string>> PostgresSagaStore::CommitTransitions(
         events.push_back(
             EventRow(static_cast<int>(events.size()), after.id, *write.definition, entry));
       }
-      QueueNotices(tx, before, *write.transition, *write.definition, outbox_);
+      QueueAlerts(tx, before, *write.transition, *write.definition, outbox_);
     }
-    if (!steps.empty()) tx.exec_prepared0(Name(stmt::kUpdateSteps), BatchParam(steps));
-    if (!events.empty()) tx.exec_prepared0(Name(stmt::kInsertEvents), BatchParam(events));
+    if (!steps.empty()) tx.exec_params0(SqlOf(stmt::kUpdateSteps), BatchParam(steps));
+    if (!events.empty()) tx.exec_params0(SqlOf(stmt::kInsertEvents), BatchParam(events));
     tx.commit();
   });
   if (!status.ok()) return status;

@@ -67,14 +67,45 @@ const std::vector<Statement>& AllStatements() {
       // A batch of transitions is written with three statements, whatever its size: each
       // takes the batch's rows as one JSON array (jsonb_to_recordset), so that a batch costs
       // a few round trips instead of several per saga. A JSON null is an SQL NULL there.
-      // The saga rows first: the update both checks each lease token (fencing) and locks
-      // the row until commit; the ids returned are the sagas whose writes go on.
+      // They are sent unprepared (see PlannedPerExecution): a plan made while the tables were
+      // small would scan them whole for ever.
+      // The saga rows first. `locked` takes their row locks in id order, whatever order the
+      // batch lists them in, and checks each lease token (fencing): every statement that locks
+      // several sagas rows takes them in id order (or skips locked ones), so two of them can
+      // wait for each other but never deadlock. The rows stay locked until commit, so no claim
+      // slips in between; the ids returned are the sagas whose writes go on. finished_at is
+      // set once, when the saga finishes (retention's index; updated_at changes with every
+      // transition and is indexed nowhere, so that these updates can be HOT). A finished saga
+      // with somewhere to send its outcome (the definition's notify URL, given as `notify`,
+      // or its callback_url) has it queued in the outbox here, built from the row as written
+      // (one row per distinct URL); the others cost no outbox statement at all.
       {stmt::kUpdateSagas,
-       "UPDATE sagas AS s SET state = w.state, error = w.error, output = w.output, "
-       "deadline_at = to_timestamp(w.deadline_ms::double precision / 1000), updated_at = now() "
-       "FROM jsonb_to_recordset($1::jsonb) AS w(id text, state text, error text, output jsonb, "
-       "deadline_ms bigint, lease_token bigint) "
-       "WHERE s.id = w.id AND s.owner = $2 AND s.lease_token = w.lease_token RETURNING s.id"},
+       "WITH w AS MATERIALIZED (SELECT * FROM jsonb_to_recordset($1::jsonb) AS w(id text, "
+       "state text, error text, output jsonb, deadline_ms bigint, lease_token bigint, "
+       "finished boolean, notify text)), "
+       "locked AS (SELECT s.id FROM sagas s JOIN w ON s.id = w.id "
+       "WHERE s.owner = $2 AND s.lease_token = w.lease_token ORDER BY s.id FOR UPDATE OF s), "
+       "updated AS (UPDATE sagas AS s SET state = w.state, error = w.error, output = w.output, "
+       "deadline_at = to_timestamp(w.deadline_ms::double precision / 1000), updated_at = now(), "
+       "finished_at = CASE WHEN w.state IN ('COMPLETED', 'COMPENSATED') "
+       "THEN coalesce(s.finished_at, now()) END "
+       "FROM locked JOIN w ON w.id = locked.id WHERE s.id = locked.id "
+       "RETURNING s.id, s.definition_name, s.definition_version, s.state, s.error, s.output, "
+       "s.created_at, s.updated_at, s.callback_url, w.finished, w.notify), "
+       "notices AS (INSERT INTO notification_outbox (saga_id, event, url, payload) "
+       "SELECT u.id, 'saga.finished', r.url, jsonb_build_object('saga_id', u.id, "
+       "'definition', u.definition_name, 'version', u.definition_version, 'state', u.state, "
+       "'error', u.error, 'output', u.output, "
+       "'created_at', " SKALD_RFC3339(
+           "u.created_at") ", "
+                           "'finished_at', " SKALD_RFC3339(
+                               "u.updated_at") ") "
+                                               "FROM updated u CROSS JOIN LATERAL (SELECT DISTINCT "
+                                               "x AS url "
+                                               "FROM unnest(ARRAY[u.notify, u.callback_url]) AS x "
+                                               "WHERE x IS NOT NULL AND x <> '') r "
+                                               "WHERE u.finished) "
+                                               "SELECT id FROM updated"},
       {stmt::kUpdateSteps,
        "UPDATE saga_steps AS t SET state = w.state, attempts = w.attempts, "
        "compensation_attempts = w.compensation_attempts, "
@@ -100,18 +131,34 @@ const std::vector<Statement>& AllStatements() {
        "AND (lease_expires_at IS NULL OR lease_expires_at < now()) "
        "ORDER BY lease_expires_at NULLS FIRST, created_at LIMIT $3 FOR UPDATE SKIP LOCKED) "
        "RETURNING id, lease_token"},
+      // Renewal locks this owner's rows in id order and skips those locked by a batch being
+      // written (see kUpdateSagas): it never waits, so it never takes part in a deadlock.
+      // `skipped` lists them (from the statement's snapshot, unlocked) for kRenewLeasesOf.
       {stmt::kRenewLeases,
-       "UPDATE sagas SET lease_expires_at = now() + $2 * interval '1 millisecond' "
-       "WHERE owner = $1 AND state IN ('RUNNING', 'COMPENSATING') RETURNING id, "
-       "lease_token"},
+       "WITH mine AS (SELECT id FROM sagas WHERE owner = $1 "
+       "AND state IN ('RUNNING', 'COMPENSATING') ORDER BY id FOR UPDATE SKIP LOCKED), "
+       "renewed AS (UPDATE sagas s SET lease_expires_at = now() + $2 * interval '1 millisecond' "
+       "FROM mine WHERE s.id = mine.id RETURNING s.id, s.lease_token) "
+       "SELECT id, lease_token, true FROM renewed UNION ALL "
+       "SELECT id, lease_token, false FROM sagas WHERE owner = $1 "
+       "AND state IN ('RUNNING', 'COMPENSATING') AND id NOT IN (SELECT id FROM renewed)"},
+      // The rows kRenewLeases skipped ($3, a JSON array of ids): few, and locked in id order,
+      // waiting for the batches that hold them to commit.
+      {stmt::kRenewLeasesOf,
+       "WITH mine AS (SELECT id FROM sagas WHERE id IN (SELECT jsonb_array_elements_text($3)) "
+       "AND owner = $1 AND state IN ('RUNNING', 'COMPENSATING') ORDER BY id FOR UPDATE) "
+       "UPDATE sagas s SET lease_expires_at = now() + $2 * interval '1 millisecond' "
+       "FROM mine WHERE s.id = mine.id RETURNING s.id, s.lease_token"},
       {stmt::kReclaimOwnLeases,
-       "UPDATE sagas SET lease_token = lease_token + 1, "
+       "WITH mine AS (SELECT id FROM sagas WHERE owner = $1 "
+       "AND state IN ('RUNNING', 'COMPENSATING') ORDER BY id FOR UPDATE) "
+       "UPDATE sagas s SET lease_token = s.lease_token + 1, "
        "lease_expires_at = now() + $2 * interval '1 millisecond' "
-       "WHERE owner = $1 AND state IN ('RUNNING', 'COMPENSATING') RETURNING id, "
-       "lease_token"},
+       "FROM mine WHERE s.id = mine.id RETURNING s.id, s.lease_token"},
       {stmt::kReleaseLeases,
-       "UPDATE sagas SET owner = NULL, lease_expires_at = NULL "
-       "WHERE owner = $1 AND state IN ('RUNNING', 'COMPENSATING')"},
+       "WITH mine AS (SELECT id FROM sagas WHERE owner = $1 "
+       "AND state IN ('RUNNING', 'COMPENSATING') ORDER BY id FOR UPDATE) "
+       "UPDATE sagas s SET owner = NULL, lease_expires_at = NULL FROM mine WHERE s.id = mine.id"},
       {stmt::kNotifyWork, "SELECT pg_notify('skald_work', $1)"},
       {stmt::kTakeLease,
        "UPDATE sagas SET lease_token = CASE WHEN owner = $2 THEN lease_token "
@@ -173,20 +220,9 @@ const std::vector<Statement>& AllStatements() {
       // counted at a time.
       {stmt::kLockInstances, "LOCK TABLE participant_instances IN SHARE ROW EXCLUSIVE MODE"},
       // clang-format off
-      // The notification outbox. Bodies are built here, from the saga's row as the same
-      // transaction just wrote it, and fixed: every attempt sends the same bytes.
-      // $1 saga id, $2 the definition's notify URL or NULL; the saga's callback_url is the
-      // other recipient (one row per distinct URL).
-      {stmt::kInsertFinishedNotices,
-       "INSERT INTO notification_outbox (saga_id, event, url, payload) "
-       "SELECT s.id, 'saga.finished', u.url, jsonb_build_object('saga_id', s.id, "
-       "'definition', s.definition_name, 'version', s.definition_version, 'state', s.state, "
-       "'error', s.error, 'output', s.output, "
-       "'created_at', " SKALD_RFC3339("s.created_at") ", "
-       "'finished_at', " SKALD_RFC3339("s.updated_at") ") "
-       "FROM sagas s CROSS JOIN LATERAL (SELECT DISTINCT x AS url "
-       "FROM unnest(ARRAY[$2::text, s.callback_url]) AS x WHERE x IS NOT NULL AND x <> '') u "
-       "WHERE s.id = $1"},
+      // The notification outbox (completion notices: see kUpdateSagas). Bodies are built
+      // here, from the saga's row as the same transaction just wrote it, and fixed: every
+      // attempt sends the same bytes.
       // $1 saga id, $2 alert URL, $3 kind, $4 step or NULL, $5 error, $6 failures or NULL,
       // $7 dedup key or NULL (an alert with a key already queued is not queued again).
       {stmt::kInsertAlert,
@@ -218,8 +254,8 @@ const std::vector<Statement>& AllStatements() {
       {stmt::kDeleteFinishedSagas,
        "DELETE FROM sagas WHERE id IN (SELECT id FROM sagas "
        "WHERE state IN ('COMPLETED', 'COMPENSATED') "
-       "AND updated_at < now() - $1 * interval '1 millisecond' "
-       "ORDER BY updated_at LIMIT $2 FOR UPDATE SKIP LOCKED)"},
+       "AND finished_at < now() - $1 * interval '1 millisecond' "
+       "ORDER BY finished_at LIMIT $2 FOR UPDATE SKIP LOCKED)"},
       {stmt::kClaimNotifications,
        "UPDATE notification_outbox SET next_attempt_at = now() + $2 * interval '1 millisecond' "
        "WHERE id IN (SELECT id FROM notification_outbox WHERE delivered_at IS NULL "
@@ -245,6 +281,13 @@ const std::vector<Statement>& AllStatements() {
       // clang-format on
   };
   return statements;
+}
+
+std::string SqlOf(std::string_view name) {
+  for (const Statement& statement : AllStatements()) {
+    if (statement.name == name) return std::string(statement.sql);
+  }
+  return {};
 }
 
 #undef SKALD_MS

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -13,6 +14,12 @@ struct Statement {
 };
 
 const std::vector<Statement>& AllStatements();
+
+// Returns the SQL of the statement named `name`, for the few sent unprepared so that each
+// execution is planned with the tables as they are: those that join a whole batch, whose
+// plan made while the tables were small (a sequential scan) a prepared statement would keep.
+// REQUIRES: `name` is one of stmt::k*.
+std::string SqlOf(std::string_view name);
 
 namespace stmt {
 inline constexpr std::string_view kInsertDefinition = "insert_definition";
@@ -33,6 +40,7 @@ inline constexpr std::string_view kCountSagas = "count_sagas";
 inline constexpr std::string_view kSelectHistory = "select_history";
 inline constexpr std::string_view kClaimSagas = "claim_sagas";
 inline constexpr std::string_view kRenewLeases = "renew_leases";
+inline constexpr std::string_view kRenewLeasesOf = "renew_leases_of";
 inline constexpr std::string_view kReclaimOwnLeases = "reclaim_own_leases";
 inline constexpr std::string_view kReleaseLeases = "release_leases";
 inline constexpr std::string_view kNotifyWork = "notify_work";
@@ -46,7 +54,6 @@ inline constexpr std::string_view kLockInstances = "lock_instances";
 // Retention (see store/saga_store.h, DeleteFinishedSagas).
 inline constexpr std::string_view kDeleteFinishedSagas = "delete_finished_sagas";
 // The notification outbox (see store/outbox.h).
-inline constexpr std::string_view kInsertFinishedNotices = "insert_finished_notices";
 inline constexpr std::string_view kInsertAlert = "insert_alert";
 inline constexpr std::string_view kQueueStuckAlerts = "queue_stuck_alerts";
 inline constexpr std::string_view kClaimNotifications = "claim_notifications";
