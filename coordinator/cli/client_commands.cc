@@ -17,6 +17,9 @@
 namespace skald::cli {
 namespace {
 
+// How long `saga wait` pauses before waiting again when its coordinator was unavailable.
+constexpr std::chrono::milliseconds kRewaitPause(200);
+
 void Show(const v1::Saga& saga, const ClientFlags& client) {
   if (client.json) {
     std::cout << SagaToJson(saga).dump(2) << "\n";
@@ -157,6 +160,13 @@ int WaitSaga(const ClientFlags& client, const std::string& saga_id, const std::s
                          std::chrono::milliseconds(request.timeout_ms()) +
                          std::chrono::seconds(10));
     grpc::Status status = stub->AwaitSaga(&context, request, &awaited);
+    if (status.error_code() == grpc::StatusCode::UNAVAILABLE &&
+        std::chrono::steady_clock::now() + kRewaitPause < give_up) {
+      // The coordinator waited on went away (or none is up yet): wait again, on another
+      // coordinator of the list when there is one. The saga's end is in the database.
+      std::this_thread::sleep_for(kRewaitPause);
+      continue;
+    }
     if (!status.ok()) return ReportRpcError(status, client);
     if (awaited.finished()) break;
     if (std::chrono::steady_clock::now() >= give_up) {

@@ -67,7 +67,9 @@ void AddGlobalFlags(CLI::App& app, Arguments& args) {
 }
 
 void AddClientFlags(CLI::App& command, ClientFlags& client) {
-  command.add_option("--address", client.address, "coordinator address (env SKALD_ADDRESS)")
+  command
+      .add_option("--address", client.address,
+                  "coordinator address, or several: a:7700,b:7700 (env SKALD_ADDRESS)")
       ->capture_default_str();
   command.add_flag("--json", client.json, "print JSON instead of a table");
   AddClientTlsFlags(command, client);
@@ -137,7 +139,9 @@ void AddDefinitionSource(CLI::App& command, Arguments& args) {
       command.add_option("--version", source.version, "definition version (default: the latest)");
   name->excludes(file);
   version->excludes(file);
-  command.add_option("--address", args.client.address, "coordinator address (env SKALD_ADDRESS)")
+  command
+      .add_option("--address", args.client.address,
+                  "coordinator address, or several: a:7700,b:7700 (env SKALD_ADDRESS)")
       ->capture_default_str();
   AddClientTlsFlags(command, args.client);
 }
