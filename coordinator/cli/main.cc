@@ -7,6 +7,7 @@
 #include <iostream>
 #include <vector>
 
+#include "coordinator/cli/build_info.h"
 #include "coordinator/cli/commands.h"
 #include "coordinator/cli/config_file.h"
 #include "coordinator/cli/coordinator_flags.h"
@@ -334,6 +335,8 @@ bool ConfigureLogging(const Arguments& args) {
 
 int Main(int argc, char** argv) {
   CLI::App app{"Skald: a saga coordinator for distributed transactions"};
+  app.set_version_flag("--version",
+                       std::string("skald ") + BuildVersion() + " (commit " + BuildCommit() + ")");
   app.require_subcommand(1);
   // Global flags may also follow the subcommand: `skald serve --log-format json ...`.
   app.fallthrough();
