@@ -8,6 +8,8 @@
 #include <sys/stat.h>
 
 #include <chrono>
+#include <fstream>
+#include <sstream>
 #include <thread>
 
 #include "tests/e2e/order_system.h"
@@ -23,6 +25,13 @@ std::string Order(const std::string& id) {
   return json{
       {"order_id", id}, {"customer", "ada"}, {"sku", "widget"}, {"quantity", 1}, {"amount", 100}}
       .dump();
+}
+
+std::string ReadLog(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
 }
 
 class CoordinatorListTest : public ::testing::Test {
@@ -99,7 +108,8 @@ TEST_F(CoordinatorListTest, CliAndParticipantsCarryOnWhenEachCoordinatorDiesInTu
     // While it is down, the CLI reaches the two others.
     for (int i = 0; i < 3; ++i) started.push_back(StartThroughList("o-" + std::to_string(++order)));
     ASSERT_FALSE((*waiter)->HasExited())
-        << "saga wait gave up when coordinator " << victim << " died";
+        << "saga wait ended (exit " << (*waiter)->PeekExitStatus().value_or(-1)
+        << ") when coordinator " << victim << " died: " << ReadLog((*waiter)->log_path());
     if (victim != 0) {
       ASSERT_TRUE(Coordinator(victim).Start().ok());
     }
