@@ -111,8 +111,9 @@ absl::StatusOr<std::string> BalancedTarget(const std::string& address_list,
     if (entries[0].empty()) return absl::InvalidArgumentError("coordinator address is empty");
     return std::string(entries[0]);
   }
-  std::vector<std::string> addresses;
-  Family family = Family::kIpv4;
+  // Every entry is checked before any is resolved: a typo is reported as such, not as the
+  // failed lookup of an earlier name.
+  std::vector<Entry> parsed;
   for (size_t i = 0; i < entries.size(); ++i) {
     if (entries[i].empty()) {
       return absl::InvalidArgumentError(absl::StrCat("coordinator address list \"", address_list,
@@ -120,7 +121,12 @@ absl::StatusOr<std::string> BalancedTarget(const std::string& address_list,
     }
     absl::StatusOr<Entry> entry = SplitHostPort(entries[i]);
     if (!entry.ok()) return entry.status();
-    absl::StatusOr<Resolved> resolved = Resolve(*entry, entries[i]);
+    parsed.push_back(std::move(*entry));
+  }
+  std::vector<std::string> addresses;
+  Family family = Family::kIpv4;
+  for (size_t i = 0; i < parsed.size(); ++i) {
+    absl::StatusOr<Resolved> resolved = Resolve(parsed[i], entries[i]);
     if (!resolved.ok()) return resolved.status();
     if (i == 0) {
       family = resolved->family;
@@ -130,8 +136,8 @@ absl::StatusOr<std::string> BalancedTarget(const std::string& address_list,
                        "\" mixes IPv4 and IPv6 addresses; use one family"));
     }
     for (const std::string& host : resolved->hosts) {
-      addresses.push_back(family == Family::kIpv4 ? absl::StrCat(host, ":", entry->port)
-                                                  : absl::StrCat("[", host, "]:", entry->port));
+      addresses.push_back(family == Family::kIpv4 ? absl::StrCat(host, ":", parsed[i].port)
+                                                  : absl::StrCat("[", host, "]:", parsed[i].port));
     }
   }
   // The authority a single-address channel would have had: what TLS checks the

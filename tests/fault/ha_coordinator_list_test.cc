@@ -90,7 +90,14 @@ class CoordinatorListTest : public ::testing::Test {
 };
 
 TEST_F(CoordinatorListTest, CliAndParticipantsCarryOnWhenEachCoordinatorDiesInTurn) {
+  // Registered again (the restarts register asynchronously), and seen by every coordinator's
+  // instance directory (reloaded every second): else a step finds no live instance.
+  for (auto limit = Clock::now() + std::chrono::seconds(20);
+       LiveRegistrations() < 3 && Clock::now() < limit;) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
   ASSERT_EQ(LiveRegistrations(), 3);
+  std::this_thread::sleep_for(std::chrono::seconds(2));
   // A saga that cannot end while payment is away, and a CLI waiting for it through the list.
   ASSERT_TRUE(system_->StopParticipant(Service::kPayment, SIGTERM).ok());
   const std::string stuck = StartThroughList("o-stuck");
