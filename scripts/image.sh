@@ -11,7 +11,7 @@
 # The image runs `skald` as the `skald` user; its default command is
 #   serve --config /etc/skald/skald.conf --listen 0.0.0.0:7700 --http-listen 0.0.0.0:7780
 # (deploy/ passes --db and the rest; docs/operations.md).
-# SKALD_BUILD_DIR as for scripts/package.sh; SKALD_DEBIAN_ROOT_CACHE as for
+# SKALD_BUILD_DIR and SKALD_PACKAGE_NO_BUILD as for scripts/package.sh; SKALD_DEBIAN_ROOT_CACHE as for
 # tests/package/package_test.sh.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)

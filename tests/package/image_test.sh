@@ -16,7 +16,7 @@ command -v buildah >/dev/null || fail "buildah not found: run scripts/install-de
 work=$(mktemp -d /tmp/skald-image-test-XXXXXX)
 trap 'rm -rf "$work"' EXIT
 start=$SECONDS
-SKALD_BUILD_DIR=$build "$repo/scripts/image.sh" "$work/out" >"$work/image.out"
+SKALD_PACKAGE_NO_BUILD=1 SKALD_BUILD_DIR=$build "$repo/scripts/image.sh" "$work/out" >"$work/image.out"
 image=$(sed -n 1p "$work/image.out")
 archive=$(sed -n 2p "$work/image.out")
 version=$("$build/coordinator/skald" --version | awk '{print $2}')

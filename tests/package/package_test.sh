@@ -28,7 +28,7 @@ work=$(mktemp -d /tmp/skald-package-XXXXXX)
 trap 'rm -rf "$work"' EXIT
 
 step "package"
-SKALD_BUILD_DIR=$build "$repo/scripts/package.sh" "$work/dist" >/dev/null
+SKALD_PACKAGE_NO_BUILD=1 SKALD_BUILD_DIR=$build "$repo/scripts/package.sh" "$work/dist" >/dev/null
 expected_version=$("$build/coordinator/skald" --version)
 version=$(echo "$expected_version" | awk '{print $2}')
 deb=$work/dist/skald_${version}_amd64.deb
