@@ -33,6 +33,11 @@ packages=(
   # github.com/golang/protobuf, and 1.3 cannot marshal the APIv2 messages protoc-gen-go makes.
   golang-go golang-google-grpc-dev golang-google-protobuf-dev golang-github-golang-protobuf-1-5-dev
   protoc-gen-go protoc-gen-go-grpc golang-github-jackc-pgx-v4-dev
+  # PostgreSQL failover (tests/fault/ha_*): a monitor, a primary and a synchronous standby.
+  postgresql-15-auto-failover pg-auto-failover-cli
+  # The package's test installs it into a fresh Debian root; the image is built from it
+  # with buildah, and run with podman where containers can run (tests/package).
+  debootstrap buildah podman
 )
 
 missing=()

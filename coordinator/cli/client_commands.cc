@@ -17,6 +17,18 @@
 namespace skald::cli {
 namespace {
 
+// How long `saga wait` pauses before waiting again when its coordinator was unavailable.
+constexpr std::chrono::milliseconds kRewaitPause(200);
+
+// True when a call failed because its coordinator went away: UNAVAILABLE, or, for a
+// connection reset while the call was waiting, UNKNOWN ("Stream removed") or CANCELLED (a
+// coordinator shutting down cancels its waiters) -- never something this process did.
+bool IsCoordinatorLost(const grpc::Status& status) {
+  return status.error_code() == grpc::StatusCode::UNAVAILABLE ||
+         status.error_code() == grpc::StatusCode::UNKNOWN ||
+         status.error_code() == grpc::StatusCode::CANCELLED;
+}
+
 void Show(const v1::Saga& saga, const ClientFlags& client) {
   if (client.json) {
     std::cout << SagaToJson(saga).dump(2) << "\n";
@@ -157,6 +169,12 @@ int WaitSaga(const ClientFlags& client, const std::string& saga_id, const std::s
                          std::chrono::milliseconds(request.timeout_ms()) +
                          std::chrono::seconds(10));
     grpc::Status status = stub->AwaitSaga(&context, request, &awaited);
+    if (IsCoordinatorLost(status) && std::chrono::steady_clock::now() + kRewaitPause < give_up) {
+      // The coordinator waited on went away (or none is up yet): wait again, on another
+      // coordinator of the list when there is one. The saga's end is in the database.
+      std::this_thread::sleep_for(kRewaitPause);
+      continue;
+    }
     if (!status.ok()) return ReportRpcError(status, client);
     if (awaited.finished()) break;
     if (std::chrono::steady_clock::now() >= give_up) {

@@ -7,6 +7,7 @@
 #include <iostream>
 #include <vector>
 
+#include "coordinator/cli/build_info.h"
 #include "coordinator/cli/commands.h"
 #include "coordinator/cli/config_file.h"
 #include "coordinator/cli/coordinator_flags.h"
@@ -67,7 +68,9 @@ void AddGlobalFlags(CLI::App& app, Arguments& args) {
 }
 
 void AddClientFlags(CLI::App& command, ClientFlags& client) {
-  command.add_option("--address", client.address, "coordinator address (env SKALD_ADDRESS)")
+  command
+      .add_option("--address", client.address,
+                  "coordinator address, or several: a:7700,b:7700 (env SKALD_ADDRESS)")
       ->capture_default_str();
   command.add_flag("--json", client.json, "print JSON instead of a table");
   AddClientTlsFlags(command, client);
@@ -137,7 +140,9 @@ void AddDefinitionSource(CLI::App& command, Arguments& args) {
       command.add_option("--version", source.version, "definition version (default: the latest)");
   name->excludes(file);
   version->excludes(file);
-  command.add_option("--address", args.client.address, "coordinator address (env SKALD_ADDRESS)")
+  command
+      .add_option("--address", args.client.address,
+                  "coordinator address, or several: a:7700,b:7700 (env SKALD_ADDRESS)")
       ->capture_default_str();
   AddClientTlsFlags(command, args.client);
 }
@@ -330,6 +335,8 @@ bool ConfigureLogging(const Arguments& args) {
 
 int Main(int argc, char** argv) {
   CLI::App app{"Skald: a saga coordinator for distributed transactions"};
+  app.set_version_flag("--version",
+                       std::string("skald ") + BuildVersion() + " (commit " + BuildCommit() + ")");
   app.require_subcommand(1);
   // Global flags may also follow the subcommand: `skald serve --log-format json ...`.
   app.fallthrough();

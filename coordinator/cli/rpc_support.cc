@@ -6,6 +6,7 @@
 
 #include "coordinator/api/proto_mapping.h"
 #include "coordinator/cli/bearer_token.h"
+#include "tls/address_list.h"
 #include "tls/grpc_credentials.h"
 
 namespace skald::cli {
@@ -23,8 +24,15 @@ std::shared_ptr<grpc::Channel> ChannelTo(const ClientFlags& client) {
   // a long history): gRPC's default 4 MiB receive limit made those unreadable.
   grpc::ChannelArguments arguments;
   arguments.SetMaxReceiveMessageSize(-1);
+  // Several coordinators ("a:7700,b:7700") share the calls round-robin, passing over those
+  // that are down (tls/address_list.h).
+  absl::StatusOr<std::string> target = tls::BalancedTarget(client.address, arguments);
+  if (!target.ok()) {
+    std::cerr << "error: --address: " << target.status().message() << "\n";
+    std::exit(kExitUsage);
+  }
   return grpc::experimental::CreateCustomChannelWithInterceptors(
-      client.address, *credentials, arguments, BearerTokenInterceptors(client.token));
+      *target, *credentials, arguments, BearerTokenInterceptors(client.token));
 }
 
 std::unique_ptr<v1::SagaService::Stub> Connect(const ClientFlags& client) {

@@ -3,6 +3,7 @@
 #include <string>
 #include <utility>
 
+#include "tls/address_list.h"
 #include "tls/grpc_credentials.h"
 
 namespace skald {
@@ -19,7 +20,9 @@ absl::StatusOr<std::shared_ptr<grpc::Channel>> NewCoordinatorChannel(
     return absl::InvalidArgumentError("coordinator tls: " +
                                       std::string(credentials.status().message()));
   }
-  return grpc::CreateCustomChannel(endpoint.address, std::move(*credentials), args);
+  absl::StatusOr<std::string> target = tls::BalancedTarget(endpoint.address, args);
+  if (!target.ok()) return target.status();
+  return grpc::CreateCustomChannel(*target, std::move(*credentials), args);
 }
 
 void AuthorizeCall(grpc::ClientContext& context, const CoordinatorEndpoint& endpoint) {

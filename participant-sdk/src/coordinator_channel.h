@@ -14,8 +14,11 @@
 
 namespace skald {
 
-// A channel to `endpoint.address` with its TLS files (checked now: a missing or unreadable
-// file is InvalidArgument naming it). `args` adds channel arguments (e.g. reconnect backoff).
+// A channel to the coordinators at `endpoint.address` (one "host:port", a DNS name with
+// several records, or a list "a:7700,b:7700": calls go round-robin to those that are up;
+// tls/address_list.h) with its TLS files (checked now: a missing or unreadable file is
+// InvalidArgument naming it, as is an address list that cannot be used). `args` adds channel
+// arguments (e.g. reconnect backoff).
 absl::StatusOr<std::shared_ptr<grpc::Channel>> NewCoordinatorChannel(
     const CoordinatorEndpoint& endpoint, grpc::ChannelArguments args = {});
 

@@ -7,6 +7,7 @@
 #include <optional>
 #include <utility>
 
+#include "coordinator_channel.h"
 #include "registrar.h"
 #include "skald/v1/participant.grpc.pb.h"
 #include "step_dispatcher.h"
@@ -59,6 +60,8 @@ class ParticipantServer::Impl {
   std::optional<TlsOptions> tls;
   // Set by Start() when registration is set; lives until this object is destroyed.
   std::unique_ptr<Registrar> registrar;
+  // Why Start() could not make the registrar, when it could not.
+  absl::Status registration_error;
   std::unique_ptr<grpc::Server> server;
   bool started = false;
   bool shut_down = false;
@@ -108,6 +111,7 @@ absl::Status ParticipantServer::registration_status() const {
     if (!impl_->registration.has_value()) {
       return absl::FailedPreconditionError("register_with() was not called");
     }
+    if (!impl_->registration_error.ok()) return impl_->registration_error;
     registrar = impl_->registrar.get();
   }
   if (registrar == nullptr) return absl::FailedPreconditionError("not started");
@@ -136,16 +140,17 @@ absl::Status ParticipantServer::Start(const std::string& listen_address) {
       return absl::InvalidArgumentError("serve_tls(): " +
                                         std::string(server_credentials.status().message()));
     }
-    std::shared_ptr<grpc::ChannelCredentials> coordinator_credentials;
+    std::optional<CoordinatorEndpoint> coordinator;
     if (impl_->registration.has_value()) {
-      const CoordinatorTls& files = impl_->registration->tls;
-      auto credentials = tls::MakeChannelCredentials(
-          {.ca_file = files.ca_file, .cert_file = files.cert_file, .key_file = files.key_file});
-      if (!credentials.ok()) {
-        return absl::InvalidArgumentError("register_with() tls: " +
-                                          std::string(credentials.status().message()));
+      const RegistrationOptions& options = *impl_->registration;
+      coordinator = CoordinatorEndpoint{
+          .address = options.coordinator_address, .tls = options.tls, .token = options.token};
+      // Checked before listening (the channel is only made, not connected), so that a bad
+      // file or address list is reported by name; the registrar makes its own after.
+      if (auto checked = NewCoordinatorChannel(*coordinator); !checked.ok()) {
+        return absl::InvalidArgumentError("register_with(): " +
+                                          std::string(checked.status().message()));
       }
-      coordinator_credentials = std::move(*credentials);
     }
     if (absl::Status listening = impl_->Listen(listen_address, std::move(*server_credentials));
         !listening.ok()) {
@@ -153,8 +158,8 @@ absl::Status ParticipantServer::Start(const std::string& listen_address) {
     }
     if (impl_->registration.has_value()) {
       const RegistrationOptions& options = *impl_->registration;
-      impl_->registrar = std::make_unique<Registrar>(
-          options.coordinator_address,
+      absl::StatusOr<std::unique_ptr<Registrar>> created = Registrar::Create(
+          *coordinator,
           Registration{
               .service = options.service,
               .instance_id = impl_->instance_id,
@@ -163,9 +168,14 @@ absl::Status ParticipantServer::Start(const std::string& listen_address) {
               .actions = impl_->dispatcher.Names(Phase::kAction),
               .compensations = impl_->dispatcher.Names(Phase::kCompensation),
               .ttl = options.ttl,
-              .token = options.token,
-          },
-          RegistrarTiming{}, std::move(coordinator_credentials));
+          });
+      // Checked above; a host name of the list that stopped resolving since is the only way
+      // here. The instance serves, unregistered, and says why in registration_status().
+      if (!created.ok()) {
+        impl_->registration_error = created.status();
+        return absl::OkStatus();
+      }
+      impl_->registrar = std::move(*created);
       registrar = impl_->registrar.get();
     }
   }

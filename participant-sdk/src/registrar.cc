@@ -9,6 +9,8 @@
 #include <random>
 #include <utility>
 
+#include "coordinator_channel.h"
+
 namespace skald {
 namespace {
 
@@ -23,16 +25,15 @@ std::string HostName() {
   return name;
 }
 
-// A channel that reconnects within max_backoff of the coordinator coming back: gRPC's own
-// reconnect backoff (up to two minutes by default) would otherwise fail every Register
-// fast long after the coordinator is up again.
-std::shared_ptr<grpc::Channel> NewChannel(const std::string& address, const RegistrarTiming& timing,
-                                          std::shared_ptr<grpc::ChannelCredentials> credentials) {
+// Arguments for a channel that reconnects within max_backoff of a coordinator coming back:
+// gRPC's own reconnect backoff (up to two minutes by default) would otherwise fail every
+// Register fast long after the coordinator is up again.
+grpc::ChannelArguments ReconnectArguments(const RegistrarTiming& timing) {
   grpc::ChannelArguments args;
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS,
               static_cast<int>(timing.initial_backoff.count()));
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, static_cast<int>(timing.max_backoff.count()));
-  return grpc::CreateCustomChannel(address, std::move(credentials), args);
+  return args;
 }
 
 v1::RegisterRequest ToRequest(const Registration& registration) {
@@ -80,16 +81,25 @@ std::string DefaultAdvertiseAddress(const std::string& bound_address) {
   return bound_address;
 }
 
-Registrar::Registrar(const std::string& coordinator_address, Registration registration,
-                     RegistrarTiming timing, std::shared_ptr<grpc::ChannelCredentials> credentials)
-    : coordinator_address_(coordinator_address),
+absl::StatusOr<std::unique_ptr<Registrar>> Registrar::Create(const CoordinatorEndpoint& coordinator,
+                                                             Registration registration,
+                                                             RegistrarTiming timing) {
+  absl::StatusOr<std::shared_ptr<grpc::Channel>> channel =
+      NewCoordinatorChannel(coordinator, ReconnectArguments(timing));
+  if (!channel.ok()) return channel.status();
+  return std::unique_ptr<Registrar>(
+      new Registrar(coordinator, std::move(registration), timing, std::move(*channel)));
+}
+
+Registrar::Registrar(CoordinatorEndpoint coordinator, Registration registration,
+                     RegistrarTiming timing, std::shared_ptr<grpc::Channel> channel)
+    : coordinator_(std::move(coordinator)),
       registration_(std::move(registration)),
       timing_(timing),
-      stub_(v1::ParticipantRegistry::NewStub(
-          NewChannel(coordinator_address, timing, std::move(credentials)))),
+      stub_(v1::ParticipantRegistry::NewStub(std::move(channel))),
       status_(absl::FailedPreconditionError("not registered yet")),
       next_backoff_(timing.initial_backoff) {
-  assert(!coordinator_address_.empty() && !registration_.service.empty());
+  assert(!registration_.service.empty());
 }
 
 Registrar::~Registrar() { Stop(); }
@@ -134,9 +144,7 @@ absl::StatusOr<milliseconds> Registrar::RegisterOnce() {
   v1::RegisterReply reply;
   grpc::ClientContext context;
   context.set_deadline(std::chrono::system_clock::now() + timing_.register_deadline);
-  if (!registration_.token.empty()) {
-    context.AddMetadata("authorization", "Bearer " + registration_.token);
-  }
+  AuthorizeCall(context, coordinator_);
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (stopping_) return absl::CancelledError("stopped");
@@ -164,9 +172,7 @@ std::string Registrar::DeregisterOnce() {
   v1::DeregisterReply reply;
   grpc::ClientContext context;
   context.set_deadline(std::chrono::system_clock::now() + timing_.deregister_deadline);
-  if (!registration_.token.empty()) {
-    context.AddMetadata("authorization", "Bearer " + registration_.token);
-  }
+  AuthorizeCall(context, coordinator_);
   const grpc::Status sent = stub_->Deregister(&context, request, &reply);
   if (!sent.ok()) {
     return "deregistering failed, the registration expires by itself: " + sent.error_message();
@@ -196,7 +202,7 @@ void Registrar::Run(milliseconds first_wait) {
 
 std::string Registrar::Describe() const {
   return "instance " + registration_.instance_id + " of service \"" + registration_.service +
-         "\" at " + registration_.address + " with the coordinator at " + coordinator_address_;
+         "\" at " + registration_.address + " with the coordinator at " + coordinator_.address;
 }
 
 }  // namespace skald

@@ -18,6 +18,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "skald/coordinator_endpoint.h"
 #include "skald/v1/registry.grpc.pb.h"
 
 namespace skald {
@@ -32,8 +33,6 @@ struct Registration {
   std::vector<std::string> compensations;
   // How long the registration lasts without renewal; zero for the coordinator's default.
   std::chrono::milliseconds ttl{0};
-  // Sent as "authorization: Bearer <token>" when not empty.
-  std::string token;
 };
 
 // The registrar's timing. The defaults are what ParticipantServer documents.
@@ -64,12 +63,13 @@ std::string DefaultAdvertiseAddress(const std::string& bound_address);
 
 class Registrar {
  public:
-  // REQUIRES: coordinator_address and registration.service are not empty. `credentials`
-  // secure the channel to the coordinator (TLS); plaintext by default.
-  Registrar(
-      const std::string& coordinator_address, Registration registration,
-      RegistrarTiming timing = {},
-      std::shared_ptr<grpc::ChannelCredentials> credentials = grpc::InsecureChannelCredentials());
+  // Returns a registrar for `registration` with the coordinators at `coordinator` (one
+  // address or a list: coordinator_channel.h, with its TLS files and token), not started
+  // yet. InvalidArgument when the address list or a TLS file cannot be used.
+  // REQUIRES: registration.service is not empty.
+  static absl::StatusOr<std::unique_ptr<Registrar>> Create(const CoordinatorEndpoint& coordinator,
+                                                           Registration registration,
+                                                           RegistrarTiming timing = {});
   // Stop()s.
   ~Registrar();
 
@@ -103,7 +103,10 @@ class Registrar {
   void Run(std::chrono::milliseconds first_wait);
   std::string Describe() const;
 
-  const std::string coordinator_address_;
+  Registrar(CoordinatorEndpoint coordinator, Registration registration, RegistrarTiming timing,
+            std::shared_ptr<grpc::Channel> channel);
+
+  const CoordinatorEndpoint coordinator_;
   const Registration registration_;
   const RegistrarTiming timing_;
   const std::unique_ptr<v1::ParticipantRegistry::Stub> stub_;

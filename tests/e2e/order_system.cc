@@ -70,7 +70,8 @@ absl::Status OrderSystem::StartParticipant(Service service, int instance) {
     argv.push_back("--keep-stock");
   }
   if (options_.discovery) {
-    argv.insert(argv.end(), {"--register-with", coordinator_->address()});
+    argv.insert(argv.end(), {"--register-with",
+                             register_with_.empty() ? coordinator_->address() : register_with_});
   }
   if (auto it = options_.participant_flags.find(service); it != options_.participant_flags.end()) {
     argv.insert(argv.end(), it->second.begin(), it->second.end());

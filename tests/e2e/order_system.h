@@ -50,6 +50,9 @@ class OrderSystem {
   // had. Instances are numbered from 0.
   absl::Status StartParticipant(Service service, int instance = 0);
   absl::Status StopParticipant(Service service, int signal, int instance = 0);
+  // With `discovery`, participants started from now on register with `coordinators` (one
+  // address or a list "a:7700,b:7700") instead of the system's coordinator.
+  void RegisterWith(std::string coordinators) { register_with_ = std::move(coordinators); }
   // The address instance `instance` of `service` listens on.
   const std::string& ParticipantAddress(Service service, int instance = 0) const;
 
@@ -108,7 +111,8 @@ class OrderSystem {
   std::string shop_db_;
   std::unique_ptr<CoordinatorProcess> coordinator_;
   std::map<std::pair<Service, int>, Participant> participants_;
-  int starts_ = 0;  // Participant starts, numbering their ready files and logs.
+  int starts_ = 0;             // Participant starts, numbering their ready files and logs.
+  std::string register_with_;  // Empty: the system's coordinator.
 };
 
 // The initial stock of the inventory service in every OrderSystem.

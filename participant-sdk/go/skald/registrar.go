@@ -126,18 +126,24 @@ type registrar struct {
 	status   error          // the last Register's outcome; guarded by mu
 }
 
-// newRegistrar returns a registrar dialling coordinator (lazily: dialling never fails here
-// for an unreachable coordinator) with the given dial options (TLS or plaintext).
+// newRegistrar returns a registrar dialling coordinator, one address or a list "a,b,c"
+// (coordinatorTarget; lazily: dialling never fails here for an unreachable coordinator) with
+// the given dial options (TLS or plaintext).
 func newRegistrar(coordinator string, reg registration, timing registrarTiming,
 	dialOptions ...grpc.DialOption) (*registrar, error) {
 	// Reconnect within maxBackoff of the coordinator coming back: gRPC's own reconnect
 	// backoff (up to two minutes) would otherwise fail every Register fast long after.
+	target, listOptions, err := coordinatorTarget(coordinator)
+	if err != nil {
+		return nil, err
+	}
 	options := append([]grpc.DialOption{grpc.WithConnectParams(grpc.ConnectParams{
 		Backoff: backoff.Config{BaseDelay: timing.initialBackoff, Multiplier: 2,
 			Jitter: 0.2, MaxDelay: timing.maxBackoff},
 		MinConnectTimeout: timing.registerDeadline,
-	})}, dialOptions...)
-	conn, err := grpc.Dial(coordinator, options...)
+	})}, listOptions...)
+	options = append(options, dialOptions...)
+	conn, err := grpc.Dial(target, options...)
 	if err != nil {
 		return nil, fmt.Errorf("dialling the coordinator at %s: %w", coordinator, err)
 	}

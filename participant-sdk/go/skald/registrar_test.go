@@ -182,3 +182,49 @@ func TestAdvertiseAddressAndInstanceID(t *testing.T) {
 		t.Errorf("two instance ids are both %s", a)
 	}
 }
+
+func TestRegistrationCarriesOnWhenOneCoordinatorOfTheListDies(t *testing.T) {
+	first, second := &fakeRegistry{renewMs: 20}, &fakeRegistry{renewMs: 20}
+	listener, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dying := grpc.NewServer()
+	pb.RegisterParticipantRegistryServer(dying, first)
+	go dying.Serve(listener)
+	defer dying.Stop()
+	list := listener.Addr().String() + ", " + startRegistry(t, second, "127.0.0.1:0")
+
+	s := NewServer()
+	s.OnAction("reserve", noop)
+	s.RegisterWith(RegistrationOptions{CoordinatorAddress: list, Service: "inventory"})
+	if err := s.Start("127.0.0.1:0"); err != nil {
+		t.Fatalf("Start: %v", err)
+	}
+	defer s.Shutdown(time.Second)
+	waitFor(t, "renewals reaching both coordinators", func() bool {
+		a, _ := first.counts()
+		b, _ := second.counts()
+		return a >= 2 && b >= 2
+	})
+	dying.Stop()
+	before, _ := second.counts()
+	waitFor(t, "renewals going on with the survivor", func() bool {
+		n, _ := second.counts()
+		return n >= before+10
+	})
+	if err := s.RegistrationStatus(); err != nil {
+		t.Errorf("RegistrationStatus with one coordinator of two left = %v", err)
+	}
+}
+
+func TestCoordinatorTargetRefusesABadList(t *testing.T) {
+	for _, list := range []string{"", "a:1,,b:2", "a:1,b", "a:1,:2"} {
+		if _, _, err := coordinatorTarget(list); err == nil {
+			t.Errorf("coordinatorTarget(%q) accepted", list)
+		}
+	}
+	if target, _, err := coordinatorTarget("a:1, b:2"); err != nil || target != coordinatorScheme+":///a:1" {
+		t.Errorf("coordinatorTarget(a:1, b:2) = %q, %v", target, err)
+	}
+}
