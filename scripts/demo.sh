@@ -94,7 +94,7 @@ echo "   ${#batch[@]} orders, $batch_failed not COMPLETED"
 # Long-running steps (issue 17), when this coordinator serves them: a manual approval that
 # waits for an operator, and a charge the card provider confirms later.
 long_steps=skipped
-if "$skald" step complete --help >/dev/null 2>&1; then
+if "$skald" --help | grep -qE '^  step +'; then
   # Prints the completion token of the approval order-service asked for in saga $1 (it logs
   # the same command, and keeps the requests in orders.approvals); waits at most 30 s.
   approval_token() {
