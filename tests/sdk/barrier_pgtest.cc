@@ -527,6 +527,24 @@ TEST_F(AcceptedBarrierTest, AcceptedWithoutATokenIsRolledBackAndNotRecorded) {
   EXPECT_EQ(CountEffects("s1", Phase::kAction), 0);
 }
 
+// The Go SDK's TestPGApplyBarrierSchemaMakesTheCppTableAndIsIdempotentUnderConcurrency
+// expects exactly these columns: both SDKs share the table.
+TEST_F(BarrierTest, TableHasTheColumnsTheGoSdkExpects) {
+  pqxx::work tx(*db_);
+  const pqxx::result columns = tx.exec(
+      "SELECT column_name || ' ' || data_type || ' ' || is_nullable FROM"
+      " information_schema.columns WHERE table_schema = 'skald' AND table_name = 'barrier'"
+      " ORDER BY ordinal_position");
+  std::vector<std::string> names;
+  for (const pqxx::row& row : columns) names.push_back(row[0].as<std::string>());
+  EXPECT_EQ(names,
+            (std::vector<std::string>{
+                "saga_id text NO", "step text NO", "phase text NO", "handler text NO",
+                "origin text NO", "outcome text NO", "output_json text NO", "error_code text NO",
+                "error_message text NO", "recorded_at timestamp with time zone NO",
+                "attempt integer NO", "completion_token text NO"}));
+}
+
 // A database whose skald.barrier was made by an SDK before accepted steps: its rows stay
 // valid and it can record accepted ones after ApplyBarrierSchema.
 TEST(BarrierSchemaUpgradeTest, TableFromBeforeAcceptedStepsGainsAcceptedAndKeepsItsRows) {
