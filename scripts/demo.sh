@@ -48,7 +48,7 @@ start_participant inventory-2 inventory-service --keep-stock
 # Charges over 500 are confirmed by a simulated card provider, asynchronously (the step is
 # accepted, heartbeated, then completed by the provider's "webhook"); only the long-running
 # steps part below places such orders.
-start_participant payment payment-service --async-charges-over 500 --provider-delay-ms 3000
+start_participant payment payment-service --async-charges-over 500 --provider-delay-ms 7000
 
 echo
 echo "== skald participant list"
@@ -120,6 +120,9 @@ if "$skald" --help | grep -qE '^  step +'; then
   "$skald" saga get "$approved_id" --address "$address"
   echo "== skald step complete <token> --output '{\"approved_by\": \"demo operator\"}'"
   "$skald" step complete "$token" --output '{"approved_by": "demo operator"}' --address "$address"
+  echo "== the card provider takes 7 s, longer than the step's heartbeat_timeout (5 s): its heartbeats keep the charge alive"
+  sleep 3
+  "$skald" saga get "$approved_id" --address "$address" | grep -E '^(charge-payment|  ) |waits for its completion' || true
   "$skald" saga wait "$approved_id" --timeout 60s --address "$address"
   grep -E 'provider: (webhook|completed)' "$work/payment.log" | sed 's/^/   payment-service: /' | head -4
 

@@ -7,6 +7,7 @@
 //                          accepted; the step waits until an operator runs
 //                          `skald step complete TOKEN --output '{"approved_by": "..."}'` (or
 //                          `--fail rejected --message ...`, which compensates the order)
+//   compensation "withdraw" marks the saga's approval requests withdrawn
 // Every handler runs behind the SDK's barrier (skald/barrier.h): repeats return the first
 // result, a "cancel" whose "create" had no effect is answered by the barrier itself, and a
 // "create" arriving after its "cancel" is refused ("compensated_before_action").
@@ -47,7 +48,8 @@ CREATE TABLE IF NOT EXISTS orders.approvals (
   order_id text NOT NULL,
   amount numeric NOT NULL,
   attempt integer NOT NULL,
-  requested_at timestamptz NOT NULL DEFAULT now());
+  requested_at timestamptz NOT NULL DEFAULT now(),
+  withdrawn_at timestamptz);
 )sql";
 
 struct Order {
@@ -115,7 +117,7 @@ StepResult Confirm(pqxx::work& tx, const StepContext& context, const json& input
 }
 
 // Behind the barrier, a duplicate delivery of the same attempt is answered accepted without
-// asking again; the approval has no effect of its own, so it needs no compensation.
+// asking again.
 StepResult Approve(pqxx::work& tx, const StepContext& context, const json& input) {
   absl::StatusOr<std::string> order_id = NonEmptyStringField(input, "order_id");
   if (!order_id.ok()) {
@@ -138,6 +140,17 @@ StepResult Approve(pqxx::work& tx, const StepContext& context, const json& input
       "--output '{{\"approved_by\": \"you\"}}'  (or reject: --fail rejected --message ...)",
       *order_id, amount->text, context.saga_id, context.completion_token);
   return StepResult::Accepted();
+}
+
+// The compensation of "approve" (a step before the pivot must be undoable): the approval had
+// no effect of its own, so undoing it only withdraws the requests, e.g. from a list of pending
+// approvals an operator works through.
+StepResult Withdraw(pqxx::work& tx, const StepContext& context, const json&) {
+  const pqxx::result rows = tx.exec_params(
+      "UPDATE orders.approvals SET withdrawn_at = now()"
+      " WHERE saga_id = $1 AND withdrawn_at IS NULL RETURNING 1",
+      context.saga_id);
+  return StepResult::Success({{"withdrawn_requests", rows.size()}});
 }
 
 // The barrier calls it only after a successful action of the same step ("create" or
@@ -165,6 +178,7 @@ absl::Status Setup(std::shared_ptr<ConnectionSource> connections, ParticipantSer
   server.on_action("confirm", WithCallLog(Barrier(connections, Confirm)));
   server.on_compensation("cancel", WithCallLog(Barrier(connections, Cancel)));
   server.on_action("approve", WithCallLog(Barrier(connections, Approve)));
+  server.on_compensation("withdraw", WithCallLog(Barrier(connections, Withdraw)));
   return absl::OkStatus();
 }
 
