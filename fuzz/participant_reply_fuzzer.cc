@@ -27,7 +27,7 @@ std::string_view NextField(std::string_view& rest) {
 
 }  // namespace
 
-// Input: one byte of status code (0 = OK), one byte of outcome (values past 3 are unknown
+// Input: one byte of status code (0 = OK), one byte of outcome (values past 4 are unknown
 // outcomes, 255 is -1), then output JSON, error code, error message and status message
 // separated by 0xFF 0xFE.
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -61,6 +61,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     FUZZ_CHECK(skald::core::CheckStorableJson(result.output, "output").ok(), "output not storable");
     FUZZ_CHECK(result.output.dump().size() <= limits.max_output_bytes, "output too large");
     FUZZ_CHECK(result.error.empty(), "success with an error");
+  } else if (result.outcome == AttemptOutcome::kAccepted) {
+    // Issue 17: an acceptance carries nothing; the attempt is completed later.
+    FUZZ_CHECK(reply.status_code == absl::StatusCode::kOk, "a failed call was accepted");
+    FUZZ_CHECK(reply.outcome == skald::core::kWireOutcomeAccepted, "accepted without asking");
+    FUZZ_CHECK(result.output.is_null() && result.error.empty(), "an acceptance with a payload");
   } else {
     FUZZ_CHECK(result.output.is_null(), "an error with an output");
     FUZZ_CHECK(!result.error.empty() || reply.outcome == skald::core::kWireOutcomeRetryableError ||

@@ -46,7 +46,10 @@ start_participant order order-service
 start_participant inventory-1 inventory-service
 inventory_2_index=${#pids[@]}
 start_participant inventory-2 inventory-service --keep-stock
-start_participant payment payment-service
+# Charges over 500 are confirmed by a simulated card provider, asynchronously (the step is
+# accepted, heartbeated, then completed by the provider's "webhook"); only the long-running
+# steps part below places such orders.
+start_participant payment payment-service --async-charges-over 500 --provider-delay-ms 7000
 
 echo
 echo "== skald participant list"
@@ -94,6 +97,59 @@ for id in "${batch[@]}"; do
 done
 echo "   ${#batch[@]} orders, $batch_failed not COMPLETED"
 
+# Long-running steps (issue 17), when this coordinator serves them: a manual approval that
+# waits for an operator, and a charge the card provider confirms later.
+long_steps=skipped
+if "$skald" --help | grep -qE '^  step +'; then
+  # Prints the completion token of the approval order-service asked for in saga $1 (it logs
+  # the same command, and keeps the requests in orders.approvals); waits at most 30 s.
+  approval_token() {
+    local token
+    for _ in $(seq 300); do
+      token=$(psql -qtA "$shop_db" -c "SELECT completion_token FROM orders.approvals WHERE saga_id = '$1' ORDER BY attempt DESC LIMIT 1")
+      if [ -n "$token" ]; then echo "$token"; return 0; fi
+      sleep 0.1
+    done
+    echo "no approval was asked for in saga $1" >&2
+    return 1
+  }
+  echo
+  echo "== skald definition apply examples/order-saga/order-approval.json (approval over 500, asynchronous charge)"
+  "$skald" definition apply examples/order-saga/order-approval.json --address "$address"
+
+  echo
+  echo "== order 23: 4 widgets for 800: waits for a person's approval, then for the card provider"
+  approved_id=$("$skald" saga start order-approval --address "$address" \
+    --input '{"order_id":"order-23","customer":"di","sku":"widget","quantity":4,"amount":800}')
+  token=$(approval_token "$approved_id")
+  echo "   order-service log: $(grep -m1 'approval needed: order order-23' "$work/order.log" | sed 's/.*approval needed/approval needed/')"
+  "$skald" saga get "$approved_id" --address "$address"
+  echo "== skald step complete <token> --output '{\"approved_by\": \"demo operator\"}'"
+  "$skald" step complete "$token" --output '{"approved_by": "demo operator"}' --address "$address"
+  echo "== the card provider takes 7 s, longer than the step's heartbeat_timeout (5 s): its heartbeats keep the charge alive"
+  sleep 3
+  "$skald" saga get "$approved_id" --address "$address" | grep -E '^(charge-payment|  ) |waits for its completion' || true
+  "$skald" saga wait "$approved_id" --timeout 60s --address "$address"
+  grep -E 'provider: (webhook|completed)' "$work/payment.log" | sed 's/^/   payment-service: /' | head -4
+
+  echo
+  echo "== order 24: 1 widget for 900: the operator rejects it (should be compensated)"
+  rejected_id=$("$skald" saga start order-approval --address "$address" \
+    --input '{"order_id":"order-24","customer":"ed","sku":"widget","quantity":1,"amount":900}')
+  token=$(approval_token "$rejected_id")
+  "$skald" step complete "$token" --fail rejected --message "not approved by the demo operator" \
+    --address "$address"
+  "$skald" saga wait "$rejected_id" --timeout 60s --address "$address" || true
+  long_steps="order 23: $(state "$approved_id"); order 24: $(state "$rejected_id")"
+  if [ "$(state "$approved_id")" != COMPLETED ] || [ "$(state "$rejected_id")" != COMPENSATED ]; then
+    echo "demo FAILED: long-running steps: expected COMPLETED and COMPENSATED, got $long_steps" >&2
+    exit 1
+  fi
+else
+  echo
+  echo "== (long-running steps skipped: this skald has no \`step complete\`)"
+fi
+
 echo
 echo "== skald participant list (inventory-2 is ejected or failing, and gone once its registration expires)"
 "$skald" participant list --address "$address"
@@ -118,11 +174,12 @@ psql -q "$shop_db" -c "SELECT order_id, status FROM orders.orders WHERE order_id
   -c "SELECT status, count(*) AS reservations, sum(quantity) AS widgets FROM inventory.reservations GROUP BY status ORDER BY status" \
   -c "SELECT status, count(*) AS charges, sum(amount) AS amount FROM payments.charges GROUP BY status ORDER BY status" \
   -c "SELECT phase, origin, outcome, count(*) AS barrier_records FROM skald.barrier GROUP BY 1, 2, 3 ORDER BY 1, 2, 3" \
-  -c "SELECT state, count(*) AS outbox_rows, round(avg(extract(epoch FROM sent_at - created_at)) * 1000, 1) AS avg_ms_to_sent FROM skald.saga_outbox GROUP BY state"
+  -c "SELECT state, count(*) AS outbox_rows, round(avg(extract(epoch FROM sent_at - created_at)) * 1000, 1) AS avg_ms_to_sent FROM skald.saga_outbox GROUP BY state" \
+  -c "SELECT state, completion_sent, count(*) AS provider_requests FROM payments.provider_requests GROUP BY 1, 2 ORDER BY 1, 2"
 
 ok_state=$(state "$ok_id")
 declined_state=$(state "$declined_id")
-echo "order 1: $ok_state; order 2: $declined_state"
+echo "order 1: $ok_state; order 2: $declined_state; long-running steps: $long_steps"
 if [ "$ok_state" != COMPLETED ] || [ "$declined_state" != COMPENSATED ] || [ "$batch_failed" != 0 ]; then
   echo "demo FAILED: expected COMPLETED, COMPENSATED and every order of the batch COMPLETED" >&2
   exit 1

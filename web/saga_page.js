@@ -225,7 +225,7 @@ export function sagaPage(root, sagaId) {
         const skip = skipKind(step);
         return h("tr", { dataset: { step: step.name, state } },
           h("th", { scope: "row" }, step.name),
-          h("td", {}, stateBadge(state)),
+          h("td", {}, stateBadge(state), renderWaiting(step.waiting)),
           h("td", { class: "num" }, String(step.attempts || 0)),
           h("td", { class: "num" }, String(step.compensation_attempts || 0)),
           h("td", { class: "json-cell" }, jsonDetails("input", step.input_is_saga_input ? saga.input_json : step.input_json, `${step.name}-input`)),
@@ -237,6 +237,20 @@ export function sagaPage(root, sagaId) {
                             onclick: () => actions.open("skip", step.name, skip === "forward") }, "Skip…")
             : ""));
       }))));
+  }
+
+  // A step its participant accepted: how long it has waited, until when, its last heartbeat.
+  function renderWaiting(waiting) {
+    if (!waiting || !waiting.since) return "";
+    const age = formatDuration(Date.now() - parseTime(waiting.since));
+    return h("div", { class: "waiting muted", dataset: { waiting: "true" } },
+      h("div", {}, `waiting ${age}, since `, timeElement(waiting.since)),
+      h("div", {}, "deadline ", timeElement(waiting.deadline)),
+      waiting.last_heartbeat_at
+        ? h("div", {}, "last heartbeat ", timeElement(waiting.last_heartbeat_at),
+            waiting.heartbeat_details_json ? ` ${waiting.heartbeat_details_json}` : "")
+        : "",
+      waiting.heartbeat_deadline ? h("div", {}, "next heartbeat by ", timeElement(waiting.heartbeat_deadline)) : "");
   }
 
   function renderGraph() {

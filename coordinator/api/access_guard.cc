@@ -3,6 +3,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include "coordinator/core/bounded_json.h"
+#include "coordinator/core/completion_token.h"
 
 namespace skald::api {
 namespace {
@@ -137,6 +138,32 @@ absl::Status AccessGuard::CheckOperate(const Caller& caller,
   } else {
     request.set_operator_(caller.name + " (" + request.operator_() + ")");
   }
+  return absl::OkStatus();
+}
+
+absl::Status AccessGuard::CheckComplete(const Caller& caller, const std::string* saga_id) const {
+  if (caller.unrestricted) return absl::OkStatus();
+  if (!caller.roles.count(Role::kParticipant)) {
+    return Counted(Authorizer::Authorize(caller, Permission::kComplete, kUnnamed));
+  }
+  if (!saga_id) return absl::OkStatus();
+  absl::StatusOr<store::SagaRecord> saga = store_.GetSaga(*saga_id);
+  if (absl::IsNotFound(saga.status())) return core::UnknownCompletionToken();
+  if (!saga.ok()) return saga.status();
+  if (Authorizer::Authorize(caller, Permission::kComplete, saga->definition_name).ok()) {
+    return absl::OkStatus();
+  }
+  if (metrics_) metrics_->RequestRefused("permission_denied");
+  return core::UnknownCompletionToken();
+}
+
+absl::Status AccessGuard::CheckResolve(const Caller& caller,
+                                       v1::ResolveStepRequest& request) const {
+  v1::OperatorActionRequest action;
+  action.set_saga_id(request.saga_id());
+  action.set_operator_(request.operator_());
+  if (absl::Status allowed = CheckOperate(caller, action); !allowed.ok()) return allowed;
+  request.set_operator_(action.operator_());
   return absl::OkStatus();
 }
 

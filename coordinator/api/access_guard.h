@@ -62,6 +62,12 @@ class AccessGuard {
   // name followed by the operator text the client gave, in parentheses ("alice (ada)"),
   // so that the history records who was authenticated as well as what they said.
   absl::Status CheckOperate(const Caller& caller, v1::OperatorActionRequest& request) const;
+  // CompleteStep, Heartbeat. Without `saga_id`: only the role is checked (before the token
+  // is even opened). With it: the saga's namespace too; a saga of a namespace the caller
+  // may not complete in is answered like a forged token (NOT_FOUND), revealing nothing.
+  absl::Status CheckComplete(const Caller& caller, const std::string* saga_id) const;
+  // ResolveStep: as CheckOperate (the operator's name is recorded the same way).
+  absl::Status CheckResolve(const Caller& caller, v1::ResolveStepRequest& request) const;
   absl::Status CheckRegister(const Caller& caller) const;
   absl::Status CheckListParticipants(const Caller& caller) const;
 

@@ -48,6 +48,8 @@ std::string_view PermissionName(Permission permission) {
       return "abort, retry or skip in sagas";
     case Permission::kRegister:
       return "register participants";
+    case Permission::kComplete:
+      return "complete or heartbeat steps";
     case Permission::kListParticipants:
       return "list participants";
   }
@@ -211,6 +213,10 @@ absl::Status Authorizer::Authorize(const Caller& caller, Permission permission,
     case Permission::kOperate:
       allowed = has(Role::kOperator) && Covers(caller.namespaces, definition);
       needs = "role operator";
+      break;
+    case Permission::kComplete:
+      allowed = has(Role::kParticipant) && Covers(caller.namespaces, definition);
+      needs = "role participant";
       break;
     case Permission::kRegister:
       return has(Role::kParticipant)

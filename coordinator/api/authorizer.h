@@ -45,6 +45,7 @@ enum class Permission {
   kRead,             // submitter of the namespace, or operator (any namespace)
   kOperate,          // operator of the namespace (abort, retry, skip)
   kRegister,         // participant (ParticipantRegistry Register / Deregister)
+  kComplete,         // participant of the namespace (CompleteStep, Heartbeat)
   kListParticipants  // any role
 };
 

@@ -109,6 +109,51 @@ absl::Status GuardedOperations::SkipStep(const Caller& caller, v1::OperatorActio
   return operations_.SkipStep(request, response);
 }
 
+absl::Status GuardedOperations::CompleteStep(const Caller& caller,
+                                             const v1::CompleteStepRequest& request,
+                                             v1::CompleteStepResponse* response) const {
+  if (absl::Status s =
+          Allowed([&](const AccessGuard& g) { return g.CheckComplete(caller, nullptr); });
+      !s.ok()) {
+    return s;
+  }
+  auto claims = operations_.OpenCompletionToken(request.completion_token());
+  if (!claims.ok()) return claims.status();
+  if (absl::Status s =
+          Allowed([&](const AccessGuard& g) { return g.CheckComplete(caller, &claims->saga_id); });
+      !s.ok()) {
+    return s;
+  }
+  return operations_.CompleteStep(*claims, request, response);
+}
+
+absl::Status GuardedOperations::Heartbeat(const Caller& caller, const v1::HeartbeatRequest& request,
+                                          v1::HeartbeatResponse* response) const {
+  if (absl::Status s =
+          Allowed([&](const AccessGuard& g) { return g.CheckComplete(caller, nullptr); });
+      !s.ok()) {
+    return s;
+  }
+  auto claims = operations_.OpenCompletionToken(request.completion_token());
+  if (!claims.ok()) return claims.status();
+  if (absl::Status s =
+          Allowed([&](const AccessGuard& g) { return g.CheckComplete(caller, &claims->saga_id); });
+      !s.ok()) {
+    return s;
+  }
+  return operations_.Heartbeat(*claims, request, response);
+}
+
+absl::Status GuardedOperations::ResolveStep(const Caller& caller, v1::ResolveStepRequest request,
+                                            v1::OperatorActionResponse* response) const {
+  if (absl::Status s =
+          Allowed([&](const AccessGuard& g) { return g.CheckResolve(caller, request); });
+      !s.ok()) {
+    return s;
+  }
+  return operations_.ResolveStep(request, response);
+}
+
 absl::Status GuardedOperations::Register(const Caller& caller, const v1::RegisterRequest& request,
                                          v1::RegisterReply* reply) const {
   if (absl::Status s = Allowed([&](const AccessGuard& g) { return g.CheckRegister(caller); });

@@ -55,6 +55,15 @@ class GuardedOperations {
   absl::Status SkipStep(const Caller& caller, v1::OperatorActionRequest request,
                         v1::OperatorActionResponse* response) const;
 
+  // Long-running steps: the role is checked first, then the token opened (NOT_FOUND when
+  // forged), then the namespace of the saga it names.
+  absl::Status CompleteStep(const Caller& caller, const v1::CompleteStepRequest& request,
+                            v1::CompleteStepResponse* response) const;
+  absl::Status Heartbeat(const Caller& caller, const v1::HeartbeatRequest& request,
+                         v1::HeartbeatResponse* response) const;
+  absl::Status ResolveStep(const Caller& caller, v1::ResolveStepRequest request,
+                           v1::OperatorActionResponse* response) const;
+
   absl::Status Register(const Caller& caller, const v1::RegisterRequest& request,
                         v1::RegisterReply* reply) const;
   absl::Status Deregister(const Caller& caller, const v1::DeregisterRequest& request,

@@ -1,5 +1,9 @@
 #include "coordinator/api/proto_mapping.h"
 
+#include <chrono>
+#include <cstdio>
+#include <ctime>
+
 #include "coordinator/core/trace_context.h"
 
 namespace skald::api {
@@ -74,6 +78,28 @@ v1::StepState ToWire(StepStatus status) {
   return v1::STEP_STATE_UNSPECIFIED;
 }
 
+std::string Rfc3339Millis(core::TimePoint time) {
+  const auto millis =
+      std::chrono::duration_cast<std::chrono::milliseconds>(time.time_since_epoch());
+  const std::time_t seconds = millis.count() / 1000;
+  std::tm utc{};
+  gmtime_r(&seconds, &utc);
+  char text[32];
+  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%S", &utc);
+  char with_millis[48];
+  std::snprintf(with_millis, sizeof with_millis, "%s.%03dZ", text,
+                static_cast<int>(millis.count() % 1000));
+  return with_millis;
+}
+
+v1::StepState ShownState(const core::StepState& step) {
+  if (step.waiting) {
+    return step.status == StepStatus::kCompensating ? v1::STEP_STATE_COMPENSATION_WAITING
+                                                    : v1::STEP_STATE_WAITING;
+  }
+  return ToWire(step.status);
+}
+
 std::optional<SagaStatus> FromWire(v1::SagaState state) {
   switch (state) {
     case v1::SAGA_STATE_RUNNING:
@@ -109,7 +135,21 @@ void ToWire(const store::SagaRecord& record, bool with_steps, v1::Saga& out) {
     const core::StepState& step = record.state.steps[i];
     v1::Step* wire = out.add_steps();
     wire->set_name(record.step_names[i]);
-    wire->set_state(ToWire(step.status));
+    wire->set_state(ShownState(step));
+    if (step.waiting) {
+      v1::WaitingStep* waiting = wire->mutable_waiting();
+      waiting->set_since(Rfc3339Millis(step.waiting->since));
+      waiting->set_deadline(Rfc3339Millis(step.waiting->deadline));
+      if (step.waiting->last_heartbeat) {
+        waiting->set_last_heartbeat_at(Rfc3339Millis(*step.waiting->last_heartbeat));
+      }
+      if (step.waiting->heartbeat_deadline) {
+        waiting->set_heartbeat_deadline(Rfc3339Millis(*step.waiting->heartbeat_deadline));
+      }
+      if (!step.waiting->heartbeat_details.is_null()) {
+        waiting->set_heartbeat_details_json(step.waiting->heartbeat_details.dump());
+      }
+    }
     wire->set_attempts(step.attempts);
     wire->set_compensation_attempts(step.compensation_attempts);
     if (!step.output.is_null()) wire->set_output_json(step.output.dump());

@@ -11,6 +11,7 @@
 #include "coordinator/core/bounded_json.h"
 #include "coordinator/core/definition_parser.h"
 #include "coordinator/core/notification.h"
+#include "coordinator/core/participant_reply.h"
 #include "coordinator/core/storable_text.h"
 #include "coordinator/core/timestamp_text.h"
 #include "coordinator/core/trace_context.h"
@@ -55,6 +56,11 @@ absl::StatusOr<store::SagaStartOptions> StartOptions(const v1::StartSagaRequest&
   }
   return options;
 }
+
+// Heartbeat details are only shown: a small JSON object.
+constexpr size_t kMaxHeartbeatDetailsBytes = 16 * 1024;
+// How long a caller waits for its engine to record a submitted event.
+constexpr auto kSubmitWait = std::chrono::seconds(10);
 
 // Bounds how long one AwaitSaga call holds a server thread.
 constexpr int64_t kMaxAwaitMillis = 60'000;
@@ -352,15 +358,17 @@ absl::Status SagaOperations::CheckOperatorAction(const v1::OperatorActionRequest
 
 absl::Status SagaOperations::SubmitOperatorAction(const v1::OperatorActionRequest& request,
                                                   core::OperatorAction::Kind kind,
-                                                  std::function<void(absl::Status)> done) {
+                                                  std::function<void(absl::Status)> done,
+                                                  const core::AttemptFinished* resolution) {
   if (absl::Status valid = CheckOperatorAction(request); !valid.ok()) return valid;
   auto record = store_.GetSaga(request.saga_id());
   if (!record.ok()) return record.status();
   auto definition = store_.GetDefinition(record->definition_name, record->definition_version);
   if (!definition.ok()) return definition.status();
   core::OperatorAction action{kind, std::nullopt, request.operator_(), request.reason()};
-  if (kind == core::OperatorAction::Kind::kSkip) {
-    if (request.step().empty()) return Invalid("step: required: the step to skip");
+  if (resolution) action.resolution = *resolution;
+  if (kind == core::OperatorAction::Kind::kSkip || kind == core::OperatorAction::Kind::kResolve) {
+    if (request.step().empty()) return Invalid("step: required: the step to act on");
     for (size_t i = 0; i < definition->steps.size(); ++i) {
       if (definition->steps[i].name == request.step()) action.step = static_cast<int>(i);
     }
@@ -388,11 +396,13 @@ absl::Status SagaOperations::SubmitOperatorAction(const v1::OperatorActionReques
 
 absl::Status SagaOperations::Act(const v1::OperatorActionRequest& request,
                                  core::OperatorAction::Kind kind,
-                                 v1::OperatorActionResponse* response) {
+                                 v1::OperatorActionResponse* response,
+                                 const core::AttemptFinished* resolution) {
   auto committed = std::make_shared<std::promise<absl::Status>>();
   std::future<absl::Status> outcome = committed->get_future();
   absl::Status submitted = SubmitOperatorAction(
-      request, kind, [committed](absl::Status status) { committed->set_value(std::move(status)); });
+      request, kind, [committed](absl::Status status) { committed->set_value(std::move(status)); },
+      resolution);
   if (!submitted.ok()) return submitted;
   if (outcome.wait_for(std::chrono::seconds(10)) != std::future_status::ready) {
     return absl::DeadlineExceededError(
@@ -403,6 +413,7 @@ absl::Status SagaOperations::Act(const v1::OperatorActionRequest& request,
   std::string done = "step " + request.step() + " skipped";
   if (kind == core::OperatorAction::Kind::kAbort) done = "aborted";
   if (kind == core::OperatorAction::Kind::kRetry) done = "retried";
+  if (kind == core::OperatorAction::Kind::kResolve) done = "step " + request.step() + " resolved";
   observability::LogAbout({request.saga_id()}, spdlog::level::info, "{} by {}: {}", done,
                           request.operator_(), request.reason());
   v1::GetSagaRequest get;
@@ -426,6 +437,154 @@ absl::Status SagaOperations::RetrySaga(const v1::OperatorActionRequest& request,
 absl::Status SagaOperations::SkipStep(const v1::OperatorActionRequest& request,
                                       v1::OperatorActionResponse* response) {
   return Act(request, core::OperatorAction::Kind::kSkip, response);
+}
+
+absl::StatusOr<core::AttemptFinished> SagaOperations::ReadResult(const v1::StepReply& result,
+                                                                 const std::string& field) const {
+  const int outcome = result.outcome();
+  if (outcome != core::kWireOutcomeSuccess && outcome != core::kWireOutcomeRetryableError &&
+      outcome != core::kWireOutcomeBusinessFailure) {
+    return Invalid(field +
+                   ".outcome: must be OUTCOME_SUCCESS, OUTCOME_RETRYABLE_ERROR or "
+                   "OUTCOME_BUSINESS_FAILURE, got " +
+                   std::to_string(outcome));
+  }
+  // The same checks and bounds as a participant's reply, so that what is recorded is what
+  // a reply could have recorded; but a malformed result is the caller's to fix, not a failed
+  // attempt.
+  core::ParticipantReply reply;
+  reply.outcome = outcome;
+  reply.output_json = result.output_json();
+  reply.error_code = result.error_code();
+  reply.error_message = result.error_message();
+  core::ReplyLimits limits;
+  limits.max_output_bytes = std::min(limits.max_output_bytes, limits_.max_input_bytes);
+  core::CallResult classified = core::ClassifyParticipantReply("(completion)", reply, limits);
+  const bool malformed = outcome == core::kWireOutcomeSuccess
+                             ? classified.outcome != core::AttemptOutcome::kSuccess
+                             : classified.error_code != result.error_code();
+  if (malformed) {
+    const std::string prefix = "participant (completion) ";
+    std::string why = classified.error;
+    if (why.starts_with(prefix)) why = why.substr(prefix.size());
+    return Invalid(field + ": " + why);
+  }
+  core::AttemptFinished finished;
+  finished.outcome = classified.outcome;
+  finished.output = std::move(classified.output);
+  finished.error = std::move(classified.error);
+  finished.error_code = std::move(classified.error_code);
+  return finished;
+}
+
+absl::StatusOr<core::CompletionClaims> SagaOperations::OpenCompletionToken(
+    std::string_view token) const {
+  if (!tokens_) {
+    return absl::UnimplementedError("this coordinator does not serve completion tokens");
+  }
+  if (token.empty()) return Invalid("completion_token: required: the token of the accepted call");
+  return tokens_->Open(token);
+}
+
+absl::Status SagaOperations::SubmitAndWait(const std::string& saga_id, core::Event event) {
+  auto lease = store_.TakeLease(saga_id, engine_.lease_holder());
+  if (!lease.ok()) return lease.status();
+  auto recorded = std::make_shared<std::promise<absl::Status>>();
+  std::future<absl::Status> outcome = recorded->get_future();
+  engine_.Submit(saga_id, *lease, std::move(event),
+                 [recorded](absl::Status status) { recorded->set_value(std::move(status)); });
+  if (outcome.wait_for(kSubmitWait) != std::future_status::ready) {
+    return absl::DeadlineExceededError(
+        "handed to the engine but not recorded within 10 s (is the database slow?); repeating "
+        "it is safe");
+  }
+  return outcome.get();
+}
+
+absl::Status SagaOperations::CompleteStep(const core::CompletionClaims& claims,
+                                          const v1::CompleteStepRequest& request,
+                                          v1::CompleteStepResponse* response) {
+  auto result = ReadResult(request.result(), "result");
+  if (!result.ok()) return result.status();
+  result->step = claims.step;
+  result->phase = claims.phase;
+  result->attempt = claims.attempt;
+  auto record = store_.GetSaga(claims.saga_id);
+  // A token names a saga that existed; deleted since (retention), it is unknown now.
+  if (absl::IsNotFound(record.status())) return core::UnknownCompletionToken();
+  if (!record.ok()) return record.status();
+  auto definition = store_.GetDefinition(record->definition_name, record->definition_version);
+  if (!definition.ok()) return definition.status();
+  response->set_saga_id(claims.saga_id);
+  if (claims.step < static_cast<int>(definition->steps.size())) {
+    response->set_step(definition->steps[claims.step].name);
+  }
+  core::StepCompleted completion{*std::move(result)};
+  // Refused here, without taking the saga over, when it cannot apply; the engine checks
+  // again against the state it holds.
+  absl::Status applies =
+      core::CheckCompletion(*definition, record->state, completion, core::Clock::now());
+  if (applies.ok()) applies = SubmitAndWait(claims.saga_id, std::move(completion));
+  if (absl::IsAlreadyExists(applies)) {
+    response->set_already_completed(true);
+    return absl::OkStatus();
+  }
+  if (applies.ok()) {
+    observability::LogAbout({claims.saga_id, response->step(), claims.attempt}, spdlog::level::info,
+                            "{} completed", core::ToString(claims.phase));
+  }
+  return applies;
+}
+
+absl::Status SagaOperations::Heartbeat(const core::CompletionClaims& claims,
+                                       const v1::HeartbeatRequest& request,
+                                       v1::HeartbeatResponse* response) {
+  core::HeartbeatReceived heartbeat{claims.step, claims.phase, claims.attempt, nullptr};
+  if (!request.details_json().empty()) {
+    if (request.details_json().size() > kMaxHeartbeatDetailsBytes) {
+      return Invalid("details_json: " + std::to_string(request.details_json().size()) +
+                     " bytes, over the limit of " + std::to_string(kMaxHeartbeatDetailsBytes));
+    }
+    auto details = core::ParseBoundedJson(request.details_json(), 16);
+    if (!details.ok()) {
+      return Invalid("details_json: " + std::string(details.status().message()));
+    }
+    if (!details->is_object()) return Invalid("details_json: must be a JSON object");
+    if (absl::Status storable = core::CheckStorableJson(*details, "details_json"); !storable.ok()) {
+      return storable;
+    }
+    heartbeat.details = *std::move(details);
+  }
+  auto record = store_.GetSaga(claims.saga_id);
+  if (absl::IsNotFound(record.status())) return core::UnknownCompletionToken();
+  if (!record.ok()) return record.status();
+  auto definition = store_.GetDefinition(record->definition_name, record->definition_version);
+  if (!definition.ok()) return definition.status();
+  if (absl::Status applies =
+          core::CheckHeartbeat(*definition, record->state, heartbeat, core::Clock::now());
+      !applies.ok()) {
+    return applies;
+  }
+  if (absl::Status recorded = SubmitAndWait(claims.saga_id, std::move(heartbeat)); !recorded.ok()) {
+    return recorded;
+  }
+  auto after = store_.GetSaga(claims.saga_id);
+  if (!after.ok()) return after.status();
+  const core::StepState& step = after->state.steps.at(claims.step);
+  if (step.waiting) response->set_heartbeat_deadline(Rfc3339Millis(step.waiting->due()));
+  return absl::OkStatus();
+}
+
+absl::Status SagaOperations::ResolveStep(const v1::ResolveStepRequest& request,
+                                         v1::OperatorActionResponse* response) {
+  auto result = ReadResult(request.result(), "result");
+  if (!result.ok()) return result.status();
+  v1::OperatorActionRequest action;
+  action.set_saga_id(request.saga_id());
+  action.set_step(request.step());
+  action.set_operator_(request.operator_());
+  action.set_reason(request.reason());
+  return Act(action, core::OperatorAction::Kind::kResolve, response, &*result);
 }
 
 }  // namespace skald::api

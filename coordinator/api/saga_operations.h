@@ -5,6 +5,7 @@
 
 #include "absl/status/status.h"
 #include "coordinator/api/api_limits.h"
+#include "coordinator/api/completion_tokens.h"
 #include "coordinator/core/definition_parser.h"
 #include "coordinator/engine/engine.h"
 #include "coordinator/observability/coordinator_metrics.h"
@@ -19,10 +20,13 @@ namespace skald::api {
 // field), does its work as short database transactions, and fills `response`. Thread-safe.
 class SagaOperations {
  public:
-  // `metrics`, when given, counts the sagas started; it must outlive this object.
+  // `metrics`, when given, counts the sagas started; `tokens`, when given, opens completion
+  // tokens (without, CompleteStep and Heartbeat answer UNIMPLEMENTED). Both must outlive
+  // this object.
   SagaOperations(store::SagaStore& store, engine::Engine& engine, ApiLimits limits = {},
-                 observability::CoordinatorMetrics* metrics = nullptr)
-      : store_(store), engine_(engine), limits_(limits), metrics_(metrics) {}
+                 observability::CoordinatorMetrics* metrics = nullptr,
+                 const CompletionTokens* tokens = nullptr)
+      : store_(store), engine_(engine), limits_(limits), metrics_(metrics), tokens_(tokens) {}
 
   absl::Status ApplyDefinition(const v1::ApplyDefinitionRequest& request,
                                v1::ApplyDefinitionResponse* response);
@@ -58,7 +62,26 @@ class SagaOperations {
   // thread).
   absl::Status SubmitOperatorAction(const v1::OperatorActionRequest& request,
                                     core::OperatorAction::Kind kind,
-                                    std::function<void(absl::Status)> done);
+                                    std::function<void(absl::Status)> done,
+                                    const core::AttemptFinished* resolution = nullptr);
+
+  // Long-running steps. What a completion token is for: NOT_FOUND "unknown or forged
+  // completion token" for one this cluster did not mint (checked before anything else, so
+  // that the caller's namespace can be checked on the saga it names).
+  absl::StatusOr<core::CompletionClaims> OpenCompletionToken(std::string_view token) const;
+  // Records the result of the accepted attempt `claims` names (see core::CheckCompletion
+  // for what is refused); a repeat of the recorded result is OK with already_completed.
+  // The coordinator answering takes the saga's lease and has its own engine record it, so
+  // it works whichever coordinator drove the saga, or if that one is gone.
+  absl::Status CompleteStep(const core::CompletionClaims& claims,
+                            const v1::CompleteStepRequest& request,
+                            v1::CompleteStepResponse* response);
+  // Moves the heartbeat deadline of the accepted attempt `claims` names.
+  absl::Status Heartbeat(const core::CompletionClaims& claims, const v1::HeartbeatRequest& request,
+                         v1::HeartbeatResponse* response);
+  // An operator completes or fails a waiting step by hand (recorded in the history).
+  absl::Status ResolveStep(const v1::ResolveStepRequest& request,
+                           v1::OperatorActionResponse* response);
 
  private:
   // Validates the common fields of an operator's action.
@@ -66,7 +89,16 @@ class SagaOperations {
   // Checks that the action applies, has this coordinator's engine carry it out, and waits
   // (at most 10 s) until it is recorded.
   absl::Status Act(const v1::OperatorActionRequest& request, core::OperatorAction::Kind kind,
-                   v1::OperatorActionResponse* response);
+                   v1::OperatorActionResponse* response,
+                   const core::AttemptFinished* resolution = nullptr);
+  // Returns the result a completion (or an operator's resolution) carries, as a reply of
+  // the attempt would be decided; INVALID_ARGUMENT naming `field` for one that is not a
+  // result or does not pass the reply limits.
+  absl::StatusOr<core::AttemptFinished> ReadResult(const v1::StepReply& result,
+                                                   const std::string& field) const;
+  // Hands `event` to this coordinator's engine under the saga's lease, taken for it, and
+  // waits (at most 10 s) until it is recorded or refused.
+  absl::Status SubmitAndWait(const std::string& saga_id, core::Event event);
   absl::Status CheckSagaId(const std::string& saga_id) const;
   // INVALID_ARGUMENT naming --max-name-length (and counted) when a definition name is too long.
   absl::Status CheckDefinitionName(const std::string& name) const;
@@ -77,6 +109,7 @@ class SagaOperations {
   engine::Engine& engine_;
   const ApiLimits limits_;
   observability::CoordinatorMetrics* const metrics_;
+  const CompletionTokens* const tokens_;
 };
 
 }  // namespace skald::api

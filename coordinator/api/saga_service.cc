@@ -190,4 +190,28 @@ grpc::Status SagaServiceImpl::SkipStep(grpc::ServerContext* context,
   });
 }
 
+grpc::Status SagaServiceImpl::CompleteStep(grpc::ServerContext* context,
+                                           const v1::CompleteStepRequest* request,
+                                           v1::CompleteStepResponse* response) {
+  return Answer(operations_, context, [&](const Caller& caller) {
+    return operations_.CompleteStep(caller, *request, response);
+  });
+}
+
+grpc::Status SagaServiceImpl::Heartbeat(grpc::ServerContext* context,
+                                        const v1::HeartbeatRequest* request,
+                                        v1::HeartbeatResponse* response) {
+  return Answer(operations_, context, [&](const Caller& caller) {
+    return operations_.Heartbeat(caller, *request, response);
+  });
+}
+
+grpc::Status SagaServiceImpl::ResolveStep(grpc::ServerContext* context,
+                                          const v1::ResolveStepRequest* request,
+                                          v1::OperatorActionResponse* response) {
+  return Answer(operations_, context, [&](const Caller& caller) {
+    return operations_.ResolveStep(caller, *request, response);
+  });
+}
+
 }  // namespace skald::api

@@ -58,6 +58,12 @@ class SagaServiceImpl final
                          v1::OperatorActionResponse* response) override;
   grpc::Status SkipStep(grpc::ServerContext* context, const v1::OperatorActionRequest* request,
                         v1::OperatorActionResponse* response) override;
+  grpc::Status CompleteStep(grpc::ServerContext* context, const v1::CompleteStepRequest* request,
+                            v1::CompleteStepResponse* response) override;
+  grpc::Status Heartbeat(grpc::ServerContext* context, const v1::HeartbeatRequest* request,
+                         v1::HeartbeatResponse* response) override;
+  grpc::Status ResolveStep(grpc::ServerContext* context, const v1::ResolveStepRequest* request,
+                           v1::OperatorActionResponse* response) override;
 
  private:
   // The authenticated caller of the call.

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -170,6 +171,25 @@ int WatchSaga(const ClientFlags& client, const std::string& saga_id);
 // `action` is "abort", "retry" or "skip"; prints the saga afterwards.
 int OperatorAction(const ClientFlags& client, const std::string& action, const std::string& saga_id,
                    const OperatorFlags& flags);
+
+// The result of `skald step complete` and `skald step resolve`: exactly one of output_json
+// (a success) and fail_code (a business failure, or a retryable error with `retryable`).
+struct StepResultFlags {
+  std::optional<std::string> output_json;
+  std::optional<std::string> fail_code;
+  std::string message;
+  bool retryable = false;
+};
+
+// Completes the accepted step `token` names with the result the flags give.
+int CompleteStep(const ClientFlags& client, const std::string& token, const StepResultFlags& flags);
+// Keeps the accepted step `token` names alive; `details_json` ("" or a JSON object) is shown
+// to operators.
+int HeartbeatStep(const ClientFlags& client, const std::string& token,
+                  const std::string& details_json);
+// An operator's resolution of a waiting step.
+int ResolveStep(const ClientFlags& client, const std::string& saga_id, const std::string& step,
+                const OperatorFlags& operator_flags, const StepResultFlags& flags);
 
 // Prints the registered participant instances (all, or `service`'s) and their health.
 int ListParticipants(const ClientFlags& client, const std::string& service);

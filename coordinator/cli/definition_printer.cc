@@ -125,6 +125,9 @@ std::string ScenarioTitle(const core::SagaDefinition& definition,
              core::FormatDuration(*definition.steps[*scenario.step].step_timeout) + ") passes";
     case core::ScenarioKind::kSagaTimeout:
       return "the saga timeout (" + core::FormatDuration(*definition.timeout) + ") passes";
+    case core::ScenarioKind::kCompletionTimeout:
+      return step + " is accepted by its participant and never completed (completion_timeout " +
+             core::FormatDuration(definition.steps[*scenario.step].completion_timeout) + ")";
   }
   return std::string(core::ToString(scenario.kind));
 }

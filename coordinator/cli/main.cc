@@ -38,6 +38,10 @@ struct Arguments {
   std::string callback_url;
   SagaListFlags list_flags;
   OperatorFlags operator_flags;
+  std::string completion_token;
+  std::string step_name;
+  StepResultFlags step_result;
+  std::string heartbeat_details;
   std::string wait_timeout = "60s";
   std::string service_filter;
 };
@@ -304,6 +308,61 @@ void AddParticipantCommands(CLI::App& app, Arguments& args, Commands& commands) 
       {list_cmd, [&args] { return ListParticipants(args.client, args.service_filter); }});
 }
 
+// The flags of a step's result: --output, or --fail with --message and --retryable.
+void AddStepResultFlags(CLI::App& command, StepResultFlags& flags) {
+  command.add_option("--output", flags.output_json, "a success, with this output (a JSON object)");
+  command.add_option("--fail", flags.fail_code, "a failure, with this error code");
+  command.add_option("--message", flags.message, "the failure's message, for people");
+  command.add_flag("--retryable", flags.retryable,
+                   "the failure is a failed attempt: the step's retry policy applies");
+}
+
+void AddStepCommands(CLI::App& app, Arguments& args, Commands& commands) {
+  auto* step_cmd = app.add_subcommand("step", "complete, keep alive or resolve long-running steps");
+  step_cmd->require_subcommand(1);
+  auto* complete_cmd = step_cmd->add_subcommand(
+      "complete", "complete a step its participant accepted, with the call's completion token");
+  complete_cmd->add_option("token", args.completion_token, "the completion token")->required();
+  AddStepResultFlags(*complete_cmd, args.step_result);
+  AddClientFlags(*complete_cmd, args.client);
+  commands.push_back({complete_cmd, [&args] {
+                        return CompleteStep(args.client, args.completion_token, args.step_result);
+                      }});
+
+  auto* heartbeat_cmd = step_cmd->add_subcommand(
+      "heartbeat", "keep an accepted step alive past its heartbeat_timeout");
+  heartbeat_cmd->add_option("token", args.completion_token, "the completion token")->required();
+  heartbeat_cmd->add_option("--details", args.heartbeat_details,
+                            "progress, a JSON object shown to operators");
+  AddClientFlags(*heartbeat_cmd, args.client);
+  commands.push_back({heartbeat_cmd, [&args] {
+                        return HeartbeatStep(args.client, args.completion_token,
+                                             args.heartbeat_details);
+                      }});
+
+  OperatorFlags& operator_flags = args.operator_flags;
+  if (const char* user =
+          std::getenv("SKALD_OPERATOR") ? std::getenv("SKALD_OPERATOR") : std::getenv("USER")) {
+    operator_flags.operator_name = user;
+  }
+  auto* resolve_cmd = step_cmd->add_subcommand(
+      "resolve", "complete or fail a WAITING step by hand (recorded in the saga's history)");
+  resolve_cmd->add_option("saga", args.saga_id, "saga id")->required();
+  resolve_cmd->add_option("step", args.step_name, "the waiting step")->required();
+  resolve_cmd->add_option("--reason", operator_flags.reason, "why; recorded in the history")
+      ->required();
+  resolve_cmd
+      ->add_option("--operator", operator_flags.operator_name,
+                   "who; recorded in the history (default: $SKALD_OPERATOR, else $USER)")
+      ->capture_default_str();
+  AddStepResultFlags(*resolve_cmd, args.step_result);
+  AddClientFlags(*resolve_cmd, args.client);
+  commands.push_back({resolve_cmd, [&args] {
+                        return ResolveStep(args.client, args.saga_id, args.step_name,
+                                           args.operator_flags, args.step_result);
+                      }});
+}
+
 void AddTokenCommands(CLI::App& app, Commands& commands) {
   auto* token_cmd = app.add_subcommand("token", "make API tokens for --auth-tokens");
   token_cmd->require_subcommand(1);
@@ -349,6 +408,7 @@ int Main(int argc, char** argv) {
   AddDefinitionCommands(app, args, commands);
   AddSagaCommands(app, args, commands);
   AddParticipantCommands(app, args, commands);
+  AddStepCommands(app, args, commands);
   AddTokenCommands(app, commands);
   try {
     app.parse(argc, argv);

@@ -1,5 +1,7 @@
 #include "coordinator/cli/saga_printer.h"
 
+#include <chrono>
+#include <ctime>
 #include <iomanip>
 
 namespace skald::cli {
@@ -15,6 +17,37 @@ json ParseOrNull(const std::string& text) {
 // Strips the enum's prefix: SAGA_STATE_COMPLETED -> COMPLETED.
 std::string WithoutPrefix(const std::string& name, std::string_view prefix) {
   return name.starts_with(prefix) ? name.substr(prefix.size()) : name;
+}
+
+// Returns how long ago an RFC 3339 UTC time ("2026-12-07T11:37:17.123Z") was, as "12s",
+// "5m 3s", "2h 10m" or "3d 4h"; "" when it does not read.
+std::string AgeOf(const std::string& rfc3339) {
+  std::tm utc{};
+  const char* end = strptime(rfc3339.c_str(), "%Y-%m-%dT%H:%M:%S", &utc);
+  if (!end) return "";
+  const auto then = std::chrono::system_clock::from_time_t(timegm(&utc));
+  const long long seconds = std::max<long long>(
+      0, std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now() - then)
+             .count());
+  if (seconds < 60) return std::to_string(seconds) + "s";
+  if (seconds < 3600)
+    return std::to_string(seconds / 60) + "m " + std::to_string(seconds % 60) + "s";
+  if (seconds < 86400) {
+    return std::to_string(seconds / 3600) + "h " + std::to_string(seconds % 3600 / 60) + "m";
+  }
+  return std::to_string(seconds / 86400) + "d " + std::to_string(seconds % 86400 / 3600) + "h";
+}
+
+json WaitingToJson(const v1::WaitingStep& waiting) {
+  json out = {{"since", waiting.since()}, {"deadline", waiting.deadline()}};
+  if (!waiting.last_heartbeat_at().empty()) out["last_heartbeat_at"] = waiting.last_heartbeat_at();
+  if (!waiting.heartbeat_deadline().empty()) {
+    out["heartbeat_deadline"] = waiting.heartbeat_deadline();
+  }
+  if (!waiting.heartbeat_details_json().empty()) {
+    out["heartbeat_details"] = ParseOrNull(waiting.heartbeat_details_json());
+  }
+  return out;
 }
 
 }  // namespace
@@ -38,6 +71,7 @@ json SagaToJson(const v1::Saga& saga) {
          {"input", ParseOrNull(step.input_is_saga_input() ? saga.input_json() : step.input_json())},
          {"output", ParseOrNull(step.output_json())},
          {"error", step.error()}});
+    if (step.has_waiting()) steps.back()["waiting"] = WaitingToJson(step.waiting());
   }
   json out = {{"id", saga.id()},
               {"definition", saga.definition()},
@@ -71,6 +105,25 @@ void PrintSaga(const v1::Saga& saga, std::ostream& out) {
     out << std::left << std::setw(22) << step.name() << std::setw(21) << StateName(step.state())
         << std::setw(10) << step.attempts() << std::setw(10) << step.compensation_attempts()
         << step.error() << "\n";
+  }
+  // Steps accepted by their participant: how long they have waited and until when.
+  for (const v1::Step& step : saga.steps()) {
+    if (!step.has_waiting()) continue;
+    const v1::WaitingStep& waiting = step.waiting();
+    out << "\n"
+        << step.name() << " waits for its completion since " << waiting.since() << " ("
+        << AgeOf(waiting.since()) << "), deadline " << waiting.deadline() << "\n";
+    if (!waiting.last_heartbeat_at().empty()) {
+      out << "  last heartbeat " << waiting.last_heartbeat_at() << " ("
+          << AgeOf(waiting.last_heartbeat_at()) << " ago)";
+      if (!waiting.heartbeat_details_json().empty()) {
+        out << ": " << waiting.heartbeat_details_json();
+      }
+      out << "\n";
+    }
+    if (!waiting.heartbeat_deadline().empty()) {
+      out << "  next heartbeat due by " << waiting.heartbeat_deadline() << "\n";
+    }
   }
 }
 

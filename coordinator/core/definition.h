@@ -22,6 +22,10 @@ struct Condition {
   nlohmann::json operand;
 };
 
+// An accepted attempt's completion_timeout when the definition sets none: long enough for
+// a person to approve, short enough that a forgotten step is noticed the next day.
+inline constexpr std::chrono::milliseconds kDefaultCompletionTimeout{24 * 3600 * 1000};
+
 // One step of a saga: a forward action on a participant and, optionally, the compensation
 // that undoes it.
 struct StepDefinition {
@@ -40,6 +44,12 @@ struct StepDefinition {
   std::chrono::milliseconds attempt_timeout{10'000};
   // The deadline of all the action's attempts together, from the first.
   std::optional<std::chrono::milliseconds> step_timeout;
+  // How long an attempt its participant accepted (to complete later) may wait for its
+  // completion; past it the attempt has failed.
+  std::chrono::milliseconds completion_timeout = kDefaultCompletionTimeout;
+  // With one: an accepted attempt fails unless a heartbeat (or its completion) comes within
+  // this of the acceptance and of each heartbeat.
+  std::optional<std::chrono::milliseconds> heartbeat_timeout;
   // Indices of the steps that must succeed (or be skipped) before this one starts.
   std::vector<int> after;
   // The input template; unset means the step receives the saga input.

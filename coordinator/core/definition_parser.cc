@@ -30,6 +30,8 @@ struct StepDefaults {
   RetryPolicy compensation_retry = DefaultCompensationRetryPolicy();
   milliseconds attempt_timeout{10'000};
   std::optional<milliseconds> step_timeout;
+  milliseconds completion_timeout = kDefaultCompletionTimeout;
+  std::optional<milliseconds> heartbeat_timeout;
 };
 
 // Reads a definition document, collecting every problem rather than stopping at the first.
@@ -226,7 +228,8 @@ class DefinitionReader {
       return;
     }
     RejectUnknownFields(*it, "defaults",
-                        {"retry", "compensation_retry", "attempt_timeout", "step_timeout"});
+                        {"retry", "compensation_retry", "attempt_timeout", "step_timeout",
+                         "completion_timeout", "heartbeat_timeout"});
     if (auto r = it->find("retry"); r != it->end()) {
       ReadRetryPolicy(*r, "defaults.retry", defaults_.retry);
     }
@@ -238,6 +241,14 @@ class DefinitionReader {
     }
     if (auto t = it->find("step_timeout"); t != it->end()) {
       defaults_.step_timeout = Duration(*t, "defaults.step_timeout", true);
+    }
+    if (auto t = it->find("completion_timeout"); t != it->end()) {
+      if (auto d = Duration(*t, "defaults.completion_timeout", true)) {
+        defaults_.completion_timeout = *d;
+      }
+    }
+    if (auto t = it->find("heartbeat_timeout"); t != it->end()) {
+      defaults_.heartbeat_timeout = Duration(*t, "defaults.heartbeat_timeout", true);
     }
   }
 
@@ -334,16 +345,18 @@ class DefinitionReader {
     step.compensation_retry = defaults_.compensation_retry;
     step.attempt_timeout = defaults_.attempt_timeout;
     step.step_timeout = defaults_.step_timeout;
+    step.completion_timeout = defaults_.completion_timeout;
+    step.heartbeat_timeout = defaults_.heartbeat_timeout;
     if (!value.is_object()) {
       Error(path, "must be an object, got " + std::string(value.type_name()));
       definition_.steps.push_back(std::move(step));
       after_names_.emplace_back();
       return;
     }
-    RejectUnknownFields(
-        value, path,
-        {"name", "participant", "service", "action", "compensation", "after", "input", "when",
-         "pivot", "retry", "compensation_retry", "attempt_timeout", "step_timeout"});
+    RejectUnknownFields(value, path,
+                        {"name", "participant", "service", "action", "compensation", "after",
+                         "input", "when", "pivot", "retry", "compensation_retry", "attempt_timeout",
+                         "step_timeout", "completion_timeout", "heartbeat_timeout"});
     ReadName(value, path, "name", step.name);
     ReadTarget(value, path, step);
     ReadName(value, path, "action", step.action);
@@ -359,6 +372,21 @@ class DefinitionReader {
     }
     if (auto it = value.find("step_timeout"); it != value.end()) {
       step.step_timeout = Duration(*it, Child(path, "step_timeout"), true);
+    }
+    if (auto it = value.find("completion_timeout"); it != value.end()) {
+      if (auto d = Duration(*it, Child(path, "completion_timeout"), true)) {
+        step.completion_timeout = *d;
+      }
+    }
+    if (auto it = value.find("heartbeat_timeout"); it != value.end()) {
+      step.heartbeat_timeout = Duration(*it, Child(path, "heartbeat_timeout"), true);
+    }
+    // A heartbeat deadline past the completion deadline would never be the one that fires.
+    if (step.heartbeat_timeout && *step.heartbeat_timeout > step.completion_timeout) {
+      Error(Child(path, "heartbeat_timeout"), "must not be longer than completion_timeout (" +
+                                                  FormatDuration(step.completion_timeout) +
+                                                  "), got " +
+                                                  FormatDuration(*step.heartbeat_timeout));
     }
     if (auto it = value.find("input"); it != value.end()) step.input = *it;
     if (auto it = value.find("when"); it != value.end()) {

@@ -39,6 +39,11 @@ class Classifier {
         return ParticipantError(AttemptOutcome::kFailure, reply);
       case kWireOutcomeRetryableError:
         return ParticipantError(AttemptOutcome::kRetryableError, reply);
+      case kWireOutcomeAccepted: {
+        CallResult result;
+        result.outcome = AttemptOutcome::kAccepted;
+        return result;
+      }
       case kWireOutcomeUnspecified:
         return Malformed("replied without an outcome");
       default:

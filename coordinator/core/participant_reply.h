@@ -41,6 +41,7 @@ enum WireOutcome : int {
   kWireOutcomeSuccess = 1,
   kWireOutcomeRetryableError = 2,
   kWireOutcomeBusinessFailure = 3,
+  kWireOutcomeAccepted = 4,
 };
 
 // A participant's reply as plain fields, as they arrived (no gRPC or protobuf types).
@@ -85,6 +86,8 @@ inline constexpr size_t kMaxReplyErrorBytes = 16 * 1024;
 //   code that is not storable or over max_error_code_bytes makes the reply malformed (a
 //   retryable error), while a message that is not storable is made storable (NUL bytes and
 //   invalid UTF-8 become U+FFFD) and cut to max_error_message_bytes;
+// - an acceptance (the participant completes the attempt later) is kAccepted; its output
+//   is ignored;
 // - no outcome, or an outcome this coordinator does not know, is a retryable error.
 // Every error names the participant's address and the field at fault.
 CallResult ClassifyParticipantReply(std::string_view address, const ParticipantReply& reply,

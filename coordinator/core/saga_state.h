@@ -30,6 +30,42 @@ enum class StepStatus {
 // Which of a step's two operations an attempt runs.
 enum class Phase { kAction, kCompensation };
 
+// An attempt its participant accepted (OUTCOME_ACCEPTED) and will complete later: the step
+// stays RUNNING (or COMPENSATING) for every rule of the state machine, and is shown as
+// WAITING (COMPENSATION_WAITING). No call is in flight; a timer is armed for the earlier of
+// the two deadlines.
+struct WaitingStep {
+  // When the acceptance was decided.
+  TimePoint since;
+  // No completion is taken after this: since + completion_timeout.
+  TimePoint deadline;
+  // With a heartbeat_timeout: the attempt fails unless a heartbeat comes before this.
+  std::optional<TimePoint> heartbeat_deadline;
+  std::optional<TimePoint> last_heartbeat;
+  // The last heartbeat's details (a JSON object), null when none.
+  nlohmann::json heartbeat_details;
+
+  // The earlier of the two deadlines: when the attempt fails unless something comes.
+  TimePoint due() const {
+    return heartbeat_deadline && *heartbeat_deadline < deadline ? *heartbeat_deadline : deadline;
+  }
+  bool operator==(const WaitingStep&) const = default;
+};
+
+// How the step's last waiting attempt ended: what a completion arriving later, or again,
+// is answered from (a repeat of the recorded result is a no-op, anything else is refused
+// saying why).
+struct ClosedWait {
+  enum class How { kCompleted, kResolved, kDeadline, kHeartbeat, kEnded };
+  Phase phase = Phase::kAction;
+  int attempt = 0;
+  How how = How::kEnded;
+  // For kCompleted and kResolved: the result, as CompletionResultJson gives it.
+  nlohmann::json result;
+  TimePoint at;
+  bool operator==(const ClosedWait&) const = default;
+};
+
 // Names as stored in PostgreSQL and shown to people: "RUNNING", "COMPENSATION_FAILED", ...
 std::string_view ToString(SagaStatus status);
 std::string_view ToString(StepStatus status);
@@ -61,6 +97,10 @@ struct StepState {
   nlohmann::json input;
   // When the step's step_timeout passes, while its action is being tried.
   std::optional<TimePoint> deadline;
+  // Set while the attempt in progress was accepted and waits for its completion.
+  std::optional<WaitingStep> waiting;
+  // How the last waiting attempt ended; unset before any did.
+  std::optional<ClosedWait> closed_wait;
 
   bool operator==(const StepState&) const = default;
 };
@@ -81,6 +121,17 @@ struct SagaState {
 
   bool operator==(const SagaState&) const = default;
 };
+
+// Returns the name a step's state is shown under: ToString(status), except "WAITING" and
+// "COMPENSATION_WAITING" for an accepted attempt waiting for its completion.
+std::string_view ShownStatus(const StepState& step);
+
+// The waiting state as stored (saga_steps.wait, times as epoch milliseconds), and back;
+// null for none. A malformed stored value reads as none.
+nlohmann::json WaitingToJson(const std::optional<WaitingStep>& waiting);
+std::optional<WaitingStep> WaitingFromJson(const nlohmann::json& stored);
+nlohmann::json ClosedWaitToJson(const std::optional<ClosedWait>& closed);
+std::optional<ClosedWait> ClosedWaitFromJson(const nlohmann::json& stored);
 
 // Returns the state of a saga that has just been created for a definition of `step_count`
 // steps: RUNNING, every step PENDING.

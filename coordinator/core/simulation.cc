@@ -160,6 +160,8 @@ struct Staging {
   std::optional<int> timeout_step;
   // Makes the saga's deadline pass in this round (0-based).
   std::optional<int> saga_timeout_round;
+  // Answers every action attempt of this step OUTCOME_ACCEPTED, and never completes it.
+  std::optional<int> accepting_step;
 };
 
 // Plays one scenario: feeds Decide the saga's events round by round and records what it
@@ -177,6 +179,7 @@ class ScenarioRun {
     const int max_rounds = 4 * static_cast<int>(definition_.steps.size()) + 8;
     while (!IsTerminal(state_.status)) {
       if (calls_.empty()) DeliverRetries();
+      if (calls_.empty()) DeliverWaitTimeouts();
       if (calls_.empty()) {
         Note("the saga is left " + std::string(ToString(state_.status)) +
              " with nothing in flight: it waits for something this simulation does not stage");
@@ -225,6 +228,10 @@ class ScenarioRun {
     reply.step = call.step;
     reply.phase = call.phase;
     reply.attempt = call.attempt;
+    if (call.phase == Phase::kAction && staging_.accepting_step == call.step) {
+      reply.outcome = AttemptOutcome::kAccepted;
+      return reply;
+    }
     if (call.phase == Phase::kAction && staging_.failing_step == call.step && call.attempt == 1) {
       reply.outcome = AttemptOutcome::kFailure;
       reply.error_code = std::string(kFailureCode);
@@ -273,6 +280,22 @@ class ScenarioRun {
     }
   }
 
+  // Nothing else in flight: the waits of accepted attempts run out, earliest first.
+  void DeliverWaitTimeouts() {
+    std::vector<ScheduleWaitTimeout> due = std::exchange(waits_, {});
+    std::ranges::stable_sort(due, {}, &ScheduleWaitTimeout::at);
+    for (const ScheduleWaitTimeout& wait : due) {
+      if (wait.at > now_) {
+        Note(definition_.steps[wait.step].name + "'s attempt " + std::to_string(wait.attempt) +
+             " was accepted and is never completed: its wait runs out " +
+             FormatDuration(std::chrono::duration_cast<std::chrono::milliseconds>(wait.at - now_)) +
+             " later");
+      }
+      now_ = std::max(now_, wait.at);
+      Deliver(WaitTimedOut{wait.step, wait.phase, wait.attempt});
+    }
+  }
+
   void Deliver(const Event& event) {
     Transition transition = Decide(definition_, state_, event, now_);
     state_ = std::move(transition.state);
@@ -283,6 +306,8 @@ class ScenarioRun {
         retries_.push_back(*retry);
       } else if (auto* deadline = std::get_if<ScheduleDeadline>(&command)) {
         deadlines_[deadline->step.value_or(kSagaKey)] = deadline->at;
+      } else if (auto* wait = std::get_if<ScheduleWaitTimeout>(&command)) {
+        waits_.push_back(*wait);
       }
     }
   }
@@ -301,6 +326,8 @@ class ScenarioRun {
   // Issued by the last decisions, answered in the next round.
   std::vector<CallParticipant> calls_;
   std::vector<ScheduleRetry> retries_;
+  // Waits of accepted attempts, delivered once nothing else is in flight.
+  std::vector<ScheduleWaitTimeout> waits_;
   // Armed deadlines: the step index, or kSagaKey.
   std::map<int, TimePoint> deadlines_;
   ScenarioResult result_;
@@ -360,6 +387,8 @@ std::string_view ToString(ScenarioKind kind) {
       return "step_fails";
     case ScenarioKind::kStepTimeout:
       return "step_timeout";
+    case ScenarioKind::kCompletionTimeout:
+      return "completion_timeout";
     case ScenarioKind::kSagaTimeout:
       return "saga_timeout";
   }
@@ -391,6 +420,14 @@ std::vector<ScenarioResult> Simulate(const SagaDefinition& definition) {
     AddStepNote(definition, happy, results.back());
   }
   if (definition.timeout) results.push_back(PlaySagaTimeout(definition, happy_rounds));
+  for (int i = 0; i < steps; ++i) {
+    const StepDefinition& step = definition.steps[i];
+    if (!step.heartbeat_timeout && step.completion_timeout == kDefaultCompletionTimeout) continue;
+    Staging staging;
+    staging.accepting_step = i;
+    results.push_back(Play(definition, ScenarioKind::kCompletionTimeout, i, staging));
+    AddStepNote(definition, happy, results.back());
+  }
   return results;
 }
 

@@ -25,9 +25,13 @@ enum class ScenarioKind {
   kStepTimeout,
   // The saga's timeout passes.
   kSagaTimeout,
+  // One step's participant accepts every attempt of its action (OUTCOME_ACCEPTED) and never
+  // completes it: each attempt's completion_timeout (or heartbeat_timeout) passes.
+  kCompletionTimeout,
 };
 
-// "happy_path", "condition_false", "step_fails", "step_timeout", "saga_timeout".
+// "happy_path", "condition_false", "step_fails", "step_timeout", "saga_timeout",
+// "completion_timeout".
 std::string_view ToString(ScenarioKind kind);
 
 // The participant calls the engine issued in one round: they are in flight together. Step
@@ -56,8 +60,10 @@ struct ScenarioResult {
 
 // Returns, for `definition`, in this order: the happy path; for each step with a `when`
 // (in definition order), that condition being false; for each step, its action failing
-// for good; for each step with a step_timeout, that timeout passing; and, when the
-// definition has a timeout, the saga timeout passing.
+// for good; for each step with a step_timeout, that timeout passing; when the definition
+// has a timeout, the saga timeout passing; and for each step that sets a heartbeat_timeout
+// or a completion_timeout (a step whose participant may accept and complete later), its
+// attempts accepted and never completed.
 //
 // How the replies are staged: all calls issued in one round are answered (in the order
 // they were issued) before the next round's calls go out, and time stands still except

@@ -10,6 +10,36 @@
 namespace skald::core {
 namespace {
 
+std::string OutcomeName(AttemptOutcome outcome) {
+  switch (outcome) {
+    case AttemptOutcome::kSuccess:
+      return "success";
+    case AttemptOutcome::kRetryableError:
+      return "retryable_error";
+    case AttemptOutcome::kFailure:
+      return "failure";
+    case AttemptOutcome::kAccepted:
+      return "accepted";
+  }
+  return "unknown";
+}
+
+// True when attempt `attempt` of the step's phase is the one in progress (in flight or
+// waiting), not waiting to retry.
+bool InProgress(const SagaState& state, int index, Phase phase, int attempt) {
+  if (index < 0 || index >= static_cast<int>(state.steps.size())) return false;
+  const StepState& s = state.steps[index];
+  if (s.retry_at) return false;
+  if (phase == Phase::kAction) return s.status == StepStatus::kRunning && s.attempts == attempt;
+  return s.status == StepStatus::kCompensating && s.compensation_attempts == attempt;
+}
+
+// "attempt 2 of step pay (action)", for messages.
+std::string AttemptName(const SagaDefinition& definition, int index, Phase phase, int attempt) {
+  return "attempt " + std::to_string(attempt) + " of step " + definition.steps[index].name + " (" +
+         std::string(ToString(phase)) + ")";
+}
+
 // Applies one event to a copy of the saga's state, collecting commands and history.
 class Decider {
  public:
@@ -42,7 +72,11 @@ class Decider {
       if (s.status != StepStatus::kRunning && s.status != StepStatus::kCompensating) continue;
       const Phase phase = s.status == StepStatus::kRunning ? Phase::kAction : Phase::kCompensation;
       if (phase == Phase::kAction && s.deadline) Emit(ScheduleDeadline{i, *s.deadline});
-      if (s.retry_at) {
+      if (s.waiting) {
+        // Accepted: nothing to resend, the participant completes it; only its deadline is
+        // armed again.
+        Emit(ScheduleWaitTimeout{i, phase, CurrentAttempt(i, phase), s.waiting->due()});
+      } else if (s.retry_at) {
         Emit(ScheduleRetry{i, phase, *s.retry_at});
       } else {
         // The intent was committed but no outcome was: the participant may or may not have
@@ -57,6 +91,90 @@ class Decider {
 
   void On(const AttemptFinished& e) {
     if (!IsCurrentAttempt(e.step, e.phase, e.attempt)) return;
+    // A reply for an attempt that already waits is a duplicate of its acceptance: the
+    // attempt ends with its completion (StepCompleted) or its deadline.
+    if (step(e.step).waiting) return;
+    if (e.outcome == AttemptOutcome::kAccepted) {
+      BeginWaiting(e.step, e.phase, e.attempt);
+      return;
+    }
+    Finish(e);
+    Advance();
+  }
+
+  void BeginWaiting(int index, Phase phase, int attempt) {
+    const StepDefinition& def = step_def(index);
+    WaitingStep waiting;
+    waiting.since = now_;
+    waiting.deadline = now_ + def.completion_timeout;
+    if (def.heartbeat_timeout) waiting.heartbeat_deadline = now_ + *def.heartbeat_timeout;
+    nlohmann::json detail = {{"completion_timeout", FormatDuration(def.completion_timeout)}};
+    if (def.heartbeat_timeout) detail["heartbeat_timeout"] = FormatDuration(*def.heartbeat_timeout);
+    step(index).waiting = waiting;
+    Record("attempt_accepted", index, phase, attempt, std::move(detail));
+    Emit(ScheduleWaitTimeout{index, phase, attempt, waiting.due()});
+  }
+
+  void On(const StepCompleted& c) {
+    if (!CheckCompletion(definition_, saga(), c, now_).ok()) return;
+    const AttemptFinished& e = c.result;
+    // Recorded even when the acceptance is not yet (the completion overtook the reply), so
+    // that a repeat is recognised.
+    step(e.step).waiting.reset();
+    step(e.step).closed_wait =
+        ClosedWait{e.phase, e.attempt, ClosedWait::How::kCompleted, CompletionResultJson(e), now_};
+    Record("completion_received", e.step, e.phase, e.attempt,
+           {{"outcome", OutcomeName(e.outcome)}});
+    Finish(e);
+    Advance();
+  }
+
+  void On(const HeartbeatReceived& h) {
+    if (!CheckHeartbeat(definition_, saga(), h, now_).ok()) return;
+    WaitingStep& waiting = *step(h.step).waiting;
+    waiting.last_heartbeat = now_;
+    if (h.details.is_object()) waiting.heartbeat_details = h.details;
+    if (const auto timeout = step_def(h.step).heartbeat_timeout) {
+      waiting.heartbeat_deadline = now_ + *timeout;
+      Emit(ScheduleWaitTimeout{h.step, h.phase, h.attempt, waiting.due()});
+    }
+  }
+
+  void On(const WaitTimedOut& w) {
+    if (!IsCurrentAttempt(w.step, w.phase, w.attempt) || !step(w.step).waiting) return;
+    const WaitingStep waiting = *step(w.step).waiting;
+    // Moved on by a heartbeat since this timer was armed: the heartbeat armed another.
+    if (now_ < waiting.due()) return;
+    const StepDefinition& def = step_def(w.step);
+    const bool completion_late = now_ >= waiting.deadline;
+    const std::string error =
+        completion_late
+            ? "no completion within completion_timeout of " +
+                  FormatDuration(def.completion_timeout) + " after the participant accepted"
+            : "no heartbeat within heartbeat_timeout of " + FormatDuration(*def.heartbeat_timeout);
+    EndWait(w.step, completion_late ? ClosedWait::How::kDeadline : ClosedWait::How::kHeartbeat,
+            nullptr);
+    Finish(AttemptFinished{w.step, w.phase, w.attempt, AttemptOutcome::kRetryableError, nullptr,
+                           error, ""});
+    Advance();
+  }
+
+  // Ends the step's waiting attempt, if it waits, remembering how (see ClosedWait).
+  void EndWait(int index, ClosedWait::How how, nlohmann::json result) {
+    StepState& s = step(index);
+    if (!s.waiting) return;
+    const Phase phase =
+        s.status == StepStatus::kCompensating ? Phase::kCompensation : Phase::kAction;
+    s.closed_wait = ClosedWait{phase, CurrentAttempt(index, phase), how, std::move(result), now_};
+    s.waiting.reset();
+  }
+
+  int CurrentAttempt(int index, Phase phase) {
+    return phase == Phase::kAction ? step(index).attempts : step(index).compensation_attempts;
+  }
+
+  // Decides the outcome of the attempt in progress, as its participant's reply.
+  void Finish(const AttemptFinished& e) {
     StepState& s = step(e.step);
     AttemptOutcome outcome = e.outcome;
     if (outcome == AttemptOutcome::kRetryableError &&
@@ -98,8 +216,9 @@ class Decider {
           FailStep(e.step, e.error, /*outcome_unknown=*/false);
         }
         break;
+      case AttemptOutcome::kAccepted:
+        break;  // Not a result: handled before Finish is reached.
     }
-    Advance();
   }
 
   void On(const RetryDue& e) {
@@ -183,8 +302,24 @@ class Decider {
       case OperatorAction::Kind::kSkip:
         Skip(*a.step, a.operator_name + ": " + a.reason, who);
         break;
+      case OperatorAction::Kind::kResolve:
+        Resolve(*a.step, a.resolution, who);
+        break;
     }
     Advance();
+  }
+
+  // Ends the step's waiting attempt with the operator's result, as a completion would.
+  void Resolve(int index, AttemptFinished result, nlohmann::json who) {
+    const Phase phase =
+        step(index).status == StepStatus::kCompensating ? Phase::kCompensation : Phase::kAction;
+    result.step = index;
+    result.phase = phase;
+    result.attempt = CurrentAttempt(index, phase);
+    who["outcome"] = OutcomeName(result.outcome);
+    Record("operator_resolve", index, phase, result.attempt, std::move(who));
+    EndWait(index, ClosedWait::How::kResolved, CompletionResultJson(result));
+    Finish(result);
   }
 
   // Stops going forward: steps in progress may have taken effect and are compensated too.
@@ -219,6 +354,7 @@ class Decider {
   }
 
   void Skip(int index, const std::string& by, const nlohmann::json& who) {
+    EndWait(index, ClosedWait::How::kEnded, nullptr);
     StepState& s = step(index);
     s.retry_at.reset();
     if (s.status == StepStatus::kFailed) {
@@ -237,11 +373,7 @@ class Decider {
   }
 
   bool IsCurrentAttempt(int index, Phase phase, int attempt) {
-    if (index < 0 || index >= step_count()) return false;
-    const StepState& s = step(index);
-    if (s.retry_at) return false;
-    if (phase == Phase::kAction) return s.status == StepStatus::kRunning && s.attempts == attempt;
-    return s.status == StepStatus::kCompensating && s.compensation_attempts == attempt;
+    return InProgress(saga(), index, phase, attempt);
   }
 
   const RetryPolicy& PolicyFor(int index, Phase phase) const {
@@ -277,6 +409,7 @@ class Decider {
   }
 
   void StartAttempt(int index, Phase phase) {
+    EndWait(index, ClosedWait::How::kEnded, nullptr);
     StepState& s = step(index);
     s.retry_at.reset();
     int attempt;
@@ -314,6 +447,7 @@ class Decider {
   }
 
   void FailStep(int index, const std::string& error, bool outcome_unknown) {
+    EndWait(index, ClosedWait::How::kEnded, nullptr);
     StepState& s = step(index);
     s.status = StepStatus::kFailed;
     s.retry_at.reset();
@@ -344,6 +478,7 @@ class Decider {
   }
 
   void FailCompensation(int index, const std::string& error) {
+    EndWait(index, ClosedWait::How::kEnded, nullptr);
     StepState& s = step(index);
     s.status = StepStatus::kCompensationFailed;
     s.retry_at.reset();
@@ -523,8 +658,153 @@ absl::Status CheckOperatorAction(const SagaDefinition& definition, const SagaSta
       }
       return absl::OkStatus();
     }
+    case OperatorAction::Kind::kResolve: {
+      if (!action.step || *action.step < 0 ||
+          *action.step >= static_cast<int>(definition.steps.size())) {
+        return absl::InvalidArgumentError("step: not a step of the saga");
+      }
+      if (action.resolution.outcome == AttemptOutcome::kAccepted) {
+        return absl::InvalidArgumentError(
+            "result: a step is resolved with a success, a retryable error or a failure");
+      }
+      const StepState& step = state.steps[*action.step];
+      if (!step.waiting || IsTerminal(state.status)) {
+        return absl::FailedPreconditionError(
+            "step " + definition.steps[*action.step].name + " is " +
+            std::string(ShownStatus(step)) + " and " + saga_is +
+            ": only a WAITING or COMPENSATION_WAITING step (one its participant accepted) can "
+            "be resolved");
+      }
+      return absl::OkStatus();
+    }
   }
   return absl::InvalidArgumentError("unknown operator action");
+}
+
+nlohmann::json CompletionResultJson(const AttemptFinished& result) {
+  return {{"outcome", OutcomeName(result.outcome)},
+          {"output", result.outcome == AttemptOutcome::kSuccess ? result.output : nullptr},
+          {"error_code", result.error_code},
+          {"error", result.error}};
+}
+
+absl::Status CheckCompletion(const SagaDefinition& definition, const SagaState& state,
+                             const StepCompleted& completion, TimePoint now) {
+  const AttemptFinished& e = completion.result;
+  if (e.step < 0 || e.step >= static_cast<int>(definition.steps.size()) ||
+      state.steps.size() != definition.steps.size()) {
+    return absl::NotFoundError("unknown or forged completion token");
+  }
+  if (e.outcome == AttemptOutcome::kAccepted) {
+    return absl::InvalidArgumentError(
+        "result.outcome: a completion is a success, a retryable error or a business failure, "
+        "not another acceptance");
+  }
+  const StepDefinition& def = definition.steps[e.step];
+  const StepState& s = state.steps[e.step];
+  const std::string attempt = AttemptName(definition, e.step, e.phase, e.attempt);
+  const std::string retry_note =
+      "; the retry policy applies, each new attempt with a new completion token";
+  if (s.closed_wait && s.closed_wait->phase == e.phase && s.closed_wait->attempt == e.attempt) {
+    const ClosedWait& closed = *s.closed_wait;
+    switch (closed.how) {
+      case ClosedWait::How::kCompleted:
+      case ClosedWait::How::kResolved: {
+        if (closed.result == CompletionResultJson(e)) {
+          return absl::AlreadyExistsError(attempt + " was already completed with this result");
+        }
+        const std::string outcome = closed.result.is_object()
+                                        ? closed.result.value("outcome", std::string("unknown"))
+                                        : std::string("unknown");
+        return absl::FailedPreconditionError(
+            attempt + " was already " +
+            (closed.how == ClosedWait::How::kResolved ? "resolved by an operator" : "completed") +
+            " with another result (" + outcome + "); a recorded result cannot be changed");
+      }
+      case ClosedWait::How::kDeadline:
+        return absl::FailedPreconditionError(
+            attempt +
+            " is past its deadline: no completion is taken later than completion_timeout "
+            "of " +
+            FormatDuration(def.completion_timeout) +
+            " after the acceptance, and the attempt failed" + retry_note);
+      case ClosedWait::How::kHeartbeat:
+        return absl::FailedPreconditionError(
+            attempt + " failed when no heartbeat came within its heartbeat_timeout of " +
+            (def.heartbeat_timeout ? FormatDuration(*def.heartbeat_timeout) : std::string("?")) +
+            retry_note);
+      case ClosedWait::How::kEnded:
+        break;
+    }
+  }
+  if (InProgress(state, e.step, e.phase, e.attempt) && !IsTerminal(state.status)) {
+    if (s.waiting && now >= s.waiting->deadline) {
+      return absl::FailedPreconditionError(
+          attempt +
+          " is past its deadline: no completion is taken later than completion_timeout "
+          "of " +
+          FormatDuration(def.completion_timeout) + " after the acceptance" + retry_note);
+    }
+    if (s.waiting && s.waiting->heartbeat_deadline && now >= *s.waiting->heartbeat_deadline) {
+      return absl::FailedPreconditionError(attempt +
+                                           " is past its heartbeat deadline: no heartbeat came "
+                                           "within its heartbeat_timeout of " +
+                                           FormatDuration(*def.heartbeat_timeout) + retry_note);
+    }
+    return absl::OkStatus();
+  }
+  if (IsTerminal(state.status)) {
+    return absl::FailedPreconditionError("the saga is " + std::string(ToString(state.status)) +
+                                         ": " + attempt + " no longer takes a completion");
+  }
+  const int current = e.phase == Phase::kAction ? s.attempts : s.compensation_attempts;
+  if (e.attempt < current || (e.attempt == current && s.retry_at)) {
+    return absl::FailedPreconditionError(
+        "stale completion token: it is for " + attempt + ", and the step has moved on to attempt " +
+        std::to_string(s.retry_at ? current + 1 : current) + " (" +
+        (s.error.empty() ? std::string(ShownStatus(s)) : "after: " + s.error) + ")");
+  }
+  return absl::FailedPreconditionError(attempt + " is not in progress: the step is " +
+                                       std::string(ShownStatus(s)) +
+                                       (s.error.empty() ? "" : " (" + s.error + ")"));
+}
+
+absl::Status CheckHeartbeat(const SagaDefinition& definition, const SagaState& state,
+                            const HeartbeatReceived& heartbeat, TimePoint now) {
+  if (heartbeat.step < 0 || heartbeat.step >= static_cast<int>(definition.steps.size()) ||
+      state.steps.size() != definition.steps.size()) {
+    return absl::NotFoundError("unknown or forged completion token");
+  }
+  const StepState& s = state.steps[heartbeat.step];
+  const std::string attempt =
+      AttemptName(definition, heartbeat.step, heartbeat.phase, heartbeat.attempt);
+  if (!InProgress(state, heartbeat.step, heartbeat.phase, heartbeat.attempt) || !s.waiting ||
+      IsTerminal(state.status)) {
+    return absl::FailedPreconditionError(
+        attempt + " is not waiting for a completion (the step is " + std::string(ShownStatus(s)) +
+        ", at attempt " +
+        std::to_string(heartbeat.phase == Phase::kAction ? s.attempts : s.compensation_attempts) +
+        "): a heartbeat keeps alive only an accepted attempt in progress");
+  }
+  if (now >= s.waiting->due()) {
+    return absl::FailedPreconditionError(attempt +
+                                         " is past its deadline: a heartbeat came too late");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckSubmitted(const SagaDefinition& definition, const SagaState& state,
+                            const Event& event, TimePoint now) {
+  if (const auto* action = std::get_if<OperatorAction>(&event)) {
+    return CheckOperatorAction(definition, state, *action);
+  }
+  if (const auto* completion = std::get_if<StepCompleted>(&event)) {
+    return CheckCompletion(definition, state, *completion, now);
+  }
+  if (const auto* heartbeat = std::get_if<HeartbeatReceived>(&event)) {
+    return CheckHeartbeat(definition, state, *heartbeat, now);
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace skald::core

@@ -28,6 +28,10 @@ enum class AttemptOutcome {
   kRetryableError,
   // Definite: the participant refused and had no effect; asking again will not help.
   kFailure,
+  // The participant took the attempt on and will complete it later (StepCompleted, within
+  // the step's completion_timeout and heartbeat_timeout). Only a participant's reply is
+  // this; a completion is one of the three above.
+  kAccepted,
 };
 
 // A participant answered an attempt (or the call failed without an answer).
@@ -56,22 +60,50 @@ struct DeadlinePassed {
   std::optional<int> step;
 };
 
+// An accepted attempt's completion arrived (CompleteStep with its token), carrying the result
+// the call would have returned: `result` is decided exactly like that reply. Refused (see
+// CheckCompletion) unless it is for the attempt in progress.
+struct StepCompleted {
+  AttemptFinished result;
+};
+
+// A participant says an accepted attempt is still being worked on: its heartbeat deadline
+// moves to now + heartbeat_timeout. `details`: a JSON object or null.
+struct HeartbeatReceived {
+  int step = 0;
+  Phase phase = Phase::kAction;
+  int attempt = 0;
+  nlohmann::json details;
+};
+
+// The earlier deadline of an accepted attempt (completion or heartbeat) may have come.
+struct WaitTimedOut {
+  int step = 0;
+  Phase phase = Phase::kAction;
+  int attempt = 0;
+};
+
 // An operator's decision, recorded in the history with who and why:
 //   kAbort  a RUNNING saga (pivot not started) stops going forward and compensates;
 //   kRetry  a FAILED saga's failed compensations (or failed after-pivot steps) start again
 //           with a fresh attempt budget;
 //   kSkip   `step`'s compensation, failed or still being retried, counts as done (the
 //           operator undid it by hand), or a failed after-pivot step counts as succeeded
-//           (the operator completed it by hand); the saga goes on without it.
+//           (the operator completed it by hand); the saga goes on without it;
+//   kResolve `step`'s waiting attempt ends with `resolution` (its step, phase and attempt
+//           are taken from the state), as if its participant had completed it.
 struct OperatorAction {
-  enum class Kind { kAbort, kRetry, kSkip };
+  enum class Kind { kAbort, kRetry, kSkip, kResolve };
   Kind kind = Kind::kAbort;
   std::optional<int> step;
   std::string operator_name;
   std::string reason;
+  // For kResolve: the outcome, output, error and error code of the result.
+  AttemptFinished resolution;
 };
 
-using Event = std::variant<SagaResumed, AttemptFinished, RetryDue, DeadlinePassed, OperatorAction>;
+using Event = std::variant<SagaResumed, AttemptFinished, RetryDue, DeadlinePassed, OperatorAction,
+                           StepCompleted, HeartbeatReceived, WaitTimedOut>;
 
 // --- Commands: what the shell must do once the new state is committed ---------------------
 
@@ -95,7 +127,15 @@ struct ScheduleDeadline {
   TimePoint at;
 };
 
-using Command = std::variant<CallParticipant, ScheduleRetry, ScheduleDeadline>;
+// Deliver WaitTimedOut{step, phase, attempt} to the saga at `at`.
+struct ScheduleWaitTimeout {
+  int step = 0;
+  Phase phase = Phase::kAction;
+  int attempt = 0;
+  TimePoint at;
+};
+
+using Command = std::variant<CallParticipant, ScheduleRetry, ScheduleDeadline, ScheduleWaitTimeout>;
 
 // One line of the saga's append-only history.
 struct HistoryEntry {
@@ -125,5 +165,28 @@ Transition Decide(const SagaDefinition& definition, const SagaState& state, cons
 // saying why in words for the operator. Decide ignores an action this refuses.
 absl::Status CheckOperatorAction(const SagaDefinition& definition, const SagaState& state,
                                  const OperatorAction& action);
+
+// Returns OK when `completion` applies to the saga as it is at `now` (its attempt is in
+// progress: waiting, or even still in flight); ALREADY_EXISTS when the very same result was
+// recorded for that attempt (a repeat: nothing to do); otherwise FAILED_PRECONDITION saying
+// why for the participant: another result was recorded, the token is of an earlier attempt,
+// the attempt's deadline passed, the saga or step has moved on. INVALID_ARGUMENT for a
+// completion whose outcome is kAccepted.
+absl::Status CheckCompletion(const SagaDefinition& definition, const SagaState& state,
+                             const StepCompleted& completion, TimePoint now);
+
+// Returns OK when `heartbeat` applies: its attempt is waiting and neither deadline has
+// passed; FAILED_PRECONDITION saying why otherwise.
+absl::Status CheckHeartbeat(const SagaDefinition& definition, const SagaState& state,
+                            const HeartbeatReceived& heartbeat, TimePoint now);
+
+// The result of a completion as it is recorded and compared: {"outcome", "output",
+// "error_code", "error"}.
+nlohmann::json CompletionResultJson(const AttemptFinished& result);
+
+// Returns why an event handed to the engine with a submitter waiting (an operator action,
+// a completion, a heartbeat) was not applied: the Check* above; OK for other events.
+absl::Status CheckSubmitted(const SagaDefinition& definition, const SagaState& state,
+                            const Event& event, TimePoint now);
 
 }  // namespace skald::core

@@ -24,8 +24,17 @@ std::string_view OutcomeLabel(core::AttemptOutcome outcome) {
       return "retryable_error";
     case core::AttemptOutcome::kFailure:
       return "failure";
+    case core::AttemptOutcome::kAccepted:
+      return "accepted";
   }
   return "unknown";
+}
+
+// Events handed in with Submit, whose submitter waits to learn how they ended.
+bool IsSubmitted(const core::Event& event) {
+  return std::holds_alternative<core::OperatorAction>(event) ||
+         std::holds_alternative<core::StepCompleted>(event) ||
+         std::holds_alternative<core::HeartbeatReceived>(event);
 }
 
 // The error of an attempt whose reply the database refused to record.
@@ -187,9 +196,9 @@ void Engine::AdmitNew(const std::string& saga_id, int64_t lease_token,
   Post({saga_id, core::SagaResumed{}, lease_token, nullptr, std::move(created)});
 }
 
-void Engine::Submit(const std::string& saga_id, int64_t lease_token, core::OperatorAction action,
+void Engine::Submit(const std::string& saga_id, int64_t lease_token, core::Event event,
                     std::function<void(absl::Status)> done) {
-  Post({saga_id, std::move(action), lease_token, std::move(done)});
+  Post({saga_id, std::move(event), lease_token, std::move(done)});
 }
 
 void Engine::Tell(Inbound& inbound, const absl::Status& status) {
@@ -441,7 +450,8 @@ std::optional<std::vector<Engine::Working>> Engine::DecideBatch(std::vector<Inbo
       }
     }
     const bool resumes = std::holds_alternative<core::SagaResumed>(inbound.event);
-    const auto* action = std::get_if<core::OperatorAction>(&inbound.event);
+    // Submitted with a lease taken for it: an operator action, a completion, a heartbeat.
+    const bool action = IsSubmitted(inbound.event);
     const bool takes_up = resumes || action;
     bool loaded_now = false;
     if (auto it = live_.find(inbound.saga_id);
@@ -499,7 +509,8 @@ std::optional<std::vector<Engine::Working>> Engine::DecideBatch(std::vector<Inbo
     w.events.push_back(&inbound);
     auto decide = [&](const core::Event& event) {
       core::Transition next = core::Decide(*saga.definition, w.transition.state, event, now);
-      const bool changed = !next.history.empty();
+      // A heartbeat changes the state without a line of history.
+      const bool changed = !next.history.empty() || next.state != w.transition.state;
       w.transition.state = std::move(next.state);
       for (auto& command : next.commands) w.transition.commands.push_back(std::move(command));
       for (auto& entry : next.history) w.transition.history.push_back(std::move(entry));
@@ -516,7 +527,8 @@ std::optional<std::vector<Engine::Working>> Engine::DecideBatch(std::vector<Inbo
     if (decide(inbound.event)) {
       w.awaiting_commit.push_back(&inbound);
     } else {
-      absl::Status refused = core::CheckOperatorAction(*saga.definition, before_action, *action);
+      absl::Status refused =
+          core::CheckSubmitted(*saga.definition, before_action, inbound.event, now);
       Tell(inbound,
            refused.ok() ? absl::FailedPreconditionError("the action no longer applies") : refused);
     }
@@ -757,6 +769,8 @@ void Engine::Execute(const std::string& saga_id, const LiveSaga& saga,
     PushTimer(Timer{retry->at, saga_id, core::RetryDue{retry->step, retry->phase}});
   } else if (const auto* deadline = std::get_if<core::ScheduleDeadline>(&command)) {
     PushTimer(Timer{deadline->at, saga_id, core::DeadlinePassed{deadline->step}});
+  } else if (const auto* wait = std::get_if<core::ScheduleWaitTimeout>(&command)) {
+    PushTimer(Timer{wait->at, saga_id, core::WaitTimedOut{wait->step, wait->phase, wait->attempt}});
   }
 }
 
@@ -780,6 +794,10 @@ void Engine::SendAttempt(const std::string& saga_id, const LiveSaga& saga,
   }
   request.set_traceparent(
       core::TraceParent(saga.traceparent, saga_id, step.name, call.phase, call.attempt));
+  if (options_.completion_token) {
+    request.set_completion_token(
+        options_.completion_token({saga_id, call.step, call.phase, call.attempt}));
+  }
   observability::LogAbout({saga_id, step.name, call.attempt}, spdlog::level::debug,
                           "sending the {} to {}", core::ToString(call.phase), request.handler());
   const MonotonicTime sent = options_.monotonic_now();

@@ -15,6 +15,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "coordinator/core/completion_token.h"
 #include "coordinator/core/definition.h"
 #include "coordinator/core/saga_state.h"
 #include "coordinator/core/state_machine.h"
@@ -59,6 +60,9 @@ struct EngineOptions {
   // A monotonic clock for intervals: lease renewals and claims, pauses after database
   // failures, the drain's grace period, call latencies.
   std::function<MonotonicTime()> monotonic_now = [] { return std::chrono::steady_clock::now(); };
+  // Mints the completion token sent with each attempt (StepCall.completion_token): the same
+  // for every delivery of one attempt. None sent when unset. Called on the loop thread.
+  std::function<std::string(const core::CompletionClaims&)> completion_token;
   // Where the engine counts attempts, retries, finished sagas and lease takeovers; none
   // when null. Must outlive the engine.
   observability::CoordinatorMetrics* metrics = nullptr;
@@ -115,12 +119,14 @@ class Engine {
                 std::shared_ptr<const core::SagaDefinition> definition, nlohmann::json input,
                 std::string traceparent);
 
-  // Hands the engine an operator's action on a saga whose lease it holds with
-  // `lease_token` (taken for this purpose if needed). `done` runs once, on the engine's
-  // thread, when the action's transition is committed (OK), when the action no longer
-  // applies (FAILED_PRECONDITION) or could not be recorded (ABORTED: the lease was lost;
-  // NOT_FOUND...). It must not block. Thread-safe; returns at once.
-  void Submit(const std::string& saga_id, int64_t lease_token, core::OperatorAction action,
+  // Hands the engine an operator's action (or a completion, or a heartbeat of an accepted
+  // attempt) on a saga whose lease it holds with `lease_token` (taken for this purpose if
+  // needed). `done` runs once, on the engine's thread, when the event's transition is
+  // committed (OK), when it no longer applies (core::CheckSubmitted's answer:
+  // FAILED_PRECONDITION, or ALREADY_EXISTS for a repeated completion) or could not be
+  // recorded (ABORTED: the lease was lost; NOT_FOUND...). It must not block. Thread-safe;
+  // returns at once.
+  void Submit(const std::string& saga_id, int64_t lease_token, core::Event event,
               std::function<void(absl::Status)> done);
 
   // The lease holder sagas created on this coordinator should be given to.

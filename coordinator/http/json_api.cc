@@ -187,6 +187,42 @@ void AddJsonApiRoutes(httplib::Server& server, const api::GuardedOperations& ope
                                                   : api->SkipStep(*caller, request, &response);
         Reply(res, status, response);
       });
+  server.Post(R"(/api/v1/sagas/([^/]+)/resolve)", [api](const Request& req, Response& res) {
+    std::optional<api::Caller> caller = CallerOf(*api, req, res);
+    if (!caller) return;
+    v1::ResolveStepRequest request;
+    absl::Status parsed = FromJson(req.body, &request);
+    const std::string saga_id = req.matches[1];
+    if (parsed.ok() && !request.saga_id().empty() && request.saga_id() != saga_id) {
+      parsed = Invalid("saga_id: the body names \"" + request.saga_id() + "\", the path \"" +
+                       saga_id + "\"; leave it out of the body");
+    }
+    if (!parsed.ok()) return ReplyError(res, parsed);
+    request.set_saga_id(saga_id);
+    v1::OperatorActionResponse response;
+    Reply(res, api->ResolveStep(*caller, request, &response), response);
+  });
+  // Long-running steps: the saga and step are in the token, not the path.
+  server.Post("/api/v1/steps/complete", [api](const Request& req, Response& res) {
+    std::optional<api::Caller> caller = CallerOf(*api, req, res);
+    if (!caller) return;
+    v1::CompleteStepRequest request;
+    if (absl::Status parsed = FromJson(req.body, &request); !parsed.ok()) {
+      return ReplyError(res, parsed);
+    }
+    v1::CompleteStepResponse response;
+    Reply(res, api->CompleteStep(*caller, request, &response), response);
+  });
+  server.Post("/api/v1/steps/heartbeat", [api](const Request& req, Response& res) {
+    std::optional<api::Caller> caller = CallerOf(*api, req, res);
+    if (!caller) return;
+    v1::HeartbeatRequest request;
+    if (absl::Status parsed = FromJson(req.body, &request); !parsed.ok()) {
+      return ReplyError(res, parsed);
+    }
+    v1::HeartbeatResponse response;
+    Reply(res, api->Heartbeat(*caller, request, &response), response);
+  });
   server.Get(R"(/api/v1/definitions/([^/]+))", [api](const Request& req, Response& res) {
     std::optional<api::Caller> caller = CallerOf(*api, req, res);
     if (!caller) return;

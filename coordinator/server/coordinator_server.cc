@@ -78,11 +78,20 @@ absl::StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Start(
       std::min<std::chrono::milliseconds>(std::chrono::seconds(1), options.lease_ttl / 2);
   engine_options.listen_uri = options.database_uri;
   engine_options.metrics = server->metrics_.get();
+  // Every coordinator signs completion tokens with the cluster's one secret.
+  auto tokens = api::CompletionTokens::Load(*server->pool_);
+  if (!tokens.ok()) return tokens.status();
+  server->completion_tokens_ = std::make_unique<api::CompletionTokens>(*std::move(tokens));
+  engine_options.completion_token =
+      [tokens = server->completion_tokens_.get()](const core::CompletionClaims& claims) {
+        return tokens->Mint(claims);
+      };
   server->engine_ =
       std::make_unique<engine::Engine>(*server->store_, *server->router_, engine_options);
   server->write_probe_ = std::make_unique<store::WriteProbe>(*server->pool_, engine_options.owner);
   server->operations_ = std::make_unique<api::SagaOperations>(
-      *server->store_, *server->engine_, options.limits, server->metrics_.get());
+      *server->store_, *server->engine_, options.limits, server->metrics_.get(),
+      server->completion_tokens_.get());
   server->guard_ = std::make_unique<api::AccessGuard>(
       options.auth_tokens ? api::Authorizer(*options.auth_tokens) : api::Authorizer(),
       *server->store_, server->metrics_.get());

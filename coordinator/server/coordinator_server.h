@@ -72,6 +72,8 @@ class CoordinatorServer {
   std::unique_ptr<engine::ParticipantClient> participants_;
   std::unique_ptr<engine::FaultInjectingTransport> faulty_participants_;
   std::unique_ptr<engine::CallRouter> router_;
+  // Before the engine, which mints tokens with it until it stops.
+  std::unique_ptr<api::CompletionTokens> completion_tokens_;
   std::unique_ptr<engine::Engine> engine_;
   std::unique_ptr<store::OutboxStore> outbox_;
   std::unique_ptr<notify::HttpWebhookTransport> webhooks_;

@@ -31,7 +31,9 @@ json StepRow(const std::string& saga_id, int position, const core::StepState& st
           {"error", step.error},
           {"outcome_unknown", step.outcome_unknown},
           {"input", step.input},
-          {"deadline_ms", TimeValue(step.deadline)}};
+          {"deadline_ms", TimeValue(step.deadline)},
+          {"wait", core::WaitingToJson(step.waiting)},
+          {"closed_wait", core::ClosedWaitToJson(step.closed_wait)}};
 }
 
 json EventRow(int seq, const std::string& saga_id, const core::SagaDefinition& definition,

@@ -41,6 +41,11 @@ core::StepState ReadStep(const pqxx::row& row) {
   step.outcome_unknown = row[7].as<bool>();
   if (!row[8].is_null()) step.input = json::parse(row[8].as<std::string>());
   step.deadline = ReadTime(row[9]);
+  if (!row[10].is_null())
+    step.waiting = core::WaitingFromJson(json::parse(row[10].as<std::string>()));
+  if (!row[11].is_null()) {
+    step.closed_wait = core::ClosedWaitFromJson(json::parse(row[11].as<std::string>()));
+  }
   return step;
 }
 

@@ -51,19 +51,21 @@ const std::vector<Statement>& AllStatements() {
                                                                     "FROM sagas WHERE id "
                                                                     "= $1"},
       {stmt::kSelectSagaOutcome, "SELECT state, error FROM sagas WHERE id = $1"},
-      {stmt::kSelectSteps, "SELECT name, state, attempts, compensation_attempts, " SKALD_MS(
-                               "retry_at") ", output::text, error, outcome_unknown, "
-                                           "input::text, " SKALD_MS("deadline_at") " FROM "
-                                                                                   "saga_"
-                                                                                   "steps "
-                                                                                   "WHERE "
-                                                                                   "saga_"
-                                                                                   "id = "
-                                                                                   "$1 "
-                                                                                   "ORDER "
-                                                                                   "BY "
-                                                                                   "positio"
-                                                                                   "n"},
+      {stmt::kSelectSteps,
+       "SELECT name, state, attempts, compensation_attempts, " SKALD_MS(
+           "retry_at") ", output::text, error, outcome_unknown, "
+                       "input::text, " SKALD_MS(
+                           "deadline_at") ", wait::text, closed_wait::text FROM "
+                                          "saga_"
+                                          "steps "
+                                          "WHERE "
+                                          "saga_"
+                                          "id = "
+                                          "$1 "
+                                          "ORDER "
+                                          "BY "
+                                          "positio"
+                                          "n"},
       // A batch of transitions is written with three statements, whatever its size: each
       // takes the batch's rows as one JSON array (jsonb_to_recordset), so that a batch costs
       // a few round trips instead of several per saga. A JSON null is an SQL NULL there.
@@ -111,10 +113,12 @@ const std::vector<Statement>& AllStatements() {
        "compensation_attempts = w.compensation_attempts, "
        "retry_at = to_timestamp(w.retry_ms::double precision / 1000), output = w.output, "
        "error = w.error, outcome_unknown = w.outcome_unknown, input = w.input, "
-       "deadline_at = to_timestamp(w.deadline_ms::double precision / 1000), updated_at = now() "
+       "deadline_at = to_timestamp(w.deadline_ms::double precision / 1000), wait = w.wait, "
+       "closed_wait = w.closed_wait, updated_at = now() "
        "FROM jsonb_to_recordset($1::jsonb) AS w(saga_id text, position integer, state text, "
        "attempts integer, compensation_attempts integer, retry_ms bigint, output jsonb, "
-       "error text, outcome_unknown boolean, input jsonb, deadline_ms bigint) "
+       "error text, outcome_unknown boolean, input jsonb, deadline_ms bigint, wait jsonb, "
+       "closed_wait jsonb) "
        "WHERE t.saga_id = w.saga_id AND t.position = w.position"},
       // Ordered by `seq`, so that event ids follow the order the state machine recorded.
       {stmt::kInsertEvents,
@@ -278,6 +282,13 @@ const std::vector<Statement>& AllStatements() {
        "WHERE beat_at < now() - interval '7 days' AND node_id <> $1) "
        "INSERT INTO coordinator_heartbeats (node_id, beat_at) VALUES ($1, now()) "
        "ON CONFLICT (node_id) DO UPDATE SET beat_at = excluded.beat_at"},
+      // The cluster's shared secrets (see store/cluster_secret.h): created once by whoever
+      // comes first, then read back by everyone.
+      {stmt::kInsertClusterSecret,
+       "INSERT INTO cluster_secrets (name, secret) VALUES ($1, decode($2, 'hex')) "
+       "ON CONFLICT (name) DO NOTHING"},
+      {stmt::kSelectClusterSecret,
+       "SELECT encode(secret, 'hex') FROM cluster_secrets WHERE name = $1"},
       // clang-format on
   };
   return statements;

@@ -62,6 +62,9 @@ inline constexpr std::string_view kMarkNotificationFailed = "mark_notification_f
 inline constexpr std::string_view kReleaseNotification = "release_notification";
 // Readiness: this coordinator's heartbeat row (see store/write_probe.h).
 inline constexpr std::string_view kBeatHeart = "beat_heart";
+// The cluster's shared secrets (see store/cluster_secret.h).
+inline constexpr std::string_view kInsertClusterSecret = "insert_cluster_secret";
+inline constexpr std::string_view kSelectClusterSecret = "select_cluster_secret";
 }  // namespace stmt
 
 }  // namespace skald::store

@@ -2,6 +2,12 @@
 //   action "create"        inserts the order, PENDING
 //   action "confirm"       sets it CONFIRMED ("manual_review_required" when input.review)
 //   compensation "cancel"  sets it CANCELLED
+//   action "approve"       asks a person to approve the order: records the request in
+//                          orders.approvals, logs the command that approves it, and answers
+//                          accepted; the step waits until an operator runs
+//                          `skald step complete TOKEN --output '{"approved_by": "..."}'` (or
+//                          `--fail rejected --message ...`, which compensates the order)
+//   compensation "withdraw" marks the saga's approval requests withdrawn
 // Every handler runs behind the SDK's barrier (skald/barrier.h): repeats return the first
 // result, a "cancel" whose "create" had no effect is answered by the barrier itself, and a
 // "create" arriving after its "cancel" is refused ("compensated_before_action").
@@ -10,6 +16,8 @@
 // order and records the start of its saga in one transaction (skald/saga_outbox.h); the
 // relay running in the serving order-service (--relay-to) sends it to the coordinator. The
 // "create" step then finds the order already there, placed for its own saga.
+
+#include <spdlog/spdlog.h>
 
 #include <memory>
 #include <string>
@@ -39,6 +47,16 @@ CREATE TABLE IF NOT EXISTS orders.orders (
   status text NOT NULL CHECK (status IN ('PENDING', 'CONFIRMED', 'CANCELLED')),
   created_at timestamptz NOT NULL DEFAULT now(),
   updated_at timestamptz NOT NULL DEFAULT now());
+-- Approvals asked for (action "approve"); an operator finds the token of a waiting one here
+-- or in the service's log. A new attempt of the step asks again, under a new token.
+CREATE TABLE IF NOT EXISTS orders.approvals (
+  completion_token text PRIMARY KEY,
+  saga_id text NOT NULL,
+  order_id text NOT NULL,
+  amount numeric NOT NULL,
+  attempt integer NOT NULL,
+  requested_at timestamptz NOT NULL DEFAULT now(),
+  withdrawn_at timestamptz);
 )sql";
 
 struct Order {
@@ -130,6 +148,43 @@ StepResult Confirm(pqxx::work& tx, const StepContext& context, const json& input
   return StepResult::Success({{"order_id", rows[0][0].as<std::string>()}, {"status", "CONFIRMED"}});
 }
 
+// Behind the barrier, a duplicate delivery of the same attempt is answered accepted without
+// asking again.
+StepResult Approve(pqxx::work& tx, const StepContext& context, const json& input) {
+  absl::StatusOr<std::string> order_id = NonEmptyStringField(input, "order_id");
+  if (!order_id.ok()) {
+    return StepResult::BusinessFailure("invalid_order", std::string(order_id.status().message()));
+  }
+  absl::StatusOr<PositiveNumber> amount = PositiveNumberField(input, "amount");
+  if (!amount.ok()) {
+    return StepResult::BusinessFailure("invalid_order", std::string(amount.status().message()));
+  }
+  if (context.completion_token.empty()) {
+    return StepResult::Retryable("the coordinator sent no completion token; cannot wait",
+                                 "no_completion_token");
+  }
+  tx.exec_params(
+      "INSERT INTO orders.approvals (completion_token, saga_id, order_id, amount, attempt)"
+      " VALUES ($1, $2, $3, $4::numeric, $5) ON CONFLICT DO NOTHING",
+      context.completion_token, context.saga_id, *order_id, amount->text, context.attempt);
+  spdlog::info(
+      "approval needed: order {} for {} (saga {}); approve with: skald step complete {} "
+      "--output '{{\"approved_by\": \"you\"}}'  (or reject: --fail rejected --message ...)",
+      *order_id, amount->text, context.saga_id, context.completion_token);
+  return StepResult::Accepted();
+}
+
+// The compensation of "approve" (a step before the pivot must be undoable): the approval had
+// no effect of its own, so undoing it only withdraws the requests, e.g. from a list of pending
+// approvals an operator works through.
+StepResult Withdraw(pqxx::work& tx, const StepContext& context, const json&) {
+  const pqxx::result rows = tx.exec_params(
+      "UPDATE orders.approvals SET withdrawn_at = now()"
+      " WHERE saga_id = $1 AND withdrawn_at IS NULL RETURNING 1",
+      context.saga_id);
+  return StepResult::Success({{"withdrawn_requests", rows.size()}});
+}
+
 // The barrier calls it only after a successful action of the same step ("create" or
 // "confirm"), and both leave the saga's order in place: a missing order means the table was
 // changed behind the service's back, which an operator must look at.
@@ -158,6 +213,8 @@ absl::Status Setup(std::shared_ptr<ConnectionSource> connections, ParticipantSer
   server.on_action("create", WithCallLog(Barrier(connections, Create)));
   server.on_action("confirm", WithCallLog(Barrier(connections, Confirm)));
   server.on_compensation("cancel", WithCallLog(Barrier(connections, Cancel)));
+  server.on_action("approve", WithCallLog(Barrier(connections, Approve)));
+  server.on_compensation("withdraw", WithCallLog(Barrier(connections, Withdraw)));
   return absl::OkStatus();
 }
 

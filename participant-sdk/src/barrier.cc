@@ -17,11 +17,19 @@ constexpr char kSetTimeoutsSql[] =
     "SELECT set_config('statement_timeout', $1, true), set_config('lock_timeout', $2, true)";
 constexpr char kSetLockTimeoutSql[] = "SELECT set_config('lock_timeout', $1, true)";
 constexpr char kFindSql[] =
-    "SELECT phase, outcome, output_json, error_code, error_message FROM skald.barrier"
-    " WHERE saga_id = $1 AND step = $2";
+    "SELECT phase, outcome, output_json, error_code, error_message, attempt, completion_token"
+    " FROM skald.barrier WHERE saga_id = $1 AND step = $2";
+// Inserts the record, or replaces an 'accepted' one: a new attempt of an accepted step ran
+// the handler again (the only way the barrier reaches Record() with a record present).
 constexpr char kRecordSql[] =
     "INSERT INTO skald.barrier (saga_id, step, phase, handler, origin, outcome, output_json,"
-    " error_code, error_message) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
+    " error_code, error_message, attempt, completion_token)"
+    " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+    " ON CONFLICT (saga_id, step, phase) DO UPDATE SET handler = EXCLUDED.handler,"
+    " origin = EXCLUDED.origin, outcome = EXCLUDED.outcome, output_json = EXCLUDED.output_json,"
+    " error_code = EXCLUDED.error_code, error_message = EXCLUDED.error_message,"
+    " attempt = EXCLUDED.attempt, completion_token = EXCLUDED.completion_token,"
+    " recorded_at = now() WHERE skald.barrier.outcome = 'accepted'";
 constexpr char kSavepointSql[] = "SAVEPOINT skald_barrier_handler";
 constexpr char kRollbackToSavepointSql[] = "ROLLBACK TO SAVEPOINT skald_barrier_handler";
 
@@ -35,29 +43,64 @@ constexpr char kSchemaSql[] =
     " phase text NOT NULL CHECK (phase IN ('action', 'compensation')),"
     " handler text NOT NULL,"
     " origin text NOT NULL CHECK (origin IN ('handler', 'null_compensation', 'refused')),"
-    " outcome text NOT NULL CHECK (outcome IN ('success', 'business_failure')),"
+    " outcome text NOT NULL CHECK (outcome IN ('success', 'business_failure', 'accepted')),"
     " output_json text NOT NULL,"
     " error_code text NOT NULL,"
     " error_message text NOT NULL,"
     " recorded_at timestamptz NOT NULL DEFAULT now(),"
-    " PRIMARY KEY (saga_id, step, phase));";
+    " attempt integer NOT NULL DEFAULT 0,"
+    " completion_token text NOT NULL DEFAULT '',"
+    " PRIMARY KEY (saga_id, step, phase));"
+    // A table made before accepted steps (issue 17) gains the columns (a default makes that
+    // a catalog change only) and an outcome check that allows 'accepted'; rewritten only
+    // once, so later starts do not revalidate the table.
+    "ALTER TABLE skald.barrier ADD COLUMN IF NOT EXISTS attempt integer NOT NULL DEFAULT 0,"
+    " ADD COLUMN IF NOT EXISTS completion_token text NOT NULL DEFAULT '';"
+    "DO $$ BEGIN"
+    " IF EXISTS (SELECT 1 FROM pg_constraint WHERE conrelid = 'skald.barrier'::regclass"
+    " AND conname = 'barrier_outcome_check'"
+    " AND pg_get_constraintdef(oid) NOT LIKE '%accepted%') THEN"
+    " ALTER TABLE skald.barrier DROP CONSTRAINT barrier_outcome_check,"
+    " ADD CONSTRAINT barrier_outcome_check"
+    " CHECK (outcome IN ('success', 'business_failure', 'accepted'));"
+    " END IF; END $$;";
 
 constexpr char kSqlStateLockNotAvailable[] = "55P03";
 constexpr char kSqlStateQueryCanceled[] = "57014";
 
 StepResult FromRecord(const pqxx::row& row) {
-  if (row[1].as<std::string>() == "success") {
+  const std::string outcome = row[1].as<std::string>();
+  if (outcome == "success") {
     return StepResult::Success(nlohmann::json::parse(row[2].as<std::string>()));
   }
+  if (outcome == "accepted") return StepResult::Accepted();
   return StepResult::BusinessFailure(row[3].as<std::string>(), row[4].as<std::string>());
+}
+
+std::string OutcomeColumn(const StepResult& result) {
+  if (result.ok()) return "success";
+  return result.accepted() ? "accepted" : "business_failure";
 }
 
 void Record(pqxx::work& tx, const StepContext& context, const char* origin,
             const StepResult& result) {
   tx.exec_params(kRecordSql, context.saga_id, context.step, std::string(PhaseName(context.phase)),
-                 context.handler, std::string(origin),
-                 std::string(result.ok() ? "success" : "business_failure"), result.output().dump(),
-                 result.error_code(), result.error_message());
+                 context.handler, std::string(origin), OutcomeColumn(result),
+                 result.output().dump(), result.error_code(), result.error_message(),
+                 context.attempt, context.completion_token);
+}
+
+// What the barrier does with a delivery whose phase already has an 'accepted' record.
+enum class AcceptedRepeat {
+  kSameAttempt,  // the same token: answer Accepted again, the work is under way
+  kNewAttempt,   // a later attempt (new token): run the handler again, the work restarts
+  kStale,        // an earlier attempt than the recorded one: the coordinator has moved on
+};
+
+AcceptedRepeat ClassifyAcceptedRepeat(const pqxx::row& record, const StepContext& context) {
+  if (record[6].as<std::string>() == context.completion_token) return AcceptedRepeat::kSameAttempt;
+  return context.attempt > record[5].as<int>() ? AcceptedRepeat::kNewAttempt
+                                               : AcceptedRepeat::kStale;
 }
 
 // Runs the handler, turning an exception other than a database error into a retryable result.
@@ -104,7 +147,23 @@ StepResult RunInTransaction(pqxx::connection& connection, const TxHandler& handl
     (row[0].as<std::string>() == "action" ? action : compensation) = row;
   }
   const std::optional<pqxx::row>& own = context.phase == Phase::kAction ? action : compensation;
-  if (own.has_value()) return FromRecord(*own);  // A repeat: the first result, no effect.
+  if (own.has_value() && (*own)[1].as<std::string>() != "accepted") {
+    return FromRecord(*own);  // A repeat: the first result, no effect.
+  }
+  if (own.has_value()) {
+    switch (ClassifyAcceptedRepeat(*own, context)) {
+      case AcceptedRepeat::kSameAttempt:
+        return StepResult::Accepted();  // Whoever holds the token finishes the work.
+      case AcceptedRepeat::kStale:
+        return StepResult::Retryable("attempt " + std::to_string(context.attempt) + " of step \"" +
+                                         context.step + "\" of saga " + context.saga_id +
+                                         " is older than accepted attempt " +
+                                         std::to_string((*own)[5].as<int>()) + "; not run",
+                                     "stale_attempt");
+      case AcceptedRepeat::kNewAttempt:
+        break;  // The earlier attempt timed out: run the handler under the new token.
+    }
+  }
 
   if (context.phase == Phase::kAction && compensation.has_value()) {
     StepResult refused = StepResult::BusinessFailure(
@@ -114,8 +173,10 @@ StepResult RunInTransaction(pqxx::connection& connection, const TxHandler& handl
     tx.commit();
     return refused;
   }
+  // An accepted action may have been completed with success since (the barrier does not see
+  // completions): its compensation runs the handler, which knows how the work ended.
   if (context.phase == Phase::kCompensation &&
-      (!action.has_value() || (*action)[1].as<std::string>() != "success")) {
+      (!action.has_value() || (*action)[1].as<std::string>() == "business_failure")) {
     // Nothing to undo: the action never ran, or ran without effect. Recording the
     // compensation also makes a late action be refused.
     StepResult null_compensation = StepResult::Success();
@@ -135,7 +196,16 @@ StepResult RunInTransaction(pqxx::connection& connection, const TxHandler& handl
     return StepResult::Retryable("the handler's success output is not a JSON object",
                                  "invalid_output");
   }
-  if (!result.ok()) tx.exec0(kRollbackToSavepointSql);  // A business failure has no effect.
+  if (result.accepted() && context.completion_token.empty()) {
+    // Recorded, it would answer every repeat with a step nobody can complete.
+    tx.abort();
+    return StepResult::Retryable(
+        "the handler answered accepted, but the call carried no completion token",
+        "no_completion_token");
+  }
+  if (result.outcome() == StepResult::Outcome::kBusinessFailure) {
+    tx.exec0(kRollbackToSavepointSql);  // A business failure has no effect.
+  }
   Record(tx, context, "handler", result);
   if (context.expired()) {
     // The caller gave up on this attempt and retries it: committing now would apply an

@@ -45,6 +45,10 @@ StepResult StepResult::BusinessFailure(std::string code, std::string message) {
                     std::move(message));
 }
 
+StepResult StepResult::Accepted() {
+  return StepResult(Outcome::kAccepted, nlohmann::json::object(), {}, {});
+}
+
 std::string StepResult::ToString() const {
   switch (outcome_) {
     case Outcome::kSuccess:
@@ -54,6 +58,8 @@ std::string StepResult::ToString() const {
              error_message_;
     case Outcome::kBusinessFailure:
       return "business_failure " + error_code_ + ": " + error_message_;
+    case Outcome::kAccepted:
+      return "accepted";
   }
   return "unknown outcome";
 }

@@ -67,6 +67,9 @@ void Fill(const StepResult& result, v1::StepReply* reply) {
     case StepResult::Outcome::kBusinessFailure:
       reply->set_outcome(v1::OUTCOME_BUSINESS_FAILURE);
       break;
+    case StepResult::Outcome::kAccepted:
+      reply->set_outcome(v1::OUTCOME_ACCEPTED);
+      return;
   }
   reply->set_error_code(result.error_code());
   reply->set_error_message(result.error_message());
@@ -84,6 +87,14 @@ StepResult RunHandler(const StepHandler& handler, const StepContext& context,
                                        std::string(result.output().type_name()) +
                                        " output; a step's output must be a JSON object",
                                    "invalid_output");
+    }
+    if (result.accepted() && context.completion_token.empty()) {
+      // Nobody could ever complete the step: it would wait until its deadline for nothing.
+      return StepResult::Retryable(where +
+                                       " answered accepted, but the call carried no "
+                                       "completion token (the coordinator cannot take "
+                                       "accepted steps)",
+                                   "no_completion_token");
     }
     return result;
   } catch (const std::exception& e) {
@@ -141,6 +152,7 @@ grpc::Status StepDispatcher::Dispatch(Phase phase, const v1::StepCall& call, con
       .deadline = info.deadline,
       .action_output = nullptr,
       .traceparent = call.traceparent().empty() ? info.traceparent_metadata : call.traceparent(),
+      .completion_token = call.completion_token(),
   };
   nlohmann::json input;
   if (std::optional<StepResult> invalid =

@@ -410,5 +410,185 @@ TEST_F(BarrierTest, CallWithoutDeadlineCommits) {
   EXPECT_EQ(CountEffects("s1", Phase::kAction), 1);
 }
 
+// ---- Accepted steps (issue 17): the record keeps the attempt and its completion token. ----
+
+class AcceptedBarrierTest : public BarrierTest {
+ protected:
+  // An action applying one effect and answering accepted: the work goes on after the reply.
+  StepHandler AcceptingAction() {
+    return Barrier(pool_,
+                   [this](pqxx::work& tx, const StepContext& context, const nlohmann::json&) {
+                     ++action_calls_;
+                     Effect(tx, context);
+                     return StepResult::Accepted();
+                   });
+  }
+
+  static StepContext Attempt(int attempt, const std::string& token, Phase phase = Phase::kAction) {
+    StepContext context = Context("s1", "charge", phase);
+    context.attempt = attempt;
+    context.completion_token = token;
+    return context;
+  }
+
+  // "outcome attempt token" of the record, or "none".
+  std::string Record(Phase phase) {
+    pqxx::work tx(*db_);
+    const pqxx::result r = tx.exec_params(
+        "SELECT outcome, attempt, completion_token FROM skald.barrier"
+        " WHERE saga_id = 's1' AND step = 'charge' AND phase = $1",
+        std::string(PhaseName(phase)));
+    if (r.empty()) return "none";
+    return r[0][0].as<std::string>() + " " + r[0][1].as<std::string>() + " " +
+           r[0][2].as<std::string>();
+  }
+};
+
+TEST_F(AcceptedBarrierTest, DuplicateOfTheSameAttemptIsAcceptedAgainWithoutRerunning) {
+  const StepHandler action = AcceptingAction();
+  EXPECT_TRUE(action(Attempt(1, "tok-1"), {}).accepted());
+  EXPECT_EQ(Record(Phase::kAction), "accepted 1 tok-1");
+  for (int i = 0; i < 3; ++i) {
+    const StepResult repeat = action(Attempt(1, "tok-1"), {});
+    EXPECT_TRUE(repeat.accepted()) << repeat.ToString();
+  }
+  EXPECT_EQ(action_calls_, 1);
+  EXPECT_EQ(CountEffects("s1", Phase::kAction), 1);
+  EXPECT_EQ(Record(Phase::kAction), "accepted 1 tok-1");
+}
+
+TEST_F(AcceptedBarrierTest, NewAttemptRunsTheHandlerAgainUnderItsTokenAndOldOnesAreStale) {
+  const StepHandler action = AcceptingAction();
+  ASSERT_TRUE(action(Attempt(1, "tok-1"), {}).accepted());
+  // The first attempt's heartbeats stopped: the coordinator calls again, attempt 2.
+  const StepResult second = action(Attempt(2, "tok-2"), {});
+  EXPECT_TRUE(second.accepted()) << second.ToString();
+  EXPECT_EQ(action_calls_, 2);
+  EXPECT_EQ(Record(Phase::kAction), "accepted 2 tok-2");
+  // A duplicate of attempt 2 does not restart the work again.
+  EXPECT_TRUE(action(Attempt(2, "tok-2"), {}).accepted());
+  EXPECT_EQ(action_calls_, 2);
+  // A late duplicate of attempt 1 runs nothing: its token is dead.
+  const StepResult stale = action(Attempt(1, "tok-1"), {});
+  EXPECT_TRUE(stale.retryable()) << stale.ToString();
+  EXPECT_EQ(stale.error_code(), "stale_attempt");
+  EXPECT_EQ(action_calls_, 2);
+  EXPECT_EQ(Record(Phase::kAction), "accepted 2 tok-2");
+  // The accepted attempt's writes were committed; the restart added its own.
+  EXPECT_EQ(CountEffects("s1", Phase::kAction), 2);
+}
+
+TEST_F(AcceptedBarrierTest, NewAttemptMayFinishAtOnceAndThatResultIsFinal) {
+  const StepHandler action =
+      Barrier(pool_, [this](pqxx::work& tx, const StepContext& context, const nlohmann::json&) {
+        ++action_calls_;
+        if (context.attempt == 1) return StepResult::Accepted();
+        return StepResult::Success({{"effect_id", Effect(tx, context)}});
+      });
+  ASSERT_TRUE(action(Attempt(1, "tok-1"), {}).accepted());
+  const StepResult done = action(Attempt(2, "tok-2"), {});
+  ASSERT_TRUE(done.ok()) << done.ToString();
+  EXPECT_EQ(Record(Phase::kAction), "success 2 tok-2");
+  // From now on every delivery, whatever its attempt, gets the recorded success.
+  ExpectSame(done, action(Attempt(3, "tok-3"), {}));
+  ExpectSame(done, action(Attempt(1, "tok-1"), {}));
+  EXPECT_EQ(action_calls_, 2);
+}
+
+TEST_F(AcceptedBarrierTest, CompensationOfAnAcceptedActionCallsItsHandler) {
+  ASSERT_TRUE(AcceptingAction()(Attempt(1, "tok-1"), {}).accepted());
+  const StepHandler compensation = Compensation();
+  const StepResult undone = compensation(Attempt(1, "tok-c1", Phase::kCompensation), {});
+  ASSERT_TRUE(undone.ok()) << undone.ToString();
+  EXPECT_TRUE(undone.output().contains("undo_id")) << undone.output();
+  EXPECT_EQ(compensation_calls_, 1);
+  EXPECT_EQ(RecordOrigin("s1", "charge", Phase::kCompensation), "handler");
+}
+
+TEST_F(AcceptedBarrierTest, AcceptedCompensationIsKeptLikeAnAcceptedAction) {
+  const StepHandler compensation =
+      Barrier(pool_, [this](pqxx::work&, const StepContext&, const nlohmann::json&) {
+        ++compensation_calls_;
+        return StepResult::Accepted();
+      });
+  // The action succeeded, so the compensation handler is asked; it answers accepted.
+  ASSERT_TRUE(Action()(Attempt(1, ""), {}).ok());
+  EXPECT_TRUE(compensation(Attempt(1, "tok-c1", Phase::kCompensation), {}).accepted());
+  EXPECT_TRUE(compensation(Attempt(1, "tok-c1", Phase::kCompensation), {}).accepted());
+  EXPECT_EQ(compensation_calls_, 1);
+  EXPECT_EQ(Record(Phase::kCompensation), "accepted 1 tok-c1");
+}
+
+TEST_F(AcceptedBarrierTest, AcceptedWithoutATokenIsRolledBackAndNotRecorded) {
+  const StepResult result = AcceptingAction()(Attempt(1, ""), {});
+  EXPECT_TRUE(result.retryable()) << result.ToString();
+  EXPECT_EQ(result.error_code(), "no_completion_token");
+  EXPECT_EQ(Record(Phase::kAction), "none");
+  EXPECT_EQ(CountEffects("s1", Phase::kAction), 0);
+}
+
+// The Go SDK's TestPGApplyBarrierSchemaMakesTheCppTableAndIsIdempotentUnderConcurrency
+// expects exactly these columns: both SDKs share the table.
+TEST_F(BarrierTest, TableHasTheColumnsTheGoSdkExpects) {
+  pqxx::work tx(*db_);
+  const pqxx::result columns = tx.exec(
+      "SELECT column_name || ' ' || data_type || ' ' || is_nullable FROM"
+      " information_schema.columns WHERE table_schema = 'skald' AND table_name = 'barrier'"
+      " ORDER BY ordinal_position");
+  std::vector<std::string> names;
+  for (const pqxx::row& row : columns) names.push_back(row[0].as<std::string>());
+  EXPECT_EQ(names,
+            (std::vector<std::string>{
+                "saga_id text NO", "step text NO", "phase text NO", "handler text NO",
+                "origin text NO", "outcome text NO", "output_json text NO", "error_code text NO",
+                "error_message text NO", "recorded_at timestamp with time zone NO",
+                "attempt integer NO", "completion_token text NO"}));
+}
+
+// A database whose skald.barrier was made by an SDK before accepted steps: its rows stay
+// valid and it can record accepted ones after ApplyBarrierSchema.
+TEST(BarrierSchemaUpgradeTest, TableFromBeforeAcceptedStepsGainsAcceptedAndKeepsItsRows) {
+  absl::StatusOr<std::string> url = testing::FreshDatabase("barrier_upgrade");
+  ASSERT_OK(url);
+  pqxx::connection db(*url);
+  {
+    pqxx::work tx(db);
+    tx.exec0(
+        "CREATE SCHEMA skald; CREATE TABLE skald.barrier ("
+        " saga_id text NOT NULL, step text NOT NULL,"
+        " phase text NOT NULL CHECK (phase IN ('action', 'compensation')),"
+        " handler text NOT NULL,"
+        " origin text NOT NULL CHECK (origin IN ('handler', 'null_compensation', 'refused')),"
+        " outcome text NOT NULL CHECK (outcome IN ('success', 'business_failure')),"
+        " output_json text NOT NULL, error_code text NOT NULL, error_message text NOT NULL,"
+        " recorded_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (saga_id, step, phase));"
+        "INSERT INTO skald.barrier VALUES ('old', 'charge', 'action', 'charge', 'handler',"
+        " 'success', '{\"id\": 7}', '', '', now())");
+    tx.commit();
+  }
+  ASSERT_OK(ApplyBarrierSchema(db));
+  ASSERT_OK(ApplyBarrierSchema(db));  // The second run changes nothing.
+  std::shared_ptr<ConnectionSource> pool = NewConnectionPool(*url, 2);
+  int calls = 0;
+  const StepHandler action =
+      Barrier(pool, [&](pqxx::work&, const StepContext&, const nlohmann::json&) {
+        ++calls;
+        return StepResult::Accepted();
+      });
+  StepContext context;
+  context.saga_id = "new";
+  context.step = "charge";
+  context.handler = "charge";
+  context.attempt = 1;
+  context.completion_token = "tok-1";
+  const StepResult accepted = action(context, {});
+  EXPECT_TRUE(accepted.accepted()) << accepted.ToString();
+  context.saga_id = "old";
+  const StepResult old = action(context, {});
+  ASSERT_TRUE(old.ok()) << old.ToString();
+  EXPECT_EQ(old.output(), (nlohmann::json{{"id", 7}}));
+  EXPECT_EQ(calls, 1);
+}
+
 }  // namespace
 }  // namespace skald

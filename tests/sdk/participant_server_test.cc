@@ -164,6 +164,25 @@ TEST_F(ParticipantServerTest, ThrowingHandlerIsRetryableWithItsMessage) {
   EXPECT_THAT(refund_reply.error_message(), HasSubstr("non-standard exception"));
 }
 
+TEST_F(ParticipantServerTest, AcceptedRepliesOutcomeAcceptedAndTheHandlerSawTheToken) {
+  std::string token_seen;
+  server_.on_compensation("refund", [&](const StepContext& context, const nlohmann::json&) {
+    token_seen = context.completion_token;
+    return StepResult::Accepted();
+  });
+  StartServer();
+
+  v1::StepCall call = MakeCall("refund", "{}");
+  call.set_phase(v1::PHASE_COMPENSATION);
+  call.set_completion_token("opaque-token-1");
+  v1::StepReply reply;
+  grpc::Status status = Call(Phase::kCompensation, call, &reply);
+
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(reply.outcome(), v1::OUTCOME_ACCEPTED);
+  EXPECT_EQ(token_seen, "opaque-token-1");
+}
+
 TEST_F(ParticipantServerTest, UnknownHandlerIsUnimplementedNamingHandlerAndPhase) {
   server_.on_action(
       "charge", [](const StepContext&, const nlohmann::json&) { return StepResult::Success(); });

@@ -109,6 +109,49 @@ TEST_F(StepDispatcherTest, TraceparentFallsBackToMetadata) {
   EXPECT_EQ(seen_->traceparent, "");
 }
 
+TEST_F(StepDispatcherTest, CompletionTokenReachesTheHandler) {
+  v1::StepCall call = MakeCall();
+  call.set_completion_token("tok-attempt-1");
+  v1::StepReply reply;
+  ASSERT_TRUE(dispatcher_.Dispatch(Phase::kCompensation, call, CallInfo{}, &reply).ok());
+  ASSERT_TRUE(seen_.has_value());
+  EXPECT_EQ(seen_->completion_token, "tok-attempt-1");
+}
+
+TEST(StepDispatcherAcceptedTest, AcceptedIsRepliedAsOutcomeAccepted) {
+  StepDispatcher dispatcher;
+  dispatcher.Register(Phase::kAction, "approve", [](const StepContext&, const nlohmann::json&) {
+    return StepResult::Accepted();
+  });
+  v1::StepCall call;
+  call.set_saga_id("saga-1");
+  call.set_step("approve");
+  call.set_handler("approve");
+  call.set_attempt(1);
+  call.set_completion_token("tok");
+  v1::StepReply reply;
+  ASSERT_TRUE(dispatcher.Dispatch(Phase::kAction, call, CallInfo{}, &reply).ok());
+  EXPECT_EQ(reply.outcome(), v1::OUTCOME_ACCEPTED);
+  EXPECT_EQ(reply.error_code(), "");
+  EXPECT_EQ(reply.output_json(), "");
+}
+
+TEST(StepDispatcherAcceptedTest, AcceptedWithoutATokenIsRetryable) {
+  StepDispatcher dispatcher;
+  dispatcher.Register(Phase::kAction, "approve", [](const StepContext&, const nlohmann::json&) {
+    return StepResult::Accepted();
+  });
+  v1::StepCall call;
+  call.set_saga_id("saga-1");
+  call.set_step("approve");
+  call.set_handler("approve");
+  v1::StepReply reply;
+  ASSERT_TRUE(dispatcher.Dispatch(Phase::kAction, call, CallInfo{}, &reply).ok());
+  EXPECT_EQ(reply.outcome(), v1::OUTCOME_RETRYABLE_ERROR);
+  EXPECT_EQ(reply.error_code(), "no_completion_token");
+  EXPECT_THAT(reply.error_message(), HasSubstr("\"approve\""));
+}
+
 TEST(StepDispatcherNamesTest, NamesAreSortedPerPhase) {
   StepDispatcher dispatcher;
   const StepHandler handler = [](const StepContext&, const nlohmann::json&) {

@@ -35,6 +35,18 @@ TEST(StepResultTest, BusinessFailureWithoutCodeGetsAGenericOne) {
   EXPECT_EQ(StepResult::BusinessFailure("", "no").error_code(), "business_failure");
 }
 
+TEST(StepResultTest, AcceptedIsNeitherSuccessNorAnError) {
+  StepResult result = StepResult::Accepted();
+  EXPECT_TRUE(result.accepted());
+  EXPECT_FALSE(result.ok());
+  EXPECT_FALSE(result.retryable());
+  EXPECT_EQ(result.outcome(), StepResult::Outcome::kAccepted);
+  EXPECT_EQ(result.output(), nlohmann::json::object());
+  EXPECT_EQ(result.error_code(), "");
+  EXPECT_EQ(result.ToString(), "accepted");
+  EXPECT_FALSE(StepResult::Success().accepted());
+}
+
 TEST(PhaseNameTest, NamesBothPhases) {
   EXPECT_EQ(PhaseName(Phase::kAction), "action");
   EXPECT_EQ(PhaseName(Phase::kCompensation), "compensation");

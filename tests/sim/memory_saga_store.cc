@@ -751,6 +751,8 @@ absl::StatusOr<std::vector<std::string>> MemorySagaStore::CommitTransitions(
       step.outcome_unknown = w["outcome_unknown"].get<bool>();
       step.input = w["input"];
       step.deadline = ReadTime(w["deadline_ms"]);
+      step.waiting = core::WaitingFromJson(w["wait"]);
+      step.closed_wait = core::ClosedWaitFromJson(w["closed_wait"]);
     }
     // In the order the state machine recorded them, so that ids follow it.
     for (const json& e : *events) {

@@ -145,10 +145,19 @@ TEST(ClassifyParticipantReply, ErrorsKeepTheirCodeAndMessage) {
 TEST(ClassifyParticipantReply, MissingAndUnknownOutcomesAreRetryable) {
   ExpectMalformed(ClassifyParticipantReply(kAddress, Reply(kWireOutcomeUnspecified)),
                   "without an outcome");
-  for (int outcome : {4, 42, -1, 1 << 30}) {
+  for (int outcome : {5, 42, -1, 1 << 30}) {
     ExpectMalformed(ClassifyParticipantReply(kAddress, Reply(outcome, R"({"a":1})")),
                     "outcome this coordinator does not know (" + std::to_string(outcome) + ")");
   }
+}
+
+// OUTCOME_ACCEPTED (4, issue 17): the participant completes the attempt later; whatever
+// output it sent is ignored.
+TEST(ClassifyParticipantReply, AnAcceptanceIsAcceptedAndItsOutputIgnored) {
+  CallResult r = ClassifyParticipantReply(kAddress, Reply(kWireOutcomeAccepted, "{not json"));
+  EXPECT_EQ(r.outcome, AttemptOutcome::kAccepted);
+  EXPECT_TRUE(r.output.is_null() || r.output.empty());
+  EXPECT_TRUE(r.error.empty());
 }
 
 TEST(ClassifyParticipantReply, TransportFailuresNameTheParticipantAndAreStorable) {

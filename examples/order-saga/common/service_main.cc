@@ -86,6 +86,12 @@ int RunService(int argc, char** argv, const ServiceDefinition& definition) {
   spdlog::set_default_logger(spdlog::stderr_color_mt(definition.name));
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ [%n] %v");
 
+  if (definition.coordinator_known) {
+    definition.coordinator_known(
+        {.address = coordinator,
+         .tls = {.ca_file = tls_ca, .cert_file = tls.cert_file, .key_file = tls.key_file},
+         .token = ""});
+  }
   ParticipantServer server;
   if (absl::Status status = definition.setup(NewConnectionPool(db_url, db_pool), server);
       !status.ok()) {
@@ -104,6 +110,7 @@ int RunService(int argc, char** argv, const ServiceDefinition& definition) {
   }
   if (absl::Status status = server.Start(listen); !status.ok()) {
     spdlog::error("{}", status.ToString());
+    if (definition.stop) definition.stop();
     return 1;
   }
   if (!coordinator.empty()) {
@@ -120,6 +127,7 @@ int RunService(int argc, char** argv, const ServiceDefinition& definition) {
     if (absl::Status status = WriteReadyFile(ready_file, server.address()); !status.ok()) {
       spdlog::error("{}", status.ToString());
       server.Shutdown(std::chrono::milliseconds(0));
+      if (definition.stop) definition.stop();
       return 1;
     }
   }
@@ -129,6 +137,7 @@ int RunService(int argc, char** argv, const ServiceDefinition& definition) {
   sigwait(&stop_signals, &signal_number);
   spdlog::info("received {}; draining calls in progress", strsignal(signal_number));
   server.Shutdown(kDrainGrace);
+  if (definition.stop) definition.stop();
   spdlog::info("stopped");
   return 0;
 }

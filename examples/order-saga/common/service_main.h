@@ -12,6 +12,7 @@
 
 #include "absl/status/status.h"
 #include "skald/barrier.h"
+#include "skald/coordinator_endpoint.h"
 #include "skald/participant_server.h"
 
 namespace skald::examples {
@@ -29,6 +30,14 @@ struct ServiceDefinition {
   std::function<absl::Status(std::shared_ptr<ConnectionSource> connections,
                              ParticipantServer& server)>
       setup;
+  // Called after the flags are parsed and before setup, with the coordinator of
+  // --register-with and the service's TLS files (an empty address without one); may be
+  // empty. A service that talks to the coordinator itself (e.g. to complete accepted steps,
+  // skald/step_completer.h) keeps it.
+  std::function<void(const CoordinatorEndpoint& coordinator)> coordinator_known;
+  // Called once the server has drained, before RunService returns; may be empty. Stops what
+  // setup started besides the handlers (e.g. a background thread).
+  std::function<void()> stop;
 };
 
 // Parses the common flags (--db URL, required; --listen ADDR; --ready-file PATH;

@@ -25,14 +25,25 @@ import (
 //     transaction-scoped advisory lock on (saga id, step), which serializes both phases of a
 //     step across every connection and process using the same database;
 //  2. if a record exists for (saga id, step, phase), returns the result recorded there
-//     without calling the handler (a repeat returns the FIRST result);
+//     without calling the handler (a repeat returns the FIRST result). A record of an
+//     Accepted result is kept with its attempt and completion token: a delivery with the
+//     same token (a duplicate of that attempt) is answered Accepted again without calling the
+//     handler; a delivery of a later attempt (another token, after the earlier attempt's
+//     heartbeat timeout or deadline) calls the handler again, as in 5., so the work restarts
+//     under the new token, and its result replaces the record (the handler then sees its own
+//     committed writes of the accepted attempt); a delivery of an earlier attempt than the
+//     recorded one is answered retryable "stale_attempt" without calling the handler;
 //  3. an action whose step already has a compensation record is refused without calling the
 //     handler: business failure "compensated_before_action", recorded;
-//  4. a compensation whose action has no record, or did not succeed (it had no effect), is a
-//     "null compensation": success with {}, recorded with origin 'null_compensation', without
-//     calling the handler;
+//  4. a compensation whose action has no record, or failed (it had no effect), is a "null
+//     compensation": success with {}, recorded with origin 'null_compensation', without
+//     calling the handler. An accepted action is not such a case: it may have been completed
+//     with success since (the barrier does not see completions), so its compensation calls
+//     the handler;
 //  5. otherwise calls the handler inside a savepoint, and
-//     - success: commits the handler's writes together with the record;
+//     - success or accepted: commits the handler's writes together with the record
+//     (accepted without a completion token is refused like a retryable error,
+//     "no_completion_token": nobody could complete the step);
 //     - business failure: rolls the handler's writes back and commits the record of the
 //     failure, so a repeat returns it;
 //     - retryable error, a panic, or a success whose output is not a JSON object
@@ -52,10 +63,18 @@ const (
 	barrierLockSQL           = "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))"
 	barrierSetTimeoutsSQL    = "SELECT set_config('statement_timeout', $1, true), set_config('lock_timeout', $2, true)"
 	barrierSetLockTimeoutSQL = "SELECT set_config('lock_timeout', $1, true)"
-	barrierFindSQL           = "SELECT phase, outcome, output_json, error_code, error_message FROM skald.barrier" +
-		" WHERE saga_id = $1 AND step = $2"
+	barrierFindSQL           = "SELECT phase, outcome, output_json, error_code, error_message, attempt, completion_token" +
+		" FROM skald.barrier WHERE saga_id = $1 AND step = $2"
+	// Inserts the record, or replaces an 'accepted' one: a new attempt of an accepted step ran
+	// the handler again (the only way the barrier records with a record present).
 	barrierRecordSQL = "INSERT INTO skald.barrier (saga_id, step, phase, handler, origin, outcome, output_json," +
-		" error_code, error_message) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+		" error_code, error_message, attempt, completion_token)" +
+		" VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)" +
+		" ON CONFLICT (saga_id, step, phase) DO UPDATE SET handler = EXCLUDED.handler," +
+		" origin = EXCLUDED.origin, outcome = EXCLUDED.outcome, output_json = EXCLUDED.output_json," +
+		" error_code = EXCLUDED.error_code, error_message = EXCLUDED.error_message," +
+		" attempt = EXCLUDED.attempt, completion_token = EXCLUDED.completion_token," +
+		" recorded_at = now() WHERE skald.barrier.outcome = 'accepted'"
 	barrierSavepointSQL           = "SAVEPOINT skald_barrier_handler"
 	barrierRollbackToSavepointSQL = "ROLLBACK TO SAVEPOINT skald_barrier_handler"
 
@@ -67,12 +86,26 @@ const (
 		" phase text NOT NULL CHECK (phase IN ('action', 'compensation'))," +
 		" handler text NOT NULL," +
 		" origin text NOT NULL CHECK (origin IN ('handler', 'null_compensation', 'refused'))," +
-		" outcome text NOT NULL CHECK (outcome IN ('success', 'business_failure'))," +
+		" outcome text NOT NULL CHECK (outcome IN ('success', 'business_failure', 'accepted'))," +
 		" output_json text NOT NULL," +
 		" error_code text NOT NULL," +
 		" error_message text NOT NULL," +
 		" recorded_at timestamptz NOT NULL DEFAULT now()," +
-		" PRIMARY KEY (saga_id, step, phase));"
+		" attempt integer NOT NULL DEFAULT 0," +
+		" completion_token text NOT NULL DEFAULT ''," +
+		" PRIMARY KEY (saga_id, step, phase));" +
+		// A table made before accepted steps (issue 17) gains the columns (a catalog change
+		// only, thanks to the defaults) and an outcome check allowing 'accepted', once.
+		"ALTER TABLE skald.barrier ADD COLUMN IF NOT EXISTS attempt integer NOT NULL DEFAULT 0," +
+		" ADD COLUMN IF NOT EXISTS completion_token text NOT NULL DEFAULT '';" +
+		"DO $$ BEGIN" +
+		" IF EXISTS (SELECT 1 FROM pg_constraint WHERE conrelid = 'skald.barrier'::regclass" +
+		" AND conname = 'barrier_outcome_check'" +
+		" AND pg_get_constraintdef(oid) NOT LIKE '%accepted%') THEN" +
+		" ALTER TABLE skald.barrier DROP CONSTRAINT barrier_outcome_check," +
+		" ADD CONSTRAINT barrier_outcome_check" +
+		" CHECK (outcome IN ('success', 'business_failure', 'accepted'));" +
+		" END IF; END $$;"
 
 	sqlStateLockNotAvailable = "55P03"
 	sqlStateQueryCanceled    = "57014"
@@ -210,11 +243,16 @@ func barrierExec(tx pgx.Tx, sql string, args ...interface{}) error {
 
 type barrierRecord struct {
 	phase, outcome, output, code, message string
+	attempt                               int32
+	completionToken                       string
 }
 
 func (r *barrierRecord) result() StepResult {
-	if r.outcome == "success" {
+	switch r.outcome {
+	case "success":
 		return Success(json.RawMessage(r.output))
+	case "accepted":
+		return Accepted()
 	}
 	return BusinessFailure(r.code, r.message)
 }
@@ -275,8 +313,19 @@ func (b *barrier) attempt(ctx context.Context, step *StepContext, input json.Raw
 	if step.Phase == PhaseCompensation {
 		own = compensation
 	}
-	if own != nil {
+	if own != nil && own.outcome != "accepted" {
 		return own.result(), nil // a repeat: the first result, no effect
+	}
+	if own != nil {
+		switch {
+		case own.completionToken == step.CompletionToken:
+			return Accepted(), nil // whoever holds the token finishes the work
+		case int32(step.Attempt) <= own.attempt:
+			return Retryable("stale_attempt", fmt.Sprintf(
+				"attempt %d of step %q of saga %s is older than accepted attempt %d; not run",
+				step.Attempt, step.Step, step.SagaID, own.attempt)), nil
+		}
+		// The earlier attempt timed out: run the handler under the new token.
 	}
 
 	if step.Phase == PhaseAction && compensation != nil {
@@ -284,7 +333,7 @@ func (b *barrier) attempt(ctx context.Context, step *StepContext, input json.Raw
 			"step %q of saga %s was compensated before its action arrived; refused", step.Step, step.SagaID))
 		return recordAndCommit(ctx, tx, step, "refused", refused)
 	}
-	if step.Phase == PhaseCompensation && (action == nil || action.outcome != "success") {
+	if step.Phase == PhaseCompensation && (action == nil || action.outcome == "business_failure") {
 		// Nothing to undo: the action never ran, or ran without effect. Recording the
 		// compensation also makes a late action be refused.
 		return recordAndCommit(ctx, tx, step, "null_compensation", Success(nil))
@@ -302,7 +351,12 @@ func (b *barrier) attempt(ctx context.Context, step *StepContext, input json.Raw
 			"%s handler %q succeeded with an output that is not a JSON object; its writes were rolled back",
 			step.Phase, step.Handler)), nil
 	}
-	if !result.OK() {
+	if result.IsAccepted() && step.CompletionToken == "" {
+		// Recorded, it would answer every repeat with a step nobody can complete.
+		return Retryable("no_completion_token",
+			"the handler answered accepted, but the call carried no completion token"), nil
+	}
+	if result.outcome == OutcomeBusinessFailure {
 		// A business failure has no effect.
 		if err := barrierExec(tx, barrierRollbackToSavepointSQL); err != nil {
 			return StepResult{}, &attemptError{err: err}
@@ -321,7 +375,8 @@ func findRecords(tx pgx.Tx, step *StepContext) (action, compensation *barrierRec
 	defer rows.Close()
 	for rows.Next() {
 		record := &barrierRecord{}
-		if err := rows.Scan(&record.phase, &record.outcome, &record.output, &record.code, &record.message); err != nil {
+		if err := rows.Scan(&record.phase, &record.outcome, &record.output, &record.code, &record.message,
+			&record.attempt, &record.completionToken); err != nil {
 			return nil, nil, err
 		}
 		if record.phase == "action" {
@@ -338,16 +393,19 @@ func findRecords(tx pgx.Tx, step *StepContext) (action, compensation *barrierRec
 // and committing would apply an effect after the deadline.
 func recordAndCommit(ctx context.Context, tx pgx.Tx, step *StepContext, origin string, result StepResult) (StepResult, *attemptError) {
 	outcome, output := "success", "{}"
-	if result.OK() {
+	switch {
+	case result.OK():
 		var compact bytes.Buffer
 		if json.Compact(&compact, result.output) == nil {
 			output = compact.String()
 		}
-	} else {
+	case result.IsAccepted():
+		outcome = "accepted"
+	default:
 		outcome = "business_failure"
 	}
 	if err := barrierExec(tx, barrierRecordSQL, step.SagaID, step.Step, step.Phase.String(), step.Handler, origin,
-		outcome, output, result.code, result.message); err != nil {
+		outcome, output, result.code, result.message, int32(step.Attempt), step.CompletionToken); err != nil {
 		return StepResult{}, &attemptError{err: err}
 	}
 	if deadline, ok := ctx.Deadline(); ok && origin == "handler" && !time.Now().Before(deadline) {

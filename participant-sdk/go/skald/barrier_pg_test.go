@@ -134,7 +134,7 @@ func TestPGApplyBarrierSchemaMakesTheCppTableAndIsIdempotentUnderConcurrency(t *
 	rows.Close()
 	want := []string{"saga_id text NO", "step text NO", "phase text NO", "handler text NO", "origin text NO",
 		"outcome text NO", "output_json text NO", "error_code text NO", "error_message text NO",
-		"recorded_at timestamp with time zone NO"}
+		"recorded_at timestamp with time zone NO", "attempt integer NO", "completion_token text NO"}
 	if fmt.Sprint(columns) != fmt.Sprint(want) {
 		t.Errorf("skald.barrier columns = %v, want %v", columns, want)
 	}

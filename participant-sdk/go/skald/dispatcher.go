@@ -77,13 +77,14 @@ func (d *dispatcher) dispatch(ctx context.Context, phase Phase, call *pb.StepCal
 	}
 
 	step := &StepContext{
-		SagaID:         call.GetSagaId(),
-		Step:           call.GetStep(),
-		Phase:          phase,
-		Handler:        call.GetHandler(),
-		Attempt:        int(call.GetAttempt()),
-		IdempotencyKey: call.GetIdempotencyKey(),
-		Traceparent:    call.GetTraceparent(),
+		SagaID:          call.GetSagaId(),
+		Step:            call.GetStep(),
+		Phase:           phase,
+		Handler:         call.GetHandler(),
+		Attempt:         int(call.GetAttempt()),
+		IdempotencyKey:  call.GetIdempotencyKey(),
+		Traceparent:     call.GetTraceparent(),
+		CompletionToken: call.GetCompletionToken(),
 	}
 	if step.Traceparent == "" {
 		step.Traceparent = traceparentMetadata
@@ -124,6 +125,11 @@ func runHandler(ctx context.Context, handler StepHandler, step *StepContext,
 	if result.OK() && !isJSONObject(result.output) {
 		return Retryable("invalid_output", where+" succeeded with an output that is not a JSON object")
 	}
+	if result.IsAccepted() && step.CompletionToken == "" {
+		// Nobody could ever complete the step: it would wait until its deadline for nothing.
+		return Retryable("no_completion_token", where+
+			" answered accepted, but the call carried no completion token (the coordinator cannot take accepted steps)")
+	}
 	return result
 }
 
@@ -134,6 +140,8 @@ func toReply(result StepResult) *pb.StepReply {
 	case OutcomeBusinessFailure:
 		return &pb.StepReply{Outcome: pb.Outcome_OUTCOME_BUSINESS_FAILURE,
 			ErrorCode: result.code, ErrorMessage: result.message}
+	case OutcomeAccepted:
+		return &pb.StepReply{Outcome: pb.Outcome_OUTCOME_ACCEPTED}
 	}
 	return &pb.StepReply{Outcome: pb.Outcome_OUTCOME_RETRYABLE_ERROR,
 		ErrorCode: result.code, ErrorMessage: result.message}

@@ -48,6 +48,11 @@ type StepContext struct {
 	// sent it (not validated): the StepCall's traceparent field, or when that is empty the
 	// gRPC request metadata "traceparent". Empty when the call carried neither.
 	Traceparent string
+	// Opaque, bound to this saga, step, phase and attempt: the same for every delivery of this
+	// attempt, different for the next attempt. A handler that answers Accepted hands it to
+	// whatever finishes the work, which completes the step with it later (Completer). Empty
+	// when the coordinator sent none.
+	CompletionToken string
 }
 
 // StepHandler runs one phase of a step. input is the step's input, always a JSON object.
@@ -66,9 +71,13 @@ const (
 	OutcomeRetryable
 	// A business rule refused the step: it had no effect and is not retried.
 	OutcomeBusinessFailure
+	// The participant took the step on and completes it later with the call's
+	// CompletionToken (Completer).
+	OutcomeAccepted
 )
 
-// StepResult is what a handler answers. Make one with Success, Retryable or BusinessFailure.
+// StepResult is what a handler answers. Make one with Success, Retryable, BusinessFailure or
+// Accepted.
 type StepResult struct {
 	outcome Outcome
 	output  json.RawMessage
@@ -112,6 +121,13 @@ func BusinessFailure(code, message string) StepResult {
 	return StepResult{outcome: OutcomeBusinessFailure, code: code, message: message}
 }
 
+// Accepted returns the result of a step the participant took on and completes later, from
+// anywhere in its process, with the call's StepContext.CompletionToken (Completer.Complete,
+// Fail, Retry; Heartbeat keeps it alive). The step waits, holding no goroutine, within its
+// deadline and heartbeat timeout. Answered to a call without a completion token, it is
+// replied as a retryable error "no_completion_token": nobody could complete the step.
+func Accepted() StepResult { return StepResult{outcome: OutcomeAccepted} }
+
 // Outcome returns the kind of result.
 func (r StepResult) Outcome() Outcome { return r.outcome }
 
@@ -120,6 +136,9 @@ func (r StepResult) OK() bool { return r.outcome == OutcomeSuccess }
 
 // IsRetryable returns true for a retryable error.
 func (r StepResult) IsRetryable() bool { return r.outcome == OutcomeRetryable }
+
+// IsAccepted returns true for Accepted.
+func (r StepResult) IsAccepted() bool { return r.outcome == OutcomeAccepted }
 
 // Output returns the JSON output of a success; nil for the other outcomes.
 func (r StepResult) Output() json.RawMessage { return r.output }
@@ -142,6 +161,8 @@ func (r StepResult) String() string {
 		return "retryable_error " + r.code + ": " + r.message
 	case OutcomeBusinessFailure:
 		return "business_failure " + r.code + ": " + r.message
+	case OutcomeAccepted:
+		return "accepted"
 	}
 	return "unknown outcome"
 }

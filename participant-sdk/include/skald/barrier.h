@@ -14,14 +14,28 @@
 //      transaction-scoped advisory lock on (saga id, step), which serializes both phases of a
 //      step across every connection and process using the same database;
 //   2. if a barrier record exists for (saga id, step, phase), returns the result recorded
-//      there: the handler is not called again (a repeat returns the FIRST result);
+//      there: the handler is not called again (a repeat returns the FIRST result). A record
+//      of an ACCEPTED result (StepResult::Accepted(): the work goes on after the reply and
+//      is completed with the call's completion token) is kept with its attempt and token:
+//        - a delivery with the same token (a duplicate of the same attempt) is answered
+//          Accepted again without calling the handler: the work is already under way;
+//        - a delivery of a later attempt (its token differs; it comes after the earlier
+//          attempt's heartbeat timeout or deadline) calls the handler again, as in 5., so
+//          the work restarts under the new token, and its result replaces the record. The
+//          handler then sees its own writes of the accepted attempt: they were committed;
+//        - a delivery of an earlier attempt than the recorded one is answered retryable
+//          "stale_attempt" without calling the handler (the coordinator has moved on);
 //   3. an action whose step already has a compensation record is refused without calling the
 //      handler: business failure "compensated_before_action", recorded;
-//   4. a compensation whose action has no record, or whose action did not succeed (business
+//   4. a compensation whose action has no record, or whose action failed (business
 //      failure or refused: it had no effect), is a "null compensation": success with an
-//      empty output, recorded with origin 'null_compensation', without calling the handler;
+//      empty output, recorded with origin 'null_compensation', without calling the handler.
+//      An accepted action is not such a case: it may have been completed with success since
+//      (the barrier does not see completions), so its compensation calls the handler;
 //   5. otherwise calls the handler inside a savepoint, and
-//        - success: commits the handler's writes together with the record;
+//        - success or accepted: commits the handler's writes together with the record
+//          (accepted without a completion token in the context is refused like a retryable
+//          error, "no_completion_token": nobody could complete the step);
 //        - business failure: rolls the handler's writes back (a business failure means "no
 //          effect") and commits the record of the failure, so a repeat returns it;
 //        - retryable error, an exception, or a success whose output is not a JSON object
@@ -69,9 +83,13 @@ namespace skald {
 // REQUIRES: no transaction is open on `connection`.
 //
 // The table: PRIMARY KEY (saga_id, step, phase); phase is 'action' or 'compensation';
-// outcome is 'success' or 'business_failure'; origin is 'handler' (the handler ran),
-// 'null_compensation' or 'refused' (the handler was not called); output_json (text),
-// error_code, error_message, handler, recorded_at.
+// outcome is 'success', 'business_failure' or 'accepted'; origin is 'handler' (the handler
+// ran), 'null_compensation' or 'refused' (the handler was not called); output_json (text),
+// error_code, error_message, handler, recorded_at, attempt and completion_token (of the call
+// recorded). A table made by an SDK older than accepted steps gains the last two columns and
+// the 'accepted' outcome here; such an older SDK sharing the table must not serve steps that
+// answer accepted (it would read an 'accepted' record as a business failure). The Go SDK's
+// ApplyBarrierSchema makes the same table.
 absl::Status ApplyBarrierSchema(pqxx::connection& connection);
 
 // Lends PostgreSQL connections to Barrier() handlers, one per call in progress (a

@@ -45,6 +45,12 @@ struct StepContext {
   // gRPC request metadata "traceparent". Empty when the call carried neither. A handler
   // passes it on to its own outgoing calls to join the saga's trace.
   std::string traceparent;
+  // Opaque, bound to this saga, step, phase and attempt: the same for every delivery of
+  // this attempt, different for the next attempt. A handler that answers
+  // StepResult::Accepted() hands it to whatever finishes the work, which completes the step
+  // with it later (skald/step_completer.h). Empty when the coordinator sent none (a
+  // coordinator that cannot take accepted steps).
+  std::string completion_token;
 
   // Returns the time left until `deadline`, rounded down to whole milliseconds: zero once
   // the deadline has passed, kNoDeadlineRemaining when the call has no deadline. Reads the
@@ -63,7 +69,7 @@ inline constexpr std::chrono::milliseconds kNoDeadlineRemaining = std::chrono::h
 // What a handler answers. Constructed only through the factories below.
 class StepResult {
  public:
-  enum class Outcome { kSuccess, kRetryableError, kBusinessFailure };
+  enum class Outcome { kSuccess, kRetryableError, kBusinessFailure, kAccepted };
 
   // The step's effect is applied. REQUIRES: `output` is a JSON object; any other value is
   // replied to the coordinator as a retryable error with code "invalid_output" (the effect
@@ -79,13 +85,21 @@ class StepResult {
   // "business_failure".
   static StepResult BusinessFailure(std::string code, std::string message);
 
+  // The participant took the step on and completes it later, from anywhere in its process,
+  // with the call's StepContext::completion_token (skald/step_completer.h). The step waits,
+  // holding no thread, within its deadline and heartbeat timeout. A handler answers this only
+  // when the call carried a completion token: without one the step could never be completed,
+  // so the SDK replies a retryable error "no_completion_token" instead.
+  static StepResult Accepted();
+
   Outcome outcome() const { return outcome_; }
   bool ok() const { return outcome_ == Outcome::kSuccess; }
   bool retryable() const { return outcome_ == Outcome::kRetryableError; }
+  bool accepted() const { return outcome_ == Outcome::kAccepted; }
 
   // The output of a success; an empty object for the other outcomes.
   const nlohmann::json& output() const { return output_; }
-  // Empty for a success.
+  // Empty for a success and for accepted.
   const std::string& error_code() const { return error_code_; }
   const std::string& error_message() const { return error_message_; }
 
