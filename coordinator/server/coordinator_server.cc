@@ -78,6 +78,7 @@ absl::StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Start(
       std::min<std::chrono::milliseconds>(std::chrono::seconds(1), options.lease_ttl / 2);
   engine_options.listen_uri = options.database_uri;
   engine_options.metrics = server->metrics_.get();
+  engine_options.batches_in_flight = options.engine_batches_in_flight;
   server->engine_ =
       std::make_unique<engine::Engine>(*server->store_, *server->router_, engine_options);
   server->write_probe_ = std::make_unique<store::WriteProbe>(*server->pool_, engine_options.owner);
