@@ -255,6 +255,42 @@ TEST_F(EnginePipelineTest, SeveralBatchesInFlightKeepEachSagaInOneAtATime) {
   }
 }
 
+TEST_F(EnginePipelineTest, AnActionOnASagaBeingCommittedWaitsForTheCommit) {
+  engine::EngineOptions options;
+  options.owner = "acting";
+  options.batches_in_flight = 3;
+  options.max_batch = 8;
+  engine::Engine engine(store_, router_, options);
+  ASSERT_TRUE(engine.Start().ok());
+  std::vector<std::pair<std::string, int64_t>> sagas;
+  for (int i = 0; i < 100; ++i) {
+    auto created = memory_.CreateSaga(*definition_, "abort-" + std::to_string(i),
+                                      nlohmann::json::object(), engine.lease_holder());
+    ASSERT_TRUE(created.ok()) << created.status();
+    engine.AdmitNew(created->saga_id, created->lease_token, definition_, nlohmann::json::object(),
+                    "");
+    sagas.emplace_back(created->saga_id, created->lease_token);
+  }
+  // Arriving while many of these sagas are in a batch being committed (each commit takes
+  // 3 ms): they must be decided on the committed state, in the next batch.
+  std::atomic<int> told{0};
+  for (const auto& [id, token] : sagas) {
+    engine.Submit(id, token,
+                  core::OperatorAction{core::OperatorAction::Kind::kAbort, {}, "test", "test"},
+                  [&told](absl::Status) { ++told; });
+  }
+  int ended = 0;
+  for (const auto& [id, token] : sagas) {
+    auto outcome = engine.outcomes().Await(id, milliseconds(20'000),
+                                           [&] { return memory_.GetSagaOutcome(id); });
+    if (outcome.ok() && core::IsTerminal(outcome->status)) ++ended;
+  }
+  engine.Stop();
+  EXPECT_EQ(ended, 100);
+  EXPECT_EQ(told.load(), 100);
+  EXPECT_EQ(store_.saga_in_two_commits(), 0);
+}
+
 TEST_F(EnginePipelineTest, OneBatchInFlightCommitsOneAtATime) {
   engine::EngineOptions options;
   options.owner = "serial";
