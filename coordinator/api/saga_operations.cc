@@ -172,10 +172,10 @@ absl::Status SagaOperations::StartSaga(const v1::StartSagaRequest& request,
   }
   absl::StatusOr<store::SagaStartOptions> options = StartOptions(request);
   if (!options.ok()) return options.status();
-  auto definition = store_.GetDefinition(request.definition(), request.version());
+  auto definition = DefinitionToStart(request.definition(), request.version());
   if (!definition.ok()) return definition.status();
   auto created =
-      store_.CreateSaga(*definition, request.saga_id(), input, engine_.lease_holder(), *options);
+      store_.CreateSaga(**definition, request.saga_id(), input, engine_.lease_holder(), *options);
   if (absl::IsAlreadyExists(created.status())) {
     // The store names the definition of the saga holding the id, which may be another
     // namespace's: say only that the id is taken.
@@ -189,14 +189,31 @@ absl::Status SagaOperations::StartSaga(const v1::StartSagaRequest& request,
       observability::LogAbout({created->saga_id}, spdlog::level::debug, "started with input {}",
                               observability::RedactedPayload(request.input_json()));
     }
-    if (metrics_) metrics_->SagaStarted(definition->name);
-    engine_.AdmitNew(created->saga_id, created->lease_token,
-                     std::make_shared<const core::SagaDefinition>(*std::move(definition)),
+    if (metrics_) metrics_->SagaStarted((*definition)->name);
+    engine_.AdmitNew(created->saga_id, created->lease_token, *std::move(definition),
                      std::move(input), options->traceparent);
   }
   response->set_saga_id(created->saga_id);
   response->set_created(created->created);
   return absl::OkStatus();
+}
+
+absl::StatusOr<std::shared_ptr<const core::SagaDefinition>> SagaOperations::DefinitionToStart(
+    const std::string& name, int version) {
+  const auto key = std::make_pair(name, version);
+  if (version > 0) {
+    std::lock_guard lock(definitions_mutex_);
+    if (auto it = definitions_.find(key); it != definitions_.end()) return it->second;
+  }
+  auto loaded = store_.GetDefinition(name, version);
+  if (!loaded.ok()) return loaded.status();
+  auto definition = std::make_shared<const core::SagaDefinition>(*std::move(loaded));
+  if (version > 0) {
+    std::lock_guard lock(definitions_mutex_);
+    if (definitions_.size() >= kMaxCachedDefinitions) definitions_.clear();
+    definitions_.emplace(key, definition);
+  }
+  return definition;
 }
 
 absl::Status SagaOperations::GetSaga(const v1::GetSagaRequest& request,

@@ -1,7 +1,11 @@
 #pragma once
 
 #include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
 #include <string>
+#include <utility>
 
 #include "absl/status/status.h"
 #include "coordinator/api/api_limits.h"
@@ -104,12 +108,21 @@ class SagaOperations {
   absl::Status CheckDefinitionName(const std::string& name) const;
   // Returns `status`, counted as a refusal by `limit` ("max_input_bytes", ...).
   absl::Status OverLimit(std::string_view limit, absl::Status status) const;
+  // The definition a saga is started with: a version asked for by number is immutable once
+  // applied, so it is read and parsed once and kept; version 0 (the latest) is read each time,
+  // since another coordinator may apply a new version at any moment.
+  absl::StatusOr<std::shared_ptr<const core::SagaDefinition>> DefinitionToStart(
+      const std::string& name, int version);
 
   store::SagaStore& store_;
   engine::Engine& engine_;
   const ApiLimits limits_;
   observability::CoordinatorMetrics* const metrics_;
   const CompletionTokens* const tokens_;
+  // Definitions by (name, version), bounded: cleared when full.
+  static constexpr size_t kMaxCachedDefinitions = 1'024;
+  std::mutex definitions_mutex_;
+  std::map<std::pair<std::string, int>, std::shared_ptr<const core::SagaDefinition>> definitions_;
 };
 
 }  // namespace skald::api

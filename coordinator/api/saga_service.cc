@@ -41,12 +41,21 @@ grpc::Status SagaServiceImpl::GetDefinition(grpc::ServerContext* context,
   });
 }
 
-grpc::Status SagaServiceImpl::StartSaga(grpc::ServerContext* context,
-                                        const v1::StartSagaRequest* request,
-                                        v1::StartSagaResponse* response) {
-  return Answer(operations_, context, [&](const Caller& caller) {
-    return operations_.StartSaga(caller, *request, response);
+grpc::ServerUnaryReactor* SagaServiceImpl::StartSaga(grpc::CallbackServerContext* context,
+                                                     const v1::StartSagaRequest* request,
+                                                     v1::StartSagaResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  // A reactor must not block: authorising and the commit go to the start workers.
+  absl::Status posted = starts_.Post([this, context, request, response, reactor] {
+    reactor->Finish(Answer(operations_, context, [&](const Caller& caller) {
+      return operations_.StartSaga(caller, *request, response);
+    }));
   });
+  if (!posted.ok()) {
+    if (metrics_ && absl::IsResourceExhausted(posted)) metrics_->LimitExceeded("max_queued_starts");
+    reactor->Finish(ToGrpc(posted));
+  }
+  return reactor;
 }
 
 grpc::Status SagaServiceImpl::GetSaga(grpc::ServerContext* context,

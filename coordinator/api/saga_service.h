@@ -1,6 +1,7 @@
 #pragma once
 
 #include "coordinator/api/access_guard.h"
+#include "coordinator/api/database_workers.h"
 #include "coordinator/api/guarded_operations.h"
 #include "coordinator/api/saga_waiters.h"
 #include "skald/v1/saga_service.grpc.pb.h"
@@ -11,30 +12,40 @@ namespace skald::api {
 // caller's "authorization" metadata and its request to GuardedOperations (authenticate,
 // check, call) on gRPC's synchronous server threads and maps the status. AwaitSaga,
 // which may wait a minute, uses gRPC's callback API instead and holds no thread while it
-// waits (SagaWaiters).
+// waits (SagaWaiters); so does StartSaga, the call every client makes, whose commit runs on
+// a few DatabaseWorkers: the coordinator's threads stay bounded however many clients start
+// sagas at once.
 class SagaServiceImpl final
-    : public v1::SagaService::WithCallbackMethod_AwaitSaga<v1::SagaService::Service> {
+    : public v1::SagaService::WithCallbackMethod_AwaitSaga<
+          v1::SagaService::WithCallbackMethod_StartSaga<v1::SagaService::Service>> {
  public:
   // `metrics` (optional) counts WatchSaga streams refused over `max_watch_streams`.
   SagaServiceImpl(GuardedOperations& operations, int max_watch_streams = 8,
                   observability::CoordinatorMetrics* metrics = nullptr,
-                  SagaWaiters::Options waiters = {}, int max_total_watch_streams = 256)
+                  SagaWaiters::Options waiters = {}, int max_total_watch_streams = 256,
+                  DatabaseWorkers::Options starts = {})
       : operations_(operations),
         streams_(max_watch_streams, max_total_watch_streams),
         metrics_(metrics),
-        waiters_(operations.read_operations().outcomes(), waiters) {}
+        waiters_(operations.read_operations().outcomes(), waiters),
+        starts_(starts) {}
 
-  // Finishes the AwaitSaga calls still waiting (UNAVAILABLE) and refuses new ones: before
-  // the server shuts down, which waits for every callback call to finish.
-  void StopWaiting() { waiters_.Stop(); }
+  // Finishes the AwaitSaga calls still waiting (UNAVAILABLE), the StartSaga calls accepted,
+  // and refuses new ones: before the server shuts down, which waits for every callback call
+  // to finish.
+  void StopWaiting() {
+    waiters_.Stop();
+    starts_.Stop();
+  }
 
   grpc::Status ApplyDefinition(grpc::ServerContext* context,
                                const v1::ApplyDefinitionRequest* request,
                                v1::ApplyDefinitionResponse* response) override;
   grpc::Status GetDefinition(grpc::ServerContext* context, const v1::GetDefinitionRequest* request,
                              v1::GetDefinitionResponse* response) override;
-  grpc::Status StartSaga(grpc::ServerContext* context, const v1::StartSagaRequest* request,
-                         v1::StartSagaResponse* response) override;
+  grpc::ServerUnaryReactor* StartSaga(grpc::CallbackServerContext* context,
+                                      const v1::StartSagaRequest* request,
+                                      v1::StartSagaResponse* response) override;
   grpc::Status GetSaga(grpc::ServerContext* context, const v1::GetSagaRequest* request,
                        v1::GetSagaResponse* response) override;
   grpc::ServerUnaryReactor* AwaitSaga(grpc::CallbackServerContext* context,
@@ -73,6 +84,7 @@ class SagaServiceImpl final
   StreamLimiter streams_;
   observability::CoordinatorMetrics* const metrics_;
   SagaWaiters waiters_;
+  DatabaseWorkers starts_;
 };
 
 }  // namespace skald::api

@@ -89,6 +89,8 @@ struct ServeFlags : CoordinatorFlags {
   std::string database_uri;
   std::string node_id;
   std::string lease_ttl = "5s";
+  // Batches the engine commits at once (see engine::EngineOptions::batches_in_flight).
+  size_t batches_in_flight = 3;
   // Delete sagas that finished (COMPLETED, COMPENSATED) longer ago than this; empty: never.
   std::string retention;
   // TEST ONLY: simulated network faults on participant calls (see engine/delivery_faults.h).

@@ -98,6 +98,12 @@ void AddServeCommand(CLI::App& app, Arguments& args, Commands& commands) {
                    "how long a saga's lease lasts without renewal; a dead coordinator's "
                    "sagas are taken over within about this plus 1s")
       ->capture_default_str();
+  serve_cmd
+      ->add_option("--batches-in-flight", serve.batches_in_flight,
+                   "how many batches of transitions the engine commits at once, each on a "
+                   "connection of its own (1: one at a time)")
+      ->check(CLI::Range(1, 8))
+      ->capture_default_str();
   serve_cmd->add_option("--retention", serve.retention,
                         "delete sagas that finished (COMPLETED or COMPENSATED) longer ago than "
                         "this, e.g. 30d, in small batches (default: keep them; FAILED sagas are "

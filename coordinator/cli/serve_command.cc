@@ -102,6 +102,7 @@ int RunServe(const ServeFlags& flags) {
     return 2;
   }
   options.lease_ttl = *lease_ttl;
+  options.engine_batches_in_flight = flags.batches_in_flight;
   if (!flags.retention.empty()) {
     auto retention = ParseRetention(flags.retention);
     if (!retention.ok() || *retention < std::chrono::minutes(1)) {

@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <random>
 #include <unordered_set>
 
 #include "coordinator/core/storable_text.h"
@@ -82,7 +83,14 @@ Engine::~Engine() { Stop(); }
 
 absl::Status Engine::Start() {
   if (absl::Status taken_up = TakeUpUnfinishedSagas(); !taken_up.ok()) return taken_up;
-  thread_ = std::thread([this] { Loop(); });
+  if (options_.batches_in_flight > 1) {
+    for (size_t i = 0; i < options_.batches_in_flight; ++i) {
+      committers_.emplace_back([this] { Commit(); });
+    }
+    thread_ = std::thread([this] { PipelinedLoop(); });
+  } else {
+    thread_ = std::thread([this] { Loop(); });
+  }
   lease_thread_ = std::thread([this] { KeepLeases(); });
   return absl::OkStatus();
 }
@@ -140,6 +148,14 @@ void Engine::Stop() {
   }
   wake_.notify_all();
   if (thread_.joinable()) thread_.join();
+  // The loop has applied every batch it handed over before it ended.
+  {
+    std::lock_guard lock(mutex_);
+    committers_stopping_ = true;
+  }
+  commit_wake_.notify_all();
+  for (std::thread& committer : committers_) committer.join();
+  committers_.clear();
   if (lease_thread_.joinable()) lease_thread_.join();
   participants_.CancelAndDrain();
   // Operator actions not yet decided will not be: their submitters should not wait.
@@ -150,6 +166,11 @@ void Engine::Stop() {
   // The loop has ended: its parked events are the caller's now.
   for (auto& [id, parked] : parked_) {
     for (Inbound& inbound : parked.events) {
+      Tell(inbound, absl::UnavailableError("the coordinator is shutting down"));
+    }
+  }
+  for (auto& [id, events] : deferred_) {
+    for (Inbound& inbound : events) {
       Tell(inbound, absl::UnavailableError("the coordinator is shutting down"));
     }
   }
@@ -266,12 +287,141 @@ bool Engine::RunOnce() {
     store_backoff_ = options_.initial_store_backoff;
     return true;
   }
+  RequeueAfterFailure(batch);
+  return true;
+}
+
+void Engine::RequeueAfterFailure(std::vector<Inbound>& batch) {
   // The database is unreachable: keep the batch, in order, and try again after a pause.
   std::lock_guard lock(mutex_);
   for (auto it = batch.rbegin(); it != batch.rend(); ++it) inbox_.push_front(std::move(*it));
   paused_until_ = options_.monotonic_now() + store_backoff_;
   store_backoff_ = std::min(store_backoff_ * 2, options_.max_store_backoff);
-  return true;
+}
+
+void Engine::PipelinedLoop() {
+  while (true) {
+    std::unique_ptr<BatchInFlight> done;
+    {
+      std::unique_lock lock(mutex_);
+      while (true) {
+        if (!committed_.empty()) {
+          done = std::move(committed_.front());
+          committed_.pop_front();
+          break;
+        }
+        if (stopping_) {
+          // Every batch handed over is applied before the loop ends, as Loop finishes the
+          // batch it is handling.
+          if (batches_in_flight_ == 0) return;
+          wake_.wait(lock);
+          continue;
+        }
+        if (batches_in_flight_ < options_.batches_in_flight && BatchReady()) break;
+        if (paused_until_) {
+          wake_.wait_for(lock, *paused_until_ - options_.monotonic_now());
+        } else if (timers_.empty() || batches_in_flight_ >= options_.batches_in_flight) {
+          wake_.wait(lock);
+        } else {
+          wake_.wait_until(lock, timers_.top().at);
+        }
+      }
+    }
+    if (done) {
+      FinishInFlight(std::move(done));
+      continue;
+    }
+    std::optional<std::vector<Inbound>> next = TakeReadyBatch();
+    if (!next) continue;
+    auto flight = std::make_unique<BatchInFlight>();
+    flight->events = std::move(*next);
+    std::optional<std::vector<Working>> work;
+    if (!flight->events.empty()) work = DecideBatch(flight->events);
+    if (work) flight->work = std::move(*work);
+    // The writes point into flight->work: taken once it is where it stays.
+    if (work) flight->writes = WritesOf(flight->work);
+    if (!flight->events.empty() && work && !flight->writes.empty()) {
+      {
+        std::lock_guard lock(mutex_);
+        for (const Working& w : flight->work) sagas_in_flight_.insert(w.saga_id);
+        ++batches_in_flight_;
+        to_commit_.push_back(std::move(flight));
+      }
+      commit_wake_.notify_one();
+      continue;
+    }
+    // Nothing to commit (only the self-check was due, or no event changed a state), or a
+    // saga could not be loaded: handled here at once.
+    if (!flight->events.empty()) {
+      if (work) {
+        ApplyBatch(flight->work, {});
+      } else {
+        RequeueAfterFailure(flight->events);
+      }
+    }
+    {
+      std::lock_guard lock(mutex_);
+      busy_ = batches_in_flight_ > 0;
+    }
+    idle_.notify_all();
+  }
+}
+
+void Engine::Commit() {
+  while (true) {
+    std::unique_ptr<BatchInFlight> flight;
+    {
+      std::unique_lock lock(mutex_);
+      commit_wake_.wait(lock, [this] { return committers_stopping_ || !to_commit_.empty(); });
+      if (to_commit_.empty()) return;
+      flight = std::move(to_commit_.front());
+      to_commit_.pop_front();
+    }
+    flight->result = CommitWrites(flight->writes);
+    {
+      std::lock_guard lock(mutex_);
+      committed_.push_back(std::move(flight));
+    }
+    wake_.notify_all();
+  }
+}
+
+void Engine::FinishInFlight(std::unique_ptr<BatchInFlight> done) {
+  const bool committed = done->result.ok();
+  if (committed) {
+    store_backoff_ = options_.initial_store_backoff;
+    ApplyBatch(done->work, *done->result);
+  } else {
+    spdlog::warn("engine: database {}, will retry {} event(s): {}",
+                 absl::IsAborted(done->result.status()) ? "conflict" : "unavailable",
+                 done->events.size(), std::string(done->result.status().message()));
+    if (absl::IsUnavailable(done->result.status())) {
+      RereadAfterUnknownOutcome(done->work, done->events);
+    } else {
+      ForgetLoaded(done->work);
+    }
+  }
+  {
+    std::lock_guard lock(mutex_);
+    // The events that arrived for these sagas while they were being committed come before
+    // any later one (and after the batch's own, should it be retried).
+    std::vector<Inbound> waiting;
+    for (const Working& w : done->work) {
+      sagas_in_flight_.erase(w.saga_id);
+      auto deferred = deferred_.find(w.saga_id);
+      if (deferred == deferred_.end()) continue;
+      for (Inbound& inbound : deferred->second) waiting.push_back(std::move(inbound));
+      deferred_.erase(deferred);
+    }
+    for (auto it = waiting.rbegin(); it != waiting.rend(); ++it) inbox_.push_front(std::move(*it));
+  }
+  if (!committed) RequeueAfterFailure(done->events);
+  {
+    std::lock_guard lock(mutex_);
+    --batches_in_flight_;
+    busy_ = batches_in_flight_ > 0;
+  }
+  idle_.notify_all();
 }
 
 std::optional<core::TimePoint> Engine::NextTimerAt() const {
@@ -285,8 +435,17 @@ std::optional<std::vector<Engine::Inbound>> Engine::TakeReadyBatch() {
   if (stopping_ || !BatchReady()) return std::nullopt;
   paused_until_.reset();
   std::vector<Inbound> batch;
+  // An event of a saga in a batch being committed waits for the next batch (its transition
+  // must be decided on the committed state).
+  const auto take = [&](Inbound inbound) {
+    if (sagas_in_flight_.contains(inbound.saga_id)) {
+      deferred_[inbound.saga_id].push_back(std::move(inbound));
+    } else {
+      batch.push_back(std::move(inbound));
+    }
+  };
   while (!inbox_.empty() && batch.size() < options_.max_batch) {
-    batch.push_back(std::move(inbox_.front()));
+    take(std::move(inbox_.front()));
     inbox_.pop_front();
   }
   const core::TimePoint now = options_.now();
@@ -300,12 +459,12 @@ std::optional<std::vector<Engine::Inbound>> Engine::TakeReadyBatch() {
             it != timers_armed_.end() && --it->second <= 0) {
           timers_armed_.erase(it);
         }
-        batch.push_back({timer.saga_id, std::move(timer.event)});
+        take({timer.saga_id, std::move(timer.event)});
         break;
       case Timer::Kind::kReplay:
         if (auto it = parked_.find(timer.saga_id); it != parked_.end()) {
           it->second.replay_armed = false;
-          for (Inbound& inbound : it->second.events) batch.push_back(std::move(inbound));
+          for (Inbound& inbound : it->second.events) take(std::move(inbound));
           it->second.events.clear();
         }
         break;
@@ -316,7 +475,7 @@ std::optional<std::vector<Engine::Inbound>> Engine::TakeReadyBatch() {
         break;
     }
   }
-  busy_ = !batch.empty();
+  busy_ = !batch.empty() || batches_in_flight_ > 0;
   if (check_due) {
     lock.unlock();
     CheckWaysForward(batch);
@@ -365,6 +524,9 @@ void Engine::CheckWaysForward(const std::vector<Inbound>& batch) {
     // While draining, decisions are committed but not carried out, on purpose.
     if (draining_ || stopping_) return;
     for (const Inbound& inbound : inbox_) pending.insert(inbound.saga_id);
+    // Being committed, or waiting for that commit: their way forward follows it.
+    pending.insert(sagas_in_flight_.begin(), sagas_in_flight_.end());
+    for (const auto& [id, events] : deferred_) pending.insert(id);
   }
   // A call whose answer is this late was lost on the way (its transport must report a
   // timeout at its attempt timeout): it is no way forward.
@@ -403,7 +565,7 @@ void Engine::CheckWaysForward(const std::vector<Inbound>& batch) {
 bool Engine::HandleBatch(std::vector<Inbound>& batch) {
   std::optional<std::vector<Working>> work = DecideBatch(batch);
   if (!work) return false;
-  auto not_recorded = CommitBatch(*work);
+  auto not_recorded = CommitWrites(WritesOf(*work));
   if (!not_recorded.ok()) {
     spdlog::warn("engine: database {}, will retry {} event(s): {}",
                  absl::IsAborted(not_recorded.status()) ? "conflict" : "unavailable", batch.size(),
@@ -536,8 +698,7 @@ std::optional<std::vector<Engine::Working>> Engine::DecideBatch(std::vector<Inbo
   return work;
 }
 
-absl::StatusOr<std::unordered_map<std::string, Engine::NotRecorded>> Engine::CommitBatch(
-    const std::vector<Working>& work) {
+std::vector<store::TransitionWrite> Engine::WritesOf(const std::vector<Working>& work) const {
   std::vector<store::TransitionWrite> writes;
   for (const Working& w : work) {
     if (w.superseded) continue;
@@ -545,7 +706,12 @@ absl::StatusOr<std::unordered_map<std::string, Engine::NotRecorded>> Engine::Com
     const LiveSaga& saga = live_.at(w.saga_id);
     writes.push_back({&w.before, &w.transition, saga.definition.get(), saga.lease_token});
   }
-  std::unordered_map<std::string, NotRecorded> not_recorded;
+  return writes;
+}
+
+absl::StatusOr<Engine::NotRecordedBySaga> Engine::CommitWrites(
+    const std::vector<store::TransitionWrite>& writes) const {
+  NotRecordedBySaga not_recorded;
   if (writes.empty()) return not_recorded;
   const auto lease_lost = [&](const std::vector<std::string>& fenced) {
     for (const std::string& id : fenced) {
@@ -557,29 +723,45 @@ absl::StatusOr<std::unordered_map<std::string, Engine::NotRecorded>> Engine::Com
   };
   absl::StatusOr<std::vector<std::string>> fenced =
       store_.CommitTransitions(writes, options_.owner);
-  // Causes that may pass (the connection, a read-only or full database, privileges) and
-  // conflicts (deadlock, serialization): the whole batch is tried again after a pause.
-  if (absl::IsUnavailable(fenced.status()) || absl::IsAborted(fenced.status())) {
-    return fenced.status();
+  // A conflict (deadlock, serialization failure) rolled the whole transaction back: nothing
+  // was written, and the same batch is committed again at once, after a short pause that
+  // lets the other transaction finish (jittered, so that two retrying writers part ways).
+  std::chrono::microseconds pause = options_.conflict_backoff;
+  for (int retry = 0; absl::IsAborted(fenced.status()) && retry < options_.conflict_retries;
+       ++retry) {
+    thread_local std::minstd_rand jitter(std::random_device{}());
+    const auto half = pause.count() / 2;
+    std::this_thread::sleep_for(std::chrono::microseconds(
+        half + (half > 0 ? static_cast<int64_t>(jitter() % static_cast<uint64_t>(half)) : 0)));
+    pause *= 2;
+    spdlog::debug("engine: batch of {} transition(s) conflicted ({}); committing it again",
+                  writes.size(), std::string(fenced.status().message()));
+    fenced = store_.CommitTransitions(writes, options_.owner);
   }
+  // Causes that may pass (the connection, a read-only or full database, privileges): the
+  // whole batch is tried again after a pause.
+  if (absl::IsUnavailable(fenced.status())) return fenced.status();
   if (fenced.ok()) {
     lease_lost(*fenced);
     return not_recorded;
   }
+  const auto why_alone = [](const absl::Status& status) {
+    return absl::IsUnavailable(status) || absl::IsAborted(status) ? NotRecorded::Why::kUnavailable
+                                                                  : NotRecorded::Why::kRefused;
+  };
   if (writes.size() == 1) {
-    not_recorded[writes[0].before->id] = {NotRecorded::Why::kRefused, fenced.status()};
+    not_recorded[writes[0].before->id] = {why_alone(fenced.status()), fenced.status()};
     return not_recorded;
   }
-  // The database refused a value: find the saga(s) at fault by committing one at a time.
-  // Each saga's fate is its own from here, so that what was committed is not committed again.
+  // The database refused a value, or the batch kept conflicting: find the saga(s) at fault
+  // by committing one at a time. Each saga's fate is its own from here, so that what was
+  // committed is not committed again.
   for (const store::TransitionWrite& write : writes) {
     auto alone = store_.CommitTransitions({write}, options_.owner);
     if (alone.ok()) {
       lease_lost(*alone);
-    } else if (absl::IsUnavailable(alone.status()) || absl::IsAborted(alone.status())) {
-      not_recorded[write.before->id] = {NotRecorded::Why::kUnavailable, alone.status()};
     } else {
-      not_recorded[write.before->id] = {NotRecorded::Why::kRefused, alone.status()};
+      not_recorded[write.before->id] = {why_alone(alone.status()), alone.status()};
     }
   }
   return not_recorded;
@@ -671,6 +853,12 @@ void Engine::Park(Working& w, const NotRecorded& why) {
       continue;
     }
     parked.events.push_back(std::move(*inbound));
+  }
+  if (parked.events.empty()) {
+    // Only operator actions, each told why: nothing to decide again, and the saga, still
+    // driven here, must not look parked to the self-check (it would be skipped for ever).
+    parked_.erase(w.saga_id);
+    return;
   }
   std::string_view then = "retried";
   if (refused && parked.refusals > options_.max_transition_refusals) {

@@ -44,6 +44,17 @@ struct EngineOptions {
   std::string listen_uri;
   // How many events one database transaction may commit at most.
   size_t max_batch = 512;
+  // How many batches may be committed at once, each by a committer thread of its own on a
+  // pooled connection, so that the next batch is decided and written while the previous one
+  // waits for its flush. A saga is in at most one batch at a time: its later events wait for
+  // the next batch, so its transitions are committed in order. 1: the loop commits each batch
+  // itself. Stepping (RunOnce) always commits inline.
+  size_t batches_in_flight = 1;
+  // A batch that conflicted with a concurrent transaction (deadlock, serialization failure)
+  // wrote nothing: it is committed again as a batch up to this many times, after a jittered
+  // pause doubling from conflict_backoff, before its sagas are committed one by one.
+  int conflict_retries = 3;
+  std::chrono::microseconds conflict_backoff{2'000};
   // The wait before retrying after the database failed, doubled up to the maximum.
   std::chrono::milliseconds initial_store_backoff{100};
   std::chrono::milliseconds max_store_backoff{5'000};
@@ -206,12 +217,36 @@ class Engine {
   // Decides every event of the batch against the sagas' states, loading sagas taken up.
   // Returns nullopt when the database could not be reached for a load.
   std::optional<std::vector<Working>> DecideBatch(std::vector<Inbound>& batch);
-  // Commits the batch's transitions in one transaction; returns the sagas whose transition
-  // was not recorded and why, or UNAVAILABLE / ABORTED when the whole batch must be tried
-  // again. When the batch is refused otherwise, its sagas are committed one by one to find
-  // the ones at fault.
-  absl::StatusOr<std::unordered_map<std::string, NotRecorded>> CommitBatch(
-      const std::vector<Working>& work);
+  using NotRecordedBySaga = std::unordered_map<std::string, NotRecorded>;
+  // The writes of the batch's transitions (pointing into `work` and the sagas' definitions).
+  // Loop thread only: it reads live_.
+  std::vector<store::TransitionWrite> WritesOf(const std::vector<Working>& work) const;
+  // Commits `writes` in one transaction; returns the sagas whose transition was not recorded
+  // and why, or UNAVAILABLE when the whole batch must be tried again. A conflict (deadlock,
+  // serialization failure) is retried as a batch, a few times (conflict_retries); when the
+  // batch is still refused, its sagas are committed one by one to find the ones at fault.
+  // Touches nothing of the engine's state but the store: any thread.
+  absl::StatusOr<NotRecordedBySaga> CommitWrites(
+      const std::vector<store::TransitionWrite>& writes) const;
+  // A batch being committed by a committer thread (batches_in_flight > 1). Heap-allocated
+  // and never moved: the Working entries point into `events`.
+  struct BatchInFlight {
+    std::vector<Inbound> events;
+    std::vector<Working> work;
+    std::vector<store::TransitionWrite> writes;
+    absl::StatusOr<NotRecordedBySaga> result = NotRecordedBySaga{};
+  };
+  // The loop with committer threads: forms a batch from the events of sagas not in flight,
+  // decides it and hands it over, while applying the batches committed meanwhile.
+  void PipelinedLoop();
+  // A committer thread: commits the batches handed over, one at a time, until stopped.
+  void Commit();
+  // Applies a batch its committer has finished (or requeues it after a database failure),
+  // and frees its sagas for the next batch, their deferred events first in the inbox.
+  void FinishInFlight(std::unique_ptr<BatchInFlight> done);
+  // After a batch failed on the database: its events first in the inbox again, in order,
+  // and nothing handled for a pause that grows with each failure in a row.
+  void RequeueAfterFailure(std::vector<Inbound>& batch);
   // Updates the sagas in memory and carries out their commands, after a commit; parks the
   // events of sagas whose transition was not recorded.
   void ApplyBatch(std::vector<Working>& work,
@@ -273,6 +308,18 @@ class Engine {
   std::optional<MonotonicTime> paused_until_;
   std::thread thread_;
   std::thread lease_thread_;
+  // With batches_in_flight > 1 (all guarded by mutex_): the committer threads, the batches
+  // handed to them and not yet taken, those they finished and the loop has not yet applied,
+  // the sagas in a batch being committed, and the events of those sagas that arrived
+  // meanwhile, in order, kept for the next batch.
+  std::vector<std::thread> committers_;
+  std::deque<std::unique_ptr<BatchInFlight>> to_commit_;
+  std::deque<std::unique_ptr<BatchInFlight>> committed_;
+  size_t batches_in_flight_ = 0;
+  bool committers_stopping_ = false;
+  std::condition_variable commit_wake_;
+  std::unordered_set<std::string> sagas_in_flight_;
+  std::unordered_map<std::string, std::vector<Inbound>> deferred_;
   // Ticked by the lease thread (or the stepping caller) only.
   LeaseKeeper lease_keeper_;
 

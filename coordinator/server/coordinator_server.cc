@@ -86,6 +86,7 @@ absl::StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Start(
       [tokens = server->completion_tokens_.get()](const core::CompletionClaims& claims) {
         return tokens->Mint(claims);
       };
+  engine_options.batches_in_flight = options.engine_batches_in_flight;
   server->engine_ =
       std::make_unique<engine::Engine>(*server->store_, *server->router_, engine_options);
   server->write_probe_ = std::make_unique<store::WriteProbe>(*server->pool_, engine_options.owner);

@@ -29,7 +29,12 @@ struct ServerOptions {
   // Host header values the HTTP port accepts besides IP literals, "localhost" and the listen
   // host; "*": any (DNS rebinding, docs/http-api.md).
   std::vector<std::string> http_allowed_hosts;
-  size_t database_connections = 8;
+  // Shared by the engine's committers (engine_batches_in_flight), the lease keeper, the
+  // start workers (4) and AwaitSaga's workers (2), and the other API calls.
+  size_t database_connections = 12;
+  // How many batches the engine commits at once (engine::EngineOptions::batches_in_flight);
+  // each holds one of the database connections while it commits.
+  size_t engine_batches_in_flight = 3;
   api::ApiLimits limits;
   // This coordinator's name in lease records, unique among the coordinators running on the
   // database. Restarting under the same name takes its sagas back at once. Empty: a name
