@@ -18,23 +18,15 @@ include(GoogleTest)
 # gRPC's targets.
 set(SKALD_TEST_COMPILE_OPTIONS -Og -pthread)
 
-# One precompiled header for every test executable: GoogleTest, gMock, nlohmann/json, and what
-# end-to-end and fault tests include (gRPC, protobuf, libpqxx, spdlog, absl) are parsed once
-# per build instead of once per test file (4-8 s of CPU each). Every test gets the
-# definitions the header depends on (libpqxx's PQXX_HAVE_OPTIONAL, spdlog's by linking it):
-# a file compiled with others could not use it (-Winvalid-pch, an error with -Werror).
+# One precompiled header for every test executable: GoogleTest, gMock and nlohmann/json are
+# parsed once per build instead of once per test file (about 4 s of CPU each).
 add_library(skald_test_pch OBJECT ${PROJECT_SOURCE_DIR}/tests/support/precompiled_test_headers.cc)
 target_link_libraries(skald_test_pch PRIVATE GTest::gtest GTest::gmock
-                      nlohmann_json::nlohmann_json gRPC::grpc++ protobuf::libprotobuf
-                      PkgConfig::PQXX spdlog::spdlog absl::status absl::statusor absl::time)
-target_compile_definitions(skald_test_pch PRIVATE ${SKALD_PQXX_DEFINES})
+                      nlohmann_json::nlohmann_json)
 target_compile_options(skald_test_pch PRIVATE ${SKALD_WARNINGS} ${SKALD_TEST_COMPILE_OPTIONS})
 target_precompile_headers(skald_test_pch PRIVATE <gtest/gtest.h> <gmock/gmock.h>
                           <nlohmann/json.hpp> <chrono> <functional> <map> <memory> <optional>
-                          <string> <thread> <vector>
-                          <absl/status/status.h> <absl/status/statusor.h> <absl/time/time.h>
-                          <spdlog/spdlog.h> <google/protobuf/message.h> <grpcpp/grpcpp.h>
-                          <pqxx/pqxx>)
+                          <string> <thread> <vector>)
 
 function(skald_add_test)
   cmake_parse_arguments(PARSE_ARGV 0 ARG ""
@@ -50,11 +42,7 @@ function(skald_add_test)
     set(ARG_DISCOVERY_TIMEOUT 30)
   endif()
   add_executable(${ARG_NAME} ${ARG_SOURCES})
-  target_link_libraries(${ARG_NAME} PRIVATE ${ARG_LIBS} Threads::Threads spdlog::spdlog)
-  target_compile_definitions(${ARG_NAME} PRIVATE ${SKALD_PQXX_DEFINES})
-  # The header's text is the fallback if a compiler refuses the binary form.
-  target_include_directories(${ARG_NAME} SYSTEM PRIVATE
-    $<TARGET_PROPERTY:PkgConfig::PQXX,INTERFACE_INCLUDE_DIRECTORIES>)
+  target_link_libraries(${ARG_NAME} PRIVATE ${ARG_LIBS} Threads::Threads)
   target_compile_options(${ARG_NAME} PRIVATE ${SKALD_WARNINGS} ${SKALD_TEST_COMPILE_OPTIONS})
   target_precompile_headers(${ARG_NAME} REUSE_FROM skald_test_pch)
   if(ARG_DEFINITIONS)
