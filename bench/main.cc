@@ -25,6 +25,7 @@
 #include "coordinator/devdb/local_postgres.h"
 #include "coordinator/store/connection.h"
 #include "coordinator/store/migrator.h"
+#include "tests/support/built_files.h"
 
 namespace skald::bench {
 namespace {

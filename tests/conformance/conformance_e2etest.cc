@@ -8,6 +8,7 @@
 #include <set>
 #include <sstream>
 
+#include "tests/support/built_files.h"
 #include "tests/support/child_process.h"
 #include "tests/support/ready_file.h"
 #include "tests/support/temp_dir.h"
@@ -101,7 +102,7 @@ TEST_F(ConformanceTest, TheCppSdkPassesEveryCheck) {
   EXPECT_NE(run.output.find("7 checks: 7 passed, 0 failed"), std::string::npos) << run.output;
 }
 
-#ifdef GO_PARTICIPANT_BINARY
+#ifdef SKALD_HAVE_GO_PROGRAMS
 TEST_F(ConformanceTest, TheGoSdkPassesEveryCheck) {
   const std::string address = StartParticipant(GO_PARTICIPANT_BINARY);
   ASSERT_FALSE(address.empty());
@@ -143,7 +144,7 @@ TEST_F(ConformanceTest, NoParticipantListeningFailsEveryCheckQuickly) {
   EXPECT_LT(absl::Now() - start, absl::Seconds(60));
 }
 
-#ifdef GO_NOOP_PARTICIPANT_BINARY
+#ifdef SKALD_HAVE_GO_PROGRAMS
 // Waits (at most 10 s) for a no-op participant to print the address it listens on, its
 // first line of output.
 absl::StatusOr<std::string> PrintedAddress(const ChildProcess& process) {

@@ -14,6 +14,8 @@
 #include "grpcpp/security/credentials.h"
 #include "nlohmann/json.hpp"
 #include "skald/v1/saga_service.grpc.pb.h"
+// SKALD_BINARY, ORDER_SERVICE_BINARY, ...: the programs e2e tests start.
+#include "tests/support/built_files.h"
 #include "tests/support/child_process.h"
 
 namespace skald::testing {

@@ -3,6 +3,9 @@
 #include <string>
 #include <vector>
 
+// SKALD_BINARY and the other programs e2e tests start.
+#include "tests/support/built_files.h"
+
 namespace skald::testing {
 
 struct CommandOutput {
