@@ -21,6 +21,7 @@
 #include "skald/saga_outbox.h"
 #include "skald/v1/saga_service.grpc.pb.h"
 #include "tests/e2e/coordinator_process.h"
+#include "tests/support/built_files.h"
 #include "tests/support/child_process.h"
 #include "tests/support/ready_file.h"
 #include "tests/support/status_matchers.h"
@@ -157,9 +158,9 @@ TEST_F(OutboxTest, RollbackLeavesNoSagaAndCommitExactlyOne) {
 
 TEST_F(OutboxTest, ServiceKilledRightAfterCommitIsStartedByAnotherRelay) {
   StartCoordinator();
-  auto writer = ChildProcess::Spawn(
-      {OUTBOX_TEST_PROCESS, "commit-then-die", service_db_, "outboxed", "killed-writer"},
-      dir_->File("writer.log"));
+  auto writer = ChildProcess::Spawn({::skald::testing::BuiltFile("outbox-test-process"),
+                                     "commit-then-die", service_db_, "outboxed", "killed-writer"},
+                                    dir_->File("writer.log"));
   ASSERT_TRUE(writer.ok()) << writer.status();
   EXPECT_EQ((*writer)->WaitForExit(absl::Seconds(30)), 128 + SIGKILL);
   EXPECT_EQ(Outbox("state = 'pending' AND saga_id = $1", "killed-writer"), 1);
@@ -231,9 +232,10 @@ TEST_F(OutboxTest, ANotificationWakesTheRelayAtOnce) {
 TEST_F(OutboxTest, RelayKilledMidSendLeavesNoRowBehind) {
   FakeCoordinator hanging_coordinator;
   CommitStarts({"mid-send"}, "hang");
-  auto relay_process = SpawnAndWaitReady({OUTBOX_TEST_PROCESS, "relay", service_db_,
-                                          hanging_coordinator.address(), dir_->File("relay.ready")},
-                                         dir_->File("relay.log"), dir_->File("relay.ready"));
+  auto relay_process =
+      SpawnAndWaitReady({::skald::testing::BuiltFile("outbox-test-process"), "relay", service_db_,
+                         hanging_coordinator.address(), dir_->File("relay.ready")},
+                        dir_->File("relay.log"), dir_->File("relay.ready"));
   ASSERT_TRUE(relay_process.ok()) << relay_process.status();
   ASSERT_TRUE(
       Eventually([&] { return hanging_coordinator.service.hanging >= 1; }, milliseconds(10'000)));

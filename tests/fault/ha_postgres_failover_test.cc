@@ -38,6 +38,7 @@
 #include "tests/fault/fault_system.h"
 #include "tests/fault/invariants.h"
 #include "tests/fault/order_load.h"
+#include "tests/support/built_files.h"
 #include "tests/support/child_process.h"
 #include "tests/support/status_matchers.h"
 #include "tests/support/temp_dir.h"
@@ -93,7 +94,8 @@ class Formation {
   }
   // Runs a command of the script; returns its output, or its log in the error.
   absl::StatusOr<std::string> Run(const std::vector<std::string>& args, absl::Duration timeout) {
-    std::vector<std::string> argv = {HA_PG_AUTO_FAILOVER_SCRIPT, args[0], dir_};
+    std::vector<std::string> argv = {
+        ::skald::testing::SourceFile("tests/fault/ha_pg_auto_failover.sh"), args[0], dir_};
     argv.insert(argv.end(), args.begin() + 1, args.end());
     const std::string log = dir_ + "/../script-" + args[0] + "-" + std::to_string(++runs_) + ".log";
     auto child = ChildProcess::Spawn(argv, log);
