@@ -179,7 +179,11 @@ class ScenarioRun {
     const int max_rounds = 4 * static_cast<int>(definition_.steps.size()) + 8;
     while (!IsTerminal(state_.status)) {
       if (calls_.empty()) DeliverRetries();
-      if (calls_.empty()) DeliverWaitTimeouts();
+      if (calls_.empty()) {
+        // An accepted attempt whose wait ran out is retried after its backoff.
+        DeliverWaitTimeouts();
+        if (calls_.empty()) DeliverRetries();
+      }
       if (calls_.empty()) {
         Note("the saga is left " + std::string(ToString(state_.status)) +
              " with nothing in flight: it waits for something this simulation does not stage");

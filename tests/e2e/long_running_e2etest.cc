@@ -283,27 +283,27 @@ TEST_F(LongRunningTest, ATokenOfAnEarlierAttemptIsStale) {
 
 TEST_F(LongRunningTest, HeartbeatsKeepAStepAliveAndTheirAbsenceFailsIt) {
   Apply("beating",
-        {{"action", "accept"}, {"heartbeat_timeout", "1s"}, {"completion_timeout", "1m"}},
+        {{"action", "accept"}, {"heartbeat_timeout", "2s"}, {"completion_timeout", "1m"}},
         json::object());
   auto [id, token] = StartAndAwaitWaiting("beating", "first");
   ASSERT_FALSE(token.empty());
-  // 3 s of heartbeats every 300 ms: three heartbeat timeouts, and it still waits.
-  for (int i = 0; i < 10; ++i) {
+  // 4.8 s of heartbeats every 400 ms: over two heartbeat timeouts, and it still waits.
+  for (int i = 0; i < 12; ++i) {
     grpc::Status beat = Heartbeat(token, {{"percent", i * 10}});
     ASSERT_TRUE(beat.ok()) << beat.error_message();
-    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    std::this_thread::sleep_for(std::chrono::milliseconds(400));
   }
   auto alive = coordinator_->GetSaga(id);
   ASSERT_TRUE(alive.ok());
   EXPECT_EQ(StateName(alive->steps(0).state()), "WAITING") << alive->DebugString();
   EXPECT_FALSE(alive->steps(0).waiting().last_heartbeat_at().empty());
   EXPECT_EQ(json::parse(alive->steps(0).waiting().heartbeat_details_json()),
-            (json{{"percent", 90}}));
+            (json{{"percent", 110}}));
   // Then silence: the attempt fails (one attempt allowed), and the step is compensated.
   auto saga = coordinator_->WaitForEnd(id, absl::Seconds(10));
   ASSERT_TRUE(saga.ok()) << saga.status();
   EXPECT_EQ(StateName(saga->state()), "COMPENSATED");
-  EXPECT_NE(saga->steps(0).error().find("no heartbeat within heartbeat_timeout of 1s"),
+  EXPECT_NE(saga->steps(0).error().find("no heartbeat within heartbeat_timeout of 2s"),
             std::string::npos)
       << saga->steps(0).error();
   grpc::Status late = Heartbeat(token, json::object());

@@ -74,21 +74,19 @@ class RecordingParticipant final : public v1::Participant::Service {
   // How many calls were answered OUTCOME_ACCEPTED.
   int accepted() const { return accepted_.load(); }
 
+  // How many calls of the step's phase arrived, every delivery counted (a resent attempt
+  // too).
   int CallsOf(const std::string& saga_id, const std::string& step, v1::Phase phase) {
     std::lock_guard lock(mutex_);
-    int n = 0;
-    for (const auto& [key, call] : calls_) {
-      if (std::get<0>(key) == saga_id && std::get<1>(key) == step && std::get<2>(key) == phase) {
-        ++n;
-      }
-    }
-    return n;
+    auto it = deliveries_.find({saga_id, step, phase});
+    return it == deliveries_.end() ? 0 : it->second;
   }
 
  private:
   void Record(const v1::StepCall& call) {
     std::lock_guard lock(mutex_);
     calls_[{call.saga_id(), call.step(), call.phase(), call.attempt()}] = call;
+    ++deliveries_[{call.saga_id(), call.step(), call.phase()}];
   }
 
   int port_ = 0;
@@ -96,6 +94,7 @@ class RecordingParticipant final : public v1::Participant::Service {
   std::unique_ptr<grpc::Server> server_;
   std::mutex mutex_;
   std::map<std::tuple<std::string, std::string, v1::Phase, int>, v1::StepCall> calls_;
+  std::map<std::tuple<std::string, std::string, v1::Phase>, int> deliveries_;
 };
 
 }  // namespace skald::testing

@@ -192,7 +192,8 @@ INSTANTIATE_TEST_SUITE_P(
         CASE("step_unknown_field",
              "steps[0].compensaton: unknown field (did you mean \"compensation\"?) (allowed: "
              "name, participant, service, action, compensation, after, input, when, pivot, retry, "
-             "compensation_retry, attempt_timeout, step_timeout)",
+             "compensation_retry, attempt_timeout, step_timeout, completion_timeout, "
+             "heartbeat_timeout)",
              d["steps"][0]["compensaton"] = "cancel"),
         CASE("step_empty_compensation", "steps[0].compensation: must not be empty",
              d["steps"][0]["compensation"] = ""),
@@ -242,7 +243,8 @@ INSTANTIATE_TEST_SUITE_P(
              d["defaults"] = json::array()),
         CASE("defaults_unknown_field",
              "defaults.retries: unknown field (did you mean \"retry\"?) (allowed: retry, "
-             "compensation_retry, attempt_timeout, step_timeout)",
+             "compensation_retry, attempt_timeout, step_timeout, completion_timeout, "
+             "heartbeat_timeout)",
              d["defaults"] = {{"retries", json::object()}}),
         CASE("defaults_retry_bad",
              "defaults.retry.max_attempts: must be a whole number from 1 to 10000",

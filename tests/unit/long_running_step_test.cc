@@ -345,6 +345,8 @@ TEST(LongRunningStep, DefinitionsReadAndCheckTheTimeouts) {
 
 TEST(LongRunningStep, SimulationStagesAWaitThatRunsOut) {
   SagaDefinition definition = WaitingDefinition();
+  // Only s0 may be accepted: s1 keeps the default completion_timeout.
+  definition.steps[1].completion_timeout = kDefaultCompletionTimeout;
   std::vector<ScenarioResult> scenarios = Simulate(definition);
   const ScenarioResult* waited = nullptr;
   for (const ScenarioResult& scenario : scenarios) {
