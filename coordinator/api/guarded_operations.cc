@@ -109,38 +109,35 @@ absl::Status GuardedOperations::SkipStep(const Caller& caller, v1::OperatorActio
   return operations_.SkipStep(request, response);
 }
 
-absl::Status GuardedOperations::CompleteStep(const Caller& caller,
-                                             const v1::CompleteStepRequest& request,
-                                             v1::CompleteStepResponse* response) const {
+absl::StatusOr<core::CompletionClaims> GuardedOperations::AllowedCompletion(
+    const Caller& caller, std::string_view token) const {
   if (absl::Status s =
           Allowed([&](const AccessGuard& g) { return g.CheckComplete(caller, nullptr); });
       !s.ok()) {
     return s;
   }
-  auto claims = operations_.OpenCompletionToken(request.completion_token());
+  auto claims = operations_.OpenCompletionToken(token);
   if (!claims.ok()) return claims.status();
   if (absl::Status s =
           Allowed([&](const AccessGuard& g) { return g.CheckComplete(caller, &claims->saga_id); });
       !s.ok()) {
     return s;
   }
+  return claims;
+}
+
+absl::Status GuardedOperations::CompleteStep(const Caller& caller,
+                                             const v1::CompleteStepRequest& request,
+                                             v1::CompleteStepResponse* response) const {
+  auto claims = AllowedCompletion(caller, request.completion_token());
+  if (!claims.ok()) return claims.status();
   return operations_.CompleteStep(*claims, request, response);
 }
 
 absl::Status GuardedOperations::Heartbeat(const Caller& caller, const v1::HeartbeatRequest& request,
                                           v1::HeartbeatResponse* response) const {
-  if (absl::Status s =
-          Allowed([&](const AccessGuard& g) { return g.CheckComplete(caller, nullptr); });
-      !s.ok()) {
-    return s;
-  }
-  auto claims = operations_.OpenCompletionToken(request.completion_token());
+  auto claims = AllowedCompletion(caller, request.completion_token());
   if (!claims.ok()) return claims.status();
-  if (absl::Status s =
-          Allowed([&](const AccessGuard& g) { return g.CheckComplete(caller, &claims->saga_id); });
-      !s.ok()) {
-    return s;
-  }
   return operations_.Heartbeat(*claims, request, response);
 }
 

@@ -84,6 +84,10 @@ class GuardedOperations {
   absl::Status Allowed(Check check) const {
     return guard_ ? check(*guard_) : absl::OkStatus();
   }
+  // The claims of a completion token, once the caller may complete steps at all and then
+  // steps of the token's saga (its namespace is only known once the token is opened).
+  absl::StatusOr<core::CompletionClaims> AllowedCompletion(const Caller& caller,
+                                                           std::string_view token) const;
 
   SagaOperations& operations_;
   RegistryOperations* const registry_;
