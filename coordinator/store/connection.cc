@@ -201,6 +201,7 @@ std::string_view OperationLabel(std::string_view what) {
       {"claim sagas", "claim_sagas"},
       {"take the lease", "take_lease"},
       {"renew_leases", "renew_leases"},
+      {"renew leases", "renew_leases"},
       {"reclaim_own_leases", "reclaim_own_leases"},
       {"release leases", "release_leases"},
       {"register ", "register_participant"},
@@ -212,6 +213,7 @@ std::string_view OperationLabel(std::string_view what) {
       {"release notification", "release_notification"},
       {"queue alerts", "queue_alerts"},
       {"write the readiness heartbeat", "readiness_heartbeat"},
+      {"load the cluster secret", "load_cluster_secret"},
   };
   std::string_view best = "other";
   size_t best_length = 0;
