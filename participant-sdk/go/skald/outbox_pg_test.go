@@ -22,7 +22,7 @@ import (
 // A coordinator's SagaService for the relay: StartSaga is idempotent by saga id like the real
 // one; definition "unknown" is NOT_FOUND, "hang" waits for the caller's deadline, and while
 // down every call is UNAVAILABLE.
-type fakeSagaService struct {
+type fakeStartSagaService struct {
 	pb.UnimplementedSagaServiceServer
 	mu      sync.Mutex
 	sagas   map[string]int // saga id -> StartSaga calls that reached it
@@ -31,7 +31,7 @@ type fakeSagaService struct {
 	down    bool
 }
 
-func (f *fakeSagaService) StartSaga(ctx context.Context, req *pb.StartSagaRequest) (*pb.StartSagaResponse, error) {
+func (f *fakeStartSagaService) StartSaga(ctx context.Context, req *pb.StartSagaRequest) (*pb.StartSagaResponse, error) {
 	f.mu.Lock()
 	f.calls++
 	down := f.down
@@ -58,25 +58,25 @@ func (f *fakeSagaService) StartSaga(ctx context.Context, req *pb.StartSagaReques
 	return &pb.StartSagaResponse{SagaId: req.SagaId, Created: created}, nil
 }
 
-func (f *fakeSagaService) setDown(down bool) {
+func (f *fakeStartSagaService) setDown(down bool) {
 	f.mu.Lock()
 	f.down = down
 	f.mu.Unlock()
 }
 
-func (f *fakeSagaService) counts() (calls, created, sagas int) {
+func (f *fakeStartSagaService) counts() (calls, created, sagas int) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.calls, f.created, len(f.sagas)
 }
 
-func startFakeCoordinator(t *testing.T) (*fakeSagaService, string) {
+func startFakeCoordinator(t *testing.T) (*fakeStartSagaService, string) {
 	t.Helper()
 	listener, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	service := &fakeSagaService{sagas: map[string]int{}}
+	service := &fakeStartSagaService{sagas: map[string]int{}}
 	server := grpc.NewServer()
 	pb.RegisterSagaServiceServer(server, service)
 	go server.Serve(listener)
