@@ -40,19 +40,39 @@ void InstanceDirectory::RefreshLoop(std::chrono::milliseconds interval) {
 }
 
 absl::Status InstanceDirectory::Refresh() {
+  const RefreshStart start = BeginRefresh();
   absl::StatusOr<std::vector<core::ParticipantInstance>> live = store_.LiveInstances();
   if (!live.ok()) return live.status();
-  ReplaceInstances(*std::move(live));
+  FinishRefresh(start, *std::move(live));
   return absl::OkStatus();
 }
 
-void InstanceDirectory::ReplaceInstances(std::vector<core::ParticipantInstance> instances) {
+InstanceDirectory::RefreshStart InstanceDirectory::BeginRefresh() const {
   std::lock_guard lock(mutex_);
+  return {changes_};
+}
+
+void InstanceDirectory::FinishRefresh(RefreshStart start,
+                                      std::vector<core::ParticipantInstance> live) {
+  std::lock_guard lock(mutex_);
+  // A change numbered after the start committed to the database after (or while) the
+  // reload read it: this view already holds its outcome, the reload may not.
+  std::map<Key, core::ParticipantInstance> newer;
+  std::set<Key> newer_keys;
+  for (const auto& [key, number] : changed_at_) {
+    if (number <= start.changes_seen) continue;
+    newer_keys.insert(key);
+    if (auto it = instances_.find(key); it != instances_.end()) newer.emplace(key, it->second);
+  }
   instances_.clear();
-  for (core::ParticipantInstance& instance : instances) {
+  for (core::ParticipantInstance& instance : live) {
     Key key{instance.service, instance.instance_id};
+    if (newer_keys.count(key)) continue;
     instances_.emplace(std::move(key), std::move(instance));
   }
+  instances_.merge(newer);
+  // Changes the reload has seen need no remembering any more.
+  std::erase_if(changed_at_, [&](const auto& entry) { return entry.second <= start.changes_seen; });
   // Health outlives a registration's renewals but not the registration itself.
   std::erase_if(health_, [this](const auto& entry) { return !instances_.count(entry.first); });
 }
@@ -68,6 +88,7 @@ absl::Status InstanceDirectory::Register(const core::ParticipantInstance& instan
   entry.registered_at = is_new ? now : entry.registered_at;
   entry.renewed_at = now;
   entry.expires_at = now + ttl;
+  changed_at_[{instance.service, instance.instance_id}] = ++changes_;
   return absl::OkStatus();
 }
 
@@ -78,6 +99,7 @@ absl::StatusOr<bool> InstanceDirectory::Deregister(const std::string& service,
   std::lock_guard lock(mutex_);
   instances_.erase({service, instance_id});
   health_.erase({service, instance_id});
+  changed_at_[{service, instance_id}] = ++changes_;
   return removed;
 }
 
@@ -95,7 +117,8 @@ std::optional<ChosenInstance> InstanceDirectory::Choose(const std::string& servi
                           health == health_.end() ? std::nullopt : health->second.ejected_until});
     instances.push_back(&it->second);
   }
-  const std::optional<size_t> chosen = core::ChooseInstance(candidates, tried, turns_[service]++, now_());
+  const std::optional<size_t> chosen =
+      core::ChooseInstance(candidates, tried, turns_[service]++, now_());
   if (!chosen) return std::nullopt;
   return ChosenInstance{instances[*chosen]->instance_id, instances[*chosen]->address};
 }

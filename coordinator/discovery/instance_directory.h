@@ -61,6 +61,15 @@ class InstanceDirectory {
   // Reloads the registrations now.
   absl::Status Refresh();
 
+  // The two halves of Refresh, public so a test can register in between: a reload reads
+  // the database before it replaces this view, and a registration or deregistration made
+  // here meanwhile is newer than what it read, so it is kept.
+  struct RefreshStart {
+    uint64_t changes_seen;
+  };
+  RefreshStart BeginRefresh() const;
+  void FinishRefresh(RefreshStart start, std::vector<core::ParticipantInstance> live);
+
   // Stores a registration (or its renewal), then updates this view at once.
   absl::Status Register(const core::ParticipantInstance& instance, std::chrono::milliseconds ttl);
   absl::StatusOr<bool> Deregister(const std::string& service, const std::string& instance_id);
@@ -88,7 +97,6 @@ class InstanceDirectory {
 
  private:
   using Key = std::pair<std::string, std::string>;  // (service, instance_id)
-  void ReplaceInstances(std::vector<core::ParticipantInstance> instances);
   void RefreshLoop(std::chrono::milliseconds interval);
 
   store::RegistryStore& store_;
@@ -97,6 +105,10 @@ class InstanceDirectory {
   mutable std::mutex mutex_;
   std::map<Key, core::ParticipantInstance> instances_;
   std::map<Key, InstanceHealth> health_;
+  // Registrations and deregistrations made here, numbered, by the number of the last
+  // change to each key: a reload that began before a change must not undo it.
+  uint64_t changes_ = 0;
+  std::map<Key, uint64_t> changed_at_;
   // Per service: a counter shared by all services would hand each service a stride of
   // the turns, and with two services called alternately one of them would always get the
   // same instance.

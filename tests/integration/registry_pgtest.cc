@@ -147,6 +147,37 @@ TEST_F(RegistryTest, DirectoryRoutesOverLiveInstancesAndEjectsFailingOnes) {
   EXPECT_EQ(ids, (std::vector<std::string>{"b", "c", "p"}));
 }
 
+// CI found a listing 20 instances short: a reload read the database, 20 registrations
+// landed, and the reload then replaced the view with what it had read. Changes made here
+// while a reload reads are newer than it and are kept; older ones are the database's.
+TEST_F(RegistryTest, AReloadDoesNotUndoRegistrationsMadeWhileItRead) {
+  discovery::InstanceDirectory directory(*store_);
+  ASSERT_TRUE(directory.Register(Instance("kept", "127.0.0.1:1001"), milliseconds(60'000)).ok());
+  ASSERT_TRUE(directory.Register(Instance("gone", "127.0.0.1:1002"), milliseconds(60'000)).ok());
+
+  const auto start = directory.BeginRefresh();
+  auto read = store_->LiveInstances();
+  ASSERT_TRUE(read.ok()) << read.status();
+  ASSERT_EQ(read->size(), 2u);
+  // While the reload holds what it read: one registers, one leaves.
+  ASSERT_TRUE(directory.Register(Instance("new", "127.0.0.1:1003"), milliseconds(60'000)).ok());
+  ASSERT_TRUE(directory.Deregister("inventory", "gone").ok());
+  directory.FinishRefresh(start, *std::move(read));
+
+  auto ids = [&] {
+    std::vector<std::string> listed;
+    for (const auto& view : directory.Snapshot()) listed.push_back(view.instance.instance_id);
+    return listed;
+  };
+  EXPECT_EQ(ids(), (std::vector<std::string>{"kept", "new"}));
+
+  // The next reload saw both changes; one made elsewhere since is the database's to tell.
+  RegistryStore other(*pool_);
+  ASSERT_TRUE(other.Deregister("inventory", "new").ok());
+  ASSERT_TRUE(directory.Refresh().ok());
+  EXPECT_EQ(ids(), (std::vector<std::string>{"kept"}));
+}
+
 // Issue 13: 500 registrations were accepted in 3 s, after which `skald participant list`
 // failed. Live registrations are bounded per service and in all; renewals always pass.
 TEST_F(RegistryTest, NewRegistrationsOverTheLimitsAreRefusedAndRenewalsPass) {
