@@ -426,7 +426,8 @@ absl::StatusOr<std::vector<std::string>> PostgresSagaStore::CommitTransitions(
     fenced.clear();
     pqxx::work tx(c);
     std::unordered_set<std::string> updated;
-    for (const auto& row : tx.exec_params(SqlOf(stmt::kUpdateSagas), saga_rows, owner)) {
+    for (const auto& row :
+         tx.exec_params(SqlOf(stmt::kUpdateSagas), saga_rows, owner, sagas.size())) {
       updated.insert(row[0].as<std::string>());
     }
     json steps = json::array();
@@ -449,7 +450,9 @@ absl::StatusOr<std::vector<std::string>> PostgresSagaStore::CommitTransitions(
       }
       QueueAlerts(tx, before, *write.transition, *write.definition, outbox_);
     }
-    if (!steps.empty()) tx.exec_params0(SqlOf(stmt::kUpdateSteps), BatchParam(steps));
+    if (!steps.empty()) {
+      tx.exec_params0(SqlOf(stmt::kUpdateSteps), BatchParam(steps), steps.size());
+    }
     if (!events.empty()) tx.exec_params0(SqlOf(stmt::kInsertEvents), BatchParam(events));
     tx.commit();
   });
