@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <ctime>
 
+#include "coordinator/core/timestamp_text.h"
 #include "coordinator/core/trace_context.h"
 
 namespace skald::api {
@@ -78,20 +79,6 @@ v1::StepState ToWire(StepStatus status) {
   return v1::STEP_STATE_UNSPECIFIED;
 }
 
-std::string Rfc3339Millis(core::TimePoint time) {
-  const auto millis =
-      std::chrono::duration_cast<std::chrono::milliseconds>(time.time_since_epoch());
-  const std::time_t seconds = millis.count() / 1000;
-  std::tm utc{};
-  gmtime_r(&seconds, &utc);
-  char text[32];
-  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%S", &utc);
-  char with_millis[48];
-  std::snprintf(with_millis, sizeof with_millis, "%s.%03dZ", text,
-                static_cast<int>(millis.count() % 1000));
-  return with_millis;
-}
-
 v1::StepState ShownState(const core::StepState& step) {
   if (step.waiting) {
     return step.status == StepStatus::kCompensating ? v1::STEP_STATE_COMPENSATION_WAITING
@@ -138,13 +125,13 @@ void ToWire(const store::SagaRecord& record, bool with_steps, v1::Saga& out) {
     wire->set_state(ShownState(step));
     if (step.waiting) {
       v1::WaitingStep* waiting = wire->mutable_waiting();
-      waiting->set_since(Rfc3339Millis(step.waiting->since));
-      waiting->set_deadline(Rfc3339Millis(step.waiting->deadline));
+      waiting->set_since(core::Rfc3339Millis(step.waiting->since));
+      waiting->set_deadline(core::Rfc3339Millis(step.waiting->deadline));
       if (step.waiting->last_heartbeat) {
-        waiting->set_last_heartbeat_at(Rfc3339Millis(*step.waiting->last_heartbeat));
+        waiting->set_last_heartbeat_at(core::Rfc3339Millis(*step.waiting->last_heartbeat));
       }
       if (step.waiting->heartbeat_deadline) {
-        waiting->set_heartbeat_deadline(Rfc3339Millis(*step.waiting->heartbeat_deadline));
+        waiting->set_heartbeat_deadline(core::Rfc3339Millis(*step.waiting->heartbeat_deadline));
       }
       if (!step.waiting->heartbeat_details.is_null()) {
         waiting->set_heartbeat_details_json(step.waiting->heartbeat_details.dump());

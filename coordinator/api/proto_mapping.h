@@ -19,9 +19,6 @@ v1::StepState ToWire(core::StepStatus status);
 // Returns nullopt for SAGA_STATE_UNSPECIFIED or an unknown value.
 std::optional<core::SagaStatus> FromWire(v1::SagaState state);
 
-// "2026-12-07T11:37:17.123Z".
-std::string Rfc3339Millis(core::TimePoint time);
-
 // The wire state of a step: WAITING / COMPENSATION_WAITING while an accepted attempt waits.
 v1::StepState ShownState(const core::StepState& step);
 

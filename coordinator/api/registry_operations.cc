@@ -9,6 +9,7 @@
 
 #include "coordinator/core/definition_parser.h"
 #include "coordinator/core/storable_text.h"
+#include "coordinator/core/timestamp_text.h"
 
 namespace skald::api {
 namespace {
@@ -37,20 +38,6 @@ std::optional<absl::Status> CheckAddress(const std::string& address) {
     return Invalid("address: must be \"host:port\", got \"" + address + "\"");
   }
   return std::nullopt;
-}
-
-std::string Rfc3339(core::TimePoint time) {
-  const auto millis =
-      std::chrono::duration_cast<std::chrono::milliseconds>(time.time_since_epoch());
-  const std::time_t seconds = millis.count() / 1000;
-  std::tm utc{};
-  gmtime_r(&seconds, &utc);
-  char text[32];
-  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%S", &utc);
-  char with_millis[40];
-  std::snprintf(with_millis, sizeof with_millis, "%s.%03dZ", text,
-                static_cast<int>(millis.count() % 1000));
-  return with_millis;
 }
 
 }  // namespace
@@ -176,9 +163,9 @@ absl::Status RegistryOperations::ListParticipants(const v1::ListParticipantsRequ
     for (const std::string& compensation : instance.compensations) {
       out->add_compensations(compensation);
     }
-    out->set_registered_at(Rfc3339(instance.registered_at));
-    out->set_renewed_at(Rfc3339(instance.renewed_at));
-    out->set_expires_at(Rfc3339(instance.expires_at));
+    out->set_registered_at(core::Rfc3339Millis(instance.registered_at));
+    out->set_renewed_at(core::Rfc3339Millis(instance.renewed_at));
+    out->set_expires_at(core::Rfc3339Millis(instance.expires_at));
     const bool ejected = view.health.ejected_until && *view.health.ejected_until > now;
     out->set_health(ejected                                ? "ejected"
                     : view.health.consecutive_failures > 0 ? "failing"
@@ -186,7 +173,7 @@ absl::Status RegistryOperations::ListParticipants(const v1::ListParticipantsRequ
                                                            : "unknown");
     out->set_consecutive_failures(view.health.consecutive_failures);
     out->set_last_error(view.health.last_error);
-    if (ejected) out->set_ejected_until(Rfc3339(*view.health.ejected_until));
+    if (ejected) out->set_ejected_until(core::Rfc3339Millis(*view.health.ejected_until));
   }
   return absl::OkStatus();
 }

@@ -588,7 +588,7 @@ absl::Status SagaOperations::Heartbeat(const core::CompletionClaims& claims,
   auto after = store_.GetSaga(claims.saga_id);
   if (!after.ok()) return after.status();
   const core::StepState& step = after->state.steps.at(claims.step);
-  if (step.waiting) response->set_heartbeat_deadline(Rfc3339Millis(step.waiting->due()));
+  if (step.waiting) response->set_heartbeat_deadline(core::Rfc3339Millis(step.waiting->due()));
   return absl::OkStatus();
 }
 

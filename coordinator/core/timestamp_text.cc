@@ -1,5 +1,7 @@
 #include "coordinator/core/timestamp_text.h"
 
+#include <cstdio>
+#include <ctime>
 #include <string>
 
 namespace skald::core {
@@ -91,6 +93,18 @@ absl::Status CheckTimestampText(std::string_view text) {
     return absl::InvalidArgumentError(shown + ": offset out of range (-15:59 to +15:59)");
   }
   return absl::OkStatus();
+}
+
+std::string Rfc3339Millis(TimePoint time) {
+  const auto millis =
+      std::chrono::duration_cast<std::chrono::milliseconds>(time.time_since_epoch()).count();
+  const std::time_t seconds = millis / 1000;
+  std::tm utc{};
+  gmtime_r(&seconds, &utc);
+  char text[48];
+  const size_t length = std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%S", &utc);
+  std::snprintf(text + length, sizeof text - length, ".%03dZ", static_cast<int>(millis % 1000));
+  return text;
 }
 
 }  // namespace skald::core

@@ -42,5 +42,12 @@ TEST(CheckTimestampText, RefusesWhatIsNoTimestamp) {
   EXPECT_FALSE(CheckTimestampText(std::string("2026-01-01\0", 11)).ok());
 }
 
+TEST(Rfc3339Millis, WritesUtcWithMillisecondsAndReadsBackAsValid) {
+  const TimePoint time = TimePoint(std::chrono::milliseconds(1'796'601'437'123));
+  EXPECT_EQ(Rfc3339Millis(time), "2026-12-06T23:57:17.123Z");
+  EXPECT_EQ(Rfc3339Millis(TimePoint(std::chrono::milliseconds(5))), "1970-01-01T00:00:00.005Z");
+  EXPECT_TRUE(CheckTimestampText(Rfc3339Millis(time)).ok());
+}
+
 }  // namespace
 }  // namespace skald::core
