@@ -88,7 +88,12 @@ void AddServeCommand(CLI::App& app, Arguments& args, Commands& commands) {
   ServeFlags& serve = args.serve;
   auto* serve_cmd =
       app.add_subcommand("serve", "run the coordinator against a PostgreSQL database");
-  serve_cmd->add_option("--db", serve.database_uri, "libpq connection URI")->required();
+  // The URI usually carries a password: from the environment it stays out of the process
+  // list (`ps`) and the unit file.
+  serve_cmd
+      ->add_option("--db", serve.database_uri,
+                   "libpq connection URI (env SKALD_DB; prefer it when the URI holds a password)")
+      ->envname("SKALD_DB");
   AddCoordinatorFlags(*serve_cmd, serve);
   serve_cmd->add_option("--node-id", serve.node_id,
                         "this coordinator's name in lease records, unique among running "

@@ -89,6 +89,12 @@ absl::StatusOr<std::chrono::milliseconds> ParseRetention(const std::string& text
 }  // namespace
 
 int RunServe(const ServeFlags& flags) {
+  if (flags.database_uri.empty()) {
+    spdlog::error(
+        "no database: give --db URI, or set SKALD_DB (which keeps a password out of "
+        "the process list)");
+    return 2;
+  }
   server::ServerOptions options;
   if (absl::Status applied = ApplyCoordinatorFlags(flags, options); !applied.ok()) {
     spdlog::error("{}", std::string(applied.message()));

@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <iterator>
 
 #include "tests/e2e/order_system.h"
 #include "tests/e2e/skald_command.h"
@@ -114,6 +115,35 @@ TEST(SkaldCli, ServerLimitsAreConfigurable) {
           "RESOURCE_EXHAUSTED: input_json: 111 bytes, over the limit of 64 (--max-input-bytes)"),
       std::string::npos)
       << too_big.err;
+}
+
+// The database URI holds a password: `serve` takes it from SKALD_DB, out of the process
+// list, and says where it looked when it has none.
+TEST(SkaldCli, ServeTakesTheDatabaseFromTheEnvironment) {
+  auto dir = TempDir::Create("skald-env-db-");
+  ASSERT_TRUE(dir.ok()) << dir.status();
+  auto db = FreshDatabase("envdb");
+  ASSERT_TRUE(db.ok()) << db.status();
+  ChildProcessOptions options;
+  options.argv = {SKALD_BINARY,  "serve",        "--listen",
+                  "127.0.0.1:0", "--ready-file", dir->File("ready")};
+  options.log_path = dir->File("coordinator.log");
+  options.env = {{"SKALD_DB", *db}};
+  auto coordinator = ChildProcess::Spawn(options);
+  ASSERT_TRUE(coordinator.ok()) << coordinator.status();
+  auto address = WaitForReadyFile(dir->File("ready"), absl::Seconds(30), coordinator->get());
+  ASSERT_TRUE(address.ok()) << address.status();
+  CommandOutput listed = RunSkald(dir->path(), {"saga", "list", "--address", *address});
+  EXPECT_EQ(listed.exit_code, 0) << listed.err;
+  std::ifstream cmdline("/proc/" + std::to_string((*coordinator)->pid()) + "/cmdline");
+  const std::string shown((std::istreambuf_iterator<char>(cmdline)),
+                          std::istreambuf_iterator<char>());
+  EXPECT_EQ(shown.find(*db), std::string::npos) << "the URI is not in the process list";
+
+  CommandOutput without = RunSkald(dir->path(), {"serve", "--listen", "127.0.0.1:0"});
+  EXPECT_EQ(without.exit_code, 2);
+  const std::string said = without.out + without.err;  // the coordinator's log
+  EXPECT_NE(said.find("no database: give --db URI, or set SKALD_DB"), std::string::npos) << said;
 }
 
 TEST(SkaldCli, ReportsAnUnreachableCoordinator) {
