@@ -264,7 +264,7 @@ absl::Status StartCoordinators(Stack& stack, const Flags& flags, const std::stri
   stack.coordinator.reset();
   std::vector<std::string> addresses;
   for (int i = 1; i <= count; ++i) {
-    const std::string node = count == 1 ? "bench" : "bench-" + std::to_string(i);
+    const std::string node = "bench-" + std::to_string(i);
     auto started = CoordinatorProcess::Start(
         flags.skald, stack.postgres->ConnectionUri("skald"),
         work_dir + "/coordinator-" + std::to_string(count) + "-" + std::to_string(i) + ".log",
@@ -281,6 +281,28 @@ absl::Status StartCoordinators(Stack& stack, const Flags& flags, const std::stri
   return absl::OkStatus();
 }
 
+// Waits (at most `timeout`) until no saga of the benchmark's database is unfinished, so that
+// a run does not share the machine with an earlier run's backlog (the start-only run leaves
+// thousands of sagas for the engines to drive). Returns how many are still unfinished.
+absl::StatusOr<long long> WaitForNoBacklog(const Stack& stack, std::chrono::seconds timeout) {
+  const auto give_up = std::chrono::steady_clock::now() + timeout;
+  try {
+    pqxx::connection connection(stack.postgres->ConnectionUri("skald"));
+    while (true) {
+      const long long unfinished =
+          pqxx::nontransaction(connection)
+              .exec1(
+                  "SELECT count(*) FROM sagas "
+                  "WHERE state NOT IN ('COMPLETED', 'COMPENSATED', 'FAILED')")[0]
+              .as<long long>();
+      if (unfinished == 0 || std::chrono::steady_clock::now() >= give_up) return unfinished;
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    }
+  } catch (const std::exception& e) {
+    return absl::InternalError(std::string("counting unfinished sagas: ") + e.what());
+  }
+}
+
 // Issue 15, point 4: 1, 2, ... `max_coordinators` coordinators sharing one database, clients
 // spread evenly over them, the 3-step closed loop; adds one run per count to `report`, then
 // leaves one coordinator running as before.
@@ -290,6 +312,12 @@ absl::Status RunScaleOut(Stack& stack, const Flags& flags, const std::string& wo
   for (int n = 1; n <= max_coordinators; ++n) {
     std::cerr << "bench: scale-out, " << n << " coordinator(s) on one database\n";
     if (auto s = StartCoordinators(stack, flags, work_dir, n); !s.ok()) return s;
+    auto backlog = WaitForNoBacklog(stack, std::chrono::seconds(120));
+    if (!backlog.ok()) return backlog.status();
+    if (*backlog > 0) {
+      std::cerr << "bench: scale-out, " << *backlog
+                << " sagas of earlier runs still unfinished after 120 s: measuring anyway\n";
+    }
     auto measured =
         Measure(stack, "3 linear, " + std::to_string(n) + " coordinator(s)", three, closed);
     if (!measured.ok()) return measured.status();
