@@ -29,12 +29,12 @@ bool Reap(pid_t pid, std::chrono::milliseconds timeout) {
 
 absl::StatusOr<std::unique_ptr<CoordinatorProcess>> CoordinatorProcess::Start(
     const std::string& skald_binary, const std::string& database_uri, const std::string& log_path,
-    const std::vector<std::string>& extra_args) {
+    const std::vector<std::string>& extra_args, const std::string& node_id) {
   const std::string ready_file = log_path + ".ready";
   std::remove(ready_file.c_str());
   std::vector<std::string> argv = {skald_binary, "serve",       "--db",         database_uri,
                                    "--listen",   "127.0.0.1:0", "--ready-file", ready_file,
-                                   "--node-id",  "bench"};
+                                   "--node-id",  node_id};
   const bool sets_level = std::any_of(extra_args.begin(), extra_args.end(), [](const auto& arg) {
     return arg.rfind("--log-level", 0) == 0;
   });

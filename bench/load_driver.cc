@@ -17,8 +17,9 @@ constexpr int64_t kAwaitMillis = 30'000;
 // One run's shared state: the sagas in flight and what ended.
 class Run {
  public:
-  Run(v1::SagaService::Stub& stub, const Scenario& scenario, const LoadSpec& spec)
-      : stub_(stub), scenario_(scenario), spec_(spec) {}
+  Run(const std::vector<v1::SagaService::Stub*>& stubs, const Scenario& scenario,
+      const LoadSpec& spec)
+      : stubs_(stubs), scenario_(scenario), spec_(spec) {}
 
   LoadResult Drive(const std::function<void()>& at_window_start,
                    const std::function<void()>& at_window_end) {
@@ -61,6 +62,8 @@ class Run {
     v1::AwaitSagaRequest await;
     v1::AwaitSagaResponse awaited;
     Clock::time_point began;
+    // The coordinator that started it, and is asked for its end.
+    v1::SagaService::Stub* stub = nullptr;
   };
 
   // Offers a saga every 1/rate seconds from `begin` until `end`.
@@ -85,6 +88,7 @@ class Run {
   void Launch() {
     auto* saga = new Saga();
     const long long n = launched_.fetch_add(1);
+    saga->stub = stubs_[static_cast<size_t>(n) % stubs_.size()];
     // Every k-th saga fails at its last step: an even spread, the same in every run.
     const bool fail = scenario_.compensate_share > 0 &&
                       static_cast<long long>((n + 1) * scenario_.compensate_share) !=
@@ -98,11 +102,11 @@ class Run {
       ++in_flight_;
     }
     saga->began = Clock::now();
-    stub_.async()->StartSaga(&saga->start_context, &saga->start, &saga->started,
-                             [this, saga](grpc::Status status) {
-                               if (!status.ok()) return Finish(saga, status);
-                               Await(saga);
-                             });
+    saga->stub->async()->StartSaga(&saga->start_context, &saga->start, &saga->started,
+                                   [this, saga](grpc::Status status) {
+                                     if (!status.ok()) return Finish(saga, status);
+                                     Await(saga);
+                                   });
   }
 
   void Await(Saga* saga) {
@@ -111,13 +115,13 @@ class Run {
                                       std::chrono::milliseconds(kAwaitMillis + 10'000));
     saga->await.set_saga_id(saga->started.saga_id());
     saga->await.set_timeout_ms(kAwaitMillis);
-    stub_.async()->AwaitSaga(saga->await_context.get(), &saga->await, &saga->awaited,
-                             [this, saga](grpc::Status status) {
-                               if (status.ok() && !saga->awaited.finished() && !stopping_) {
-                                 return Await(saga);
-                               }
-                               Finish(saga, status);
-                             });
+    saga->stub->async()->AwaitSaga(saga->await_context.get(), &saga->await, &saga->awaited,
+                                   [this, saga](grpc::Status status) {
+                                     if (status.ok() && !saga->awaited.finished() && !stopping_) {
+                                       return Await(saga);
+                                     }
+                                     Finish(saga, status);
+                                   });
   }
 
   void Finish(Saga* saga, const grpc::Status& status) {
@@ -154,7 +158,7 @@ class Run {
     if (relaunch) Launch();
   }
 
-  v1::SagaService::Stub& stub_;
+  const std::vector<v1::SagaService::Stub*> stubs_;
   const Scenario scenario_;
   const LoadSpec spec_;
   std::atomic<bool> stopping_ = false;
@@ -168,14 +172,19 @@ class Run {
 
 }  // namespace
 
-LoadDriver::LoadDriver(const std::string& coordinator_address)
-    : channel_(grpc::CreateChannel(coordinator_address, grpc::InsecureChannelCredentials())),
-      stub_(v1::SagaService::NewStub(channel_)) {}
+LoadDriver::LoadDriver(const std::vector<std::string>& coordinator_addresses) {
+  for (const std::string& address : coordinator_addresses) {
+    stubs_.push_back(
+        v1::SagaService::NewStub(grpc::CreateChannel(address, grpc::InsecureChannelCredentials())));
+  }
+}
 
 LoadResult LoadDriver::Run(const Scenario& scenario, const LoadSpec& spec,
                            const std::function<void()>& at_window_start,
                            const std::function<void()>& at_window_end) {
-  auto run = std::make_unique<bench::Run>(*stub_, scenario, spec);
+  std::vector<v1::SagaService::Stub*> stubs;
+  for (const auto& stub : stubs_) stubs.push_back(stub.get());
+  auto run = std::make_unique<bench::Run>(stubs, scenario, spec);
   LoadResult result = run->Drive(at_window_start, at_window_end);
   // Calls still in flight after the drain reference the run: keep it alive (a bounded leak
   // in a benchmark that already reports them as unfinished).

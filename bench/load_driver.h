@@ -34,9 +34,14 @@ struct LoadResult {
 
 // Drives sagas through the client API with gRPC's asynchronous client: StartSaga, then
 // AwaitSaga for its end; latency is measured from the start call to the await's answer.
+// Given several coordinators, sagas are spread over them in turn, each awaited on the
+// coordinator that started it (which holds its lease and wakes its waiters at once).
 class LoadDriver {
  public:
-  explicit LoadDriver(const std::string& coordinator_address);
+  explicit LoadDriver(const std::string& coordinator_address)
+      : LoadDriver(std::vector<std::string>{coordinator_address}) {}
+  // REQUIRES: at least one address.
+  explicit LoadDriver(const std::vector<std::string>& coordinator_addresses);
 
   // Offers the load `spec` describes for warmup + duration, sagas of `scenario` (applied
   // already); blocks until it is done and the sagas in flight have ended (or spec.drain
@@ -47,8 +52,7 @@ class LoadDriver {
                  const std::function<void()>& at_window_end);
 
  private:
-  std::shared_ptr<grpc::Channel> channel_;
-  std::unique_ptr<v1::SagaService::Stub> stub_;
+  std::vector<std::unique_ptr<v1::SagaService::Stub>> stubs_;
 };
 
 // Returns the q-quantile (0..1) of `sorted`, 0 when empty.

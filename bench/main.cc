@@ -40,6 +40,8 @@ struct Flags {
   int seconds = 10;
   long long preload = 1'000'000;
   int waiting_sagas = 10'000;
+  // Scale-out: 1 up to this many coordinators on one database (the full run: at least 3).
+  int coordinators = 1;
   std::string work_dir;
   // Passed on to `skald serve`, e.g. "--log-level=debug".
   std::vector<std::string> coordinator_flags;
@@ -50,6 +52,8 @@ struct Stack {
   std::unique_ptr<devdb::LocalPostgres> postgres;
   std::unique_ptr<NoopParticipants> participants;
   std::unique_ptr<CoordinatorProcess> coordinator;
+  // The scale-out runs' other coordinators, on the same database.
+  std::vector<std::unique_ptr<CoordinatorProcess>> more_coordinators;
   std::unique_ptr<LoadDriver> driver;
   std::string stats_uri;
 };
@@ -177,14 +181,25 @@ absl::StatusOr<RunReport> Measure(Stack& stack, const std::string& label, const 
   DatabaseActivity db_start, db_end;
   long long calls_start = 0, calls_end = 0;
   absl::Status sampling = absl::OkStatus();
+  std::vector<pid_t> pids = {stack.coordinator->pid()};
+  for (const auto& more : stack.more_coordinators) pids.push_back(more->pid());
   auto sample = [&](ProcessUsage& cpu, MachineCpu& machine, DatabaseActivity& db,
                     long long& calls) {
-    auto usage = ReadProcessUsage(stack.coordinator->pid());
+    // Every coordinator's CPU time together; the largest of their memory peaks.
+    cpu = ProcessUsage{};
+    for (pid_t pid : pids) {
+      auto usage = ReadProcessUsage(pid);
+      if (!usage.ok()) {
+        sampling = usage.status();
+        continue;
+      }
+      cpu.cpu_seconds += usage->cpu_seconds;
+      cpu.rss_bytes = std::max(cpu.rss_bytes, usage->rss_bytes);
+      cpu.peak_rss_bytes = std::max(cpu.peak_rss_bytes, usage->peak_rss_bytes);
+    }
     auto activity =
         ReadDatabaseActivity(stack.stats_uri, "skald", stack.postgres->ConnectionUri("skald"));
-    if (!usage.ok()) sampling = usage.status();
     if (!activity.ok()) sampling = activity.status();
-    if (usage.ok()) cpu = *usage;
     if (activity.ok()) db = *activity;
     machine = ReadMachineCpu();
     calls = stack.participants->calls();
@@ -218,7 +233,9 @@ absl::StatusOr<RunReport> Measure(Stack& stack, const std::string& label, const 
   r.commits_per_saga = (db_end.commits - db_start.commits) / sagas;
   r.rows_written_per_saga = (db_end.rows_written - db_start.rows_written) / sagas;
   r.coordinator_peak_rss_mb = cpu_end.peak_rss_bytes / 1048576.0;
-  r.coordinator_threads = ReadThreadCount(stack.coordinator->pid());
+  r.coordinators = static_cast<int>(pids.size());
+  r.coordinator_threads = 0;
+  for (pid_t pid : pids) r.coordinator_threads += ReadThreadCount(pid);
   r.deadlocks = db_end.deadlocks - db_start.deadlocks;
   r.wal_bytes_per_saga = (db_end.wal_bytes - db_start.wal_bytes) / sagas;
   r.wal_syncs_per_saga = (db_end.wal_syncs - db_start.wal_syncs) / sagas;
@@ -236,6 +253,78 @@ absl::StatusOr<RunReport> Measure(Stack& stack, const std::string& label, const 
             << " sagas/s, p99 " << r.p99_ms << " ms, " << r.deadlocks << " deadlocks, " << r.errors
             << " errors" << (r.first_error.empty() ? "" : " (" + r.first_error + ")") << "\n";
   return r;
+}
+
+// Starts `count` coordinators on the benchmark's database (node ids bench-1, bench-2, ...)
+// in place of those running, and a load driver spreading sagas evenly over them.
+absl::Status StartCoordinators(Stack& stack, const Flags& flags, const std::string& work_dir,
+                               int count) {
+  stack.driver.reset();
+  stack.more_coordinators.clear();
+  stack.coordinator.reset();
+  std::vector<std::string> addresses;
+  for (int i = 1; i <= count; ++i) {
+    const std::string node = "bench-" + std::to_string(i);
+    auto started = CoordinatorProcess::Start(
+        flags.skald, stack.postgres->ConnectionUri("skald"),
+        work_dir + "/coordinator-" + std::to_string(count) + "-" + std::to_string(i) + ".log",
+        flags.coordinator_flags, node);
+    if (!started.ok()) return started.status();
+    addresses.push_back((*started)->address());
+    if (i == 1) {
+      stack.coordinator = std::move(*started);
+    } else {
+      stack.more_coordinators.push_back(std::move(*started));
+    }
+  }
+  stack.driver = std::make_unique<LoadDriver>(addresses);
+  return absl::OkStatus();
+}
+
+// Waits (at most `timeout`) until no saga of the benchmark's database is unfinished, so that
+// a run does not share the machine with an earlier run's backlog (the start-only run leaves
+// thousands of sagas for the engines to drive). Returns how many are still unfinished.
+absl::StatusOr<long long> WaitForNoBacklog(const Stack& stack, std::chrono::seconds timeout) {
+  const auto give_up = std::chrono::steady_clock::now() + timeout;
+  try {
+    pqxx::connection connection(stack.postgres->ConnectionUri("skald"));
+    while (true) {
+      const long long unfinished =
+          pqxx::nontransaction(connection)
+              .exec1(
+                  "SELECT count(*) FROM sagas "
+                  "WHERE state NOT IN ('COMPLETED', 'COMPENSATED', 'FAILED')")[0]
+              .as<long long>();
+      if (unfinished == 0 || std::chrono::steady_clock::now() >= give_up) return unfinished;
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    }
+  } catch (const std::exception& e) {
+    return absl::InternalError(std::string("counting unfinished sagas: ") + e.what());
+  }
+}
+
+// Issue 15, point 4: 1, 2, ... `max_coordinators` coordinators sharing one database, clients
+// spread evenly over them, the 3-step closed loop; adds one run per count to `report`, then
+// leaves one coordinator running as before.
+absl::Status RunScaleOut(Stack& stack, const Flags& flags, const std::string& work_dir,
+                         const LoadSpec& closed, int max_coordinators, BenchReport& report) {
+  const Scenario three{3, false};
+  for (int n = 1; n <= max_coordinators; ++n) {
+    std::cerr << "bench: scale-out, " << n << " coordinator(s) on one database\n";
+    if (auto s = StartCoordinators(stack, flags, work_dir, n); !s.ok()) return s;
+    auto backlog = WaitForNoBacklog(stack, std::chrono::seconds(120));
+    if (!backlog.ok()) return backlog.status();
+    if (*backlog > 0) {
+      std::cerr << "bench: scale-out, " << *backlog
+                << " sagas of earlier runs still unfinished after 120 s: measuring anyway\n";
+    }
+    auto measured =
+        Measure(stack, "3 linear, " + std::to_string(n) + " coordinator(s)", three, closed);
+    if (!measured.ok()) return measured.status();
+    measured->scale_out = true;
+    report.runs.push_back(*measured);
+  }
+  return StartCoordinators(stack, flags, work_dir, 1);
 }
 
 double Seconds(std::chrono::steady_clock::duration d) {
@@ -449,6 +538,13 @@ int Main(const Flags& flags) {
     report.start_only_per_second = *starts;
     std::cerr << "bench: start only: " << *starts << " sagas/s\n";
   }
+  // Quick: only when asked for (--coordinators 2 or more); full: always, up to 3 at least.
+  const int scale_out_up_to = flags.quick ? flags.coordinators : std::max(3, flags.coordinators);
+  if (scale_out_up_to > 1) {
+    if (auto s = RunScaleOut(stack, flags, work_dir, closed, scale_out_up_to, report); !s.ok()) {
+      return fail(Check(s, "scale-out"));
+    }
+  }
   for (const Ceiling& c : report.ceilings) {
     if (c.kind == kStorageCeiling && c.steps == 3 && peaks.contains(Scenario{3, false}.Name()) &&
         c.sagas_per_second > 0) {
@@ -501,6 +597,11 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--waiting-sagas", flags.waiting_sagas,
                  "sagas left waiting on backoff timers in the idle-cost check (not in --quick)")
+      ->capture_default_str();
+  app.add_option("--coordinators", flags.coordinators,
+                 "also measure the 3-step closed loop with 1, 2, ... up to this many "
+                 "coordinators on one database (the full run: 1, 2 and 3 at least)")
+      ->check(CLI::Range(1, 8))
       ->capture_default_str();
   app.add_option("--work-dir", flags.work_dir,
                  "keep the cluster and logs here (default: a "

@@ -45,7 +45,9 @@ nlohmann::json ToJson(const BenchReport& report) {
                     {"compensated", r.compensated},
                     {"failed", r.failed},
                     {"errors", r.errors},
-                    {"first_error", r.first_error}});
+                    {"first_error", r.first_error},
+                    {"coordinators", r.coordinators},
+                    {"scale_out", r.scale_out}});
   }
   nlohmann::json out = {
       {"quick", report.quick}, {"ceilings", ceilings}, {"runs", runs}, {"scale", report.scale}};
@@ -132,6 +134,25 @@ std::string ToTable(const BenchReport& report) {
                     r.sagas_per_second / (report.grpc_calls_per_second / (r.steps + 2)));
       out += line;
     }
+  }
+  const RunReport* alone = nullptr;
+  for (const RunReport& r : report.runs) {
+    if (r.scale_out && r.coordinators == 1) alone = &r;
+  }
+  if (alone) {
+    out += "\nScale-out (3-step closed loop, clients spread evenly, one database):\n";
+    std::snprintf(line, sizeof line, "  %12s %8s %9s %9s %8s %7s %6s\n", "coordinators", "sagas/s",
+                  "vs 1", "deadlocks", "us/step", "p99ms", "errs");
+    out += line;
+    for (const RunReport& r : report.runs) {
+      if (!r.scale_out) continue;
+      std::snprintf(line, sizeof line, "  %12d %8.0f %8.2fx %9lld %8.1f %7.1f %6lld\n",
+                    r.coordinators, r.sagas_per_second,
+                    alone->sagas_per_second > 0 ? r.sagas_per_second / alone->sagas_per_second : 0,
+                    r.deadlocks, r.coordinator_cpu_us_per_step, r.p99_ms, r.errors);
+      out += line;
+    }
+    out += "  (us/step: all coordinators' CPU time together)\n";
   }
   if (!report.scale.empty()) out += "\nScale:\n" + report.scale.dump(2) + "\n";
   if (report.ratio_3_step) {

@@ -37,6 +37,10 @@ struct RunReport {
   long long seq_scans = 0, index_scans = 0;
   long long completed = 0, compensated = 0, failed = 0, errors = 0;
   std::string first_error;
+  // Coordinators sharing the database and the load; CPU time and threads are their sums.
+  int coordinators = 1;
+  // One of the scale-out runs (1, 2, 3 coordinators).
+  bool scale_out = false;
 };
 
 // Everything one benchmark run found.

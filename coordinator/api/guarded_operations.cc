@@ -45,6 +45,16 @@ absl::Status GuardedOperations::StartSaga(const Caller& caller, const v1::StartS
   return operations_.StartSaga(request, response);
 }
 
+void GuardedOperations::StartSagaThen(const Caller& caller, const v1::StartSagaRequest& request,
+                                      v1::StartSagaResponse* response,
+                                      std::function<void(absl::Status)> done) const {
+  if (absl::Status s = Allowed([&](const AccessGuard& g) { return g.CheckStart(caller, request); });
+      !s.ok()) {
+    return done(s);
+  }
+  operations_.StartSagaThen(request, response, std::move(done));
+}
+
 absl::Status GuardedOperations::GetSaga(const Caller& caller, const v1::GetSagaRequest& request,
                                         v1::GetSagaResponse* response) const {
   if (absl::Status s = CheckReadSaga(caller, request.saga_id()); !s.ok()) return s;

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <functional>
 #include <string>
 #include <string_view>
 
@@ -38,6 +39,11 @@ class GuardedOperations {
                              v1::GetDefinitionResponse* response) const;
   absl::Status StartSaga(const Caller& caller, const v1::StartSagaRequest& request,
                          v1::StartSagaResponse* response) const;
+  // StartSaga without blocking the caller on the saga's commit: `done` runs once with what
+  // StartSaga would return (see SagaOperations::StartSagaThen). REQUIRES: `request` and
+  // `response` outlive that call.
+  void StartSagaThen(const Caller& caller, const v1::StartSagaRequest& request,
+                     v1::StartSagaResponse* response, std::function<void(absl::Status)> done) const;
   absl::Status GetSaga(const Caller& caller, const v1::GetSagaRequest& request,
                        v1::GetSagaResponse* response) const;
   absl::Status ListSagas(const Caller& caller, const v1::ListSagasRequest& request,

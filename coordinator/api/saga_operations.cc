@@ -136,8 +136,8 @@ absl::Status SagaOperations::CheckDefinitionName(const std::string& name) const 
   return absl::OkStatus();
 }
 
-absl::Status SagaOperations::StartSaga(const v1::StartSagaRequest& request,
-                                       v1::StartSagaResponse* response) {
+absl::StatusOr<store::SagaToCreate> SagaOperations::CheckStart(
+    const v1::StartSagaRequest& request) {
   if (request.definition().empty()) return Invalid("definition: required, got empty");
   if (absl::Status name = CheckDefinitionName(request.definition()); !name.ok()) return name;
   if (request.version() < 0) return Invalid("version: must be 0 (latest) or positive");
@@ -174,8 +174,14 @@ absl::Status SagaOperations::StartSaga(const v1::StartSagaRequest& request,
   if (!options.ok()) return options.status();
   auto definition = DefinitionToStart(request.definition(), request.version());
   if (!definition.ok()) return definition.status();
-  auto created =
-      store_.CreateSaga(**definition, request.saga_id(), input, engine_.lease_holder(), *options);
+  return store::SagaToCreate{*std::move(definition), request.saga_id(), std::move(input),
+                             *std::move(options)};
+}
+
+absl::Status SagaOperations::FinishStart(const v1::StartSagaRequest& request,
+                                         store::SagaToCreate saga,
+                                         absl::StatusOr<store::CreatedSaga> created,
+                                         v1::StartSagaResponse* response) {
   if (absl::IsAlreadyExists(created.status())) {
     // The store names the definition of the saga holding the id, which may be another
     // namespace's: say only that the id is taken.
@@ -189,13 +195,52 @@ absl::Status SagaOperations::StartSaga(const v1::StartSagaRequest& request,
       observability::LogAbout({created->saga_id}, spdlog::level::debug, "started with input {}",
                               observability::RedactedPayload(request.input_json()));
     }
-    if (metrics_) metrics_->SagaStarted((*definition)->name);
-    engine_.AdmitNew(created->saga_id, created->lease_token, *std::move(definition),
-                     std::move(input), options->traceparent);
+    if (metrics_) metrics_->SagaStarted(saga.definition->name);
+    engine_.AdmitNew(created->saga_id, created->lease_token, std::move(saga.definition),
+                     std::move(saga.input), saga.options.traceparent);
   }
   response->set_saga_id(created->saga_id);
   response->set_created(created->created);
   return absl::OkStatus();
+}
+
+absl::Status SagaOperations::StartSaga(const v1::StartSagaRequest& request,
+                                       v1::StartSagaResponse* response) {
+  if (starts_ == nullptr) {
+    absl::StatusOr<store::SagaToCreate> saga = CheckStart(request);
+    if (!saga.ok()) return saga.status();
+    auto created = store_.CreateSaga(*saga->definition, saga->saga_id, saga->input,
+                                     engine_.lease_holder(), saga->options);
+    return FinishStart(request, *std::move(saga), std::move(created), response);
+  }
+  // Shared with the callback: set_value may still be running on the committer's thread when
+  // this caller wakes up and returns.
+  auto answered = std::make_shared<std::promise<absl::Status>>();
+  std::future<absl::Status> answer = answered->get_future();
+  StartSagaThen(request, response,
+                [answered](absl::Status status) { answered->set_value(std::move(status)); });
+  return answer.get();
+}
+
+void SagaOperations::StartSagaThen(const v1::StartSagaRequest& request,
+                                   v1::StartSagaResponse* response,
+                                   std::function<void(absl::Status)> done) {
+  if (starts_ == nullptr) return done(StartSaga(request, response));
+  absl::StatusOr<store::SagaToCreate> saga = CheckStart(request);
+  if (!saga.ok()) return done(saga.status());
+  // The batch's commit answers. Shared: a refused Submit drops its callback, and the caller
+  // must still be told.
+  auto shared_done = std::make_shared<std::function<void(absl::Status)>>(std::move(done));
+  absl::Status queued = starts_->Submit(
+      *std::move(saga),
+      [this, &request, response, shared_done](store::SagaToCreate created_from,
+                                              absl::StatusOr<store::CreatedSaga> created) {
+        (*shared_done)(FinishStart(request, std::move(created_from), std::move(created), response));
+      });
+  if (!queued.ok()) {
+    if (metrics_ && absl::IsResourceExhausted(queued)) metrics_->LimitExceeded("max_queued_starts");
+    (*shared_done)(queued);
+  }
 }
 
 absl::StatusOr<std::shared_ptr<const core::SagaDefinition>> SagaOperations::DefinitionToStart(

@@ -10,6 +10,7 @@
 #include "absl/status/status.h"
 #include "coordinator/api/api_limits.h"
 #include "coordinator/api/completion_tokens.h"
+#include "coordinator/api/start_batcher.h"
 #include "coordinator/core/definition_parser.h"
 #include "coordinator/engine/engine.h"
 #include "coordinator/observability/coordinator_metrics.h"
@@ -27,17 +28,33 @@ class SagaOperations {
   // `metrics`, when given, counts the sagas started; `tokens`, when given, opens completion
   // tokens (without, CompleteStep and Heartbeat answer UNIMPLEMENTED). Both must outlive
   // this object.
+  // `starts`, when given, group-commits the sagas started (see StartBatcher); without, each
+  // start is created on the caller's thread, on its own (the simulator, which runs on one
+  // thread). It must outlive this object and lease to this engine's holder.
   SagaOperations(store::SagaStore& store, engine::Engine& engine, ApiLimits limits = {},
                  observability::CoordinatorMetrics* metrics = nullptr,
-                 const CompletionTokens* tokens = nullptr)
-      : store_(store), engine_(engine), limits_(limits), metrics_(metrics), tokens_(tokens) {}
+                 const CompletionTokens* tokens = nullptr, StartBatcher* starts = nullptr)
+      : store_(store),
+        engine_(engine),
+        limits_(limits),
+        metrics_(metrics),
+        tokens_(tokens),
+        starts_(starts) {}
 
   absl::Status ApplyDefinition(const v1::ApplyDefinitionRequest& request,
                                v1::ApplyDefinitionResponse* response);
   // Returns the stored document of definition `name` at `version` (0: the latest).
   absl::Status GetDefinition(const v1::GetDefinitionRequest& request,
                              v1::GetDefinitionResponse* response);
+  // Blocks until the saga is created (committed) and handed to the engine, or refused.
   absl::Status StartSaga(const v1::StartSagaRequest& request, v1::StartSagaResponse* response);
+  // StartSaga without blocking on the commit: `done` runs once with StartSaga's status — at
+  // once (on the caller's thread) for a request refused before the database, otherwise after
+  // the commit of the batch the saga joined (on a StartBatcher thread). The saga is admitted
+  // to the engine and `response` filled before `done` runs. REQUIRES: `request` and
+  // `response` outlive that call.
+  void StartSagaThen(const v1::StartSagaRequest& request, v1::StartSagaResponse* response,
+                     std::function<void(absl::Status)> done);
   absl::Status GetSaga(const v1::GetSagaRequest& request, v1::GetSagaResponse* response);
   // Waits (blocking the caller) up to the request's timeout for the saga to end. The gRPC
   // service waits without a thread instead (SagaWaiters), with the three below.
@@ -103,6 +120,13 @@ class SagaOperations {
   // Hands `event` to this coordinator's engine under the saga's lease, taken for it, and
   // waits (at most 10 s) until it is recorded or refused.
   absl::Status SubmitAndWait(const std::string& saga_id, core::Event event);
+  // Validates a start request and returns the saga to create from it.
+  absl::StatusOr<store::SagaToCreate> CheckStart(const v1::StartSagaRequest& request);
+  // What follows the creation of `saga` (`created`, or why not): hands a saga created now to
+  // the engine and fills `response`; returns the start's status.
+  absl::Status FinishStart(const v1::StartSagaRequest& request, store::SagaToCreate saga,
+                           absl::StatusOr<store::CreatedSaga> created,
+                           v1::StartSagaResponse* response);
   absl::Status CheckSagaId(const std::string& saga_id) const;
   // INVALID_ARGUMENT naming --max-name-length (and counted) when a definition name is too long.
   absl::Status CheckDefinitionName(const std::string& name) const;
@@ -119,6 +143,7 @@ class SagaOperations {
   const ApiLimits limits_;
   observability::CoordinatorMetrics* const metrics_;
   const CompletionTokens* const tokens_;
+  StartBatcher* const starts_;
   // Definitions by (name, version), bounded: cleared when full.
   static constexpr size_t kMaxCachedDefinitions = 1'024;
   std::mutex definitions_mutex_;

@@ -45,11 +45,13 @@ grpc::ServerUnaryReactor* SagaServiceImpl::StartSaga(grpc::CallbackServerContext
                                                      const v1::StartSagaRequest* request,
                                                      v1::StartSagaResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  // A reactor must not block: authorising and the commit go to the start workers.
+  // A reactor must not block: authorising and the checks go to the start workers, which hand
+  // the saga to the group commit and go on; the commit of its batch finishes the call.
   absl::Status posted = starts_.Post([this, context, request, response, reactor] {
-    reactor->Finish(Answer(operations_, context, [&](const Caller& caller) {
-      return operations_.StartSaga(caller, *request, response);
-    }));
+    absl::StatusOr<Caller> caller = CallerOf(context);
+    if (!caller.ok()) return reactor->Finish(ToGrpc(caller.status()));
+    operations_.StartSagaThen(*caller, *request, response,
+                              [reactor](absl::Status status) { reactor->Finish(ToGrpc(status)); });
   });
   if (!posted.ok()) {
     if (metrics_ && absl::IsResourceExhausted(posted)) metrics_->LimitExceeded("max_queued_starts");

@@ -12,9 +12,9 @@ namespace skald::api {
 // caller's "authorization" metadata and its request to GuardedOperations (authenticate,
 // check, call) on gRPC's synchronous server threads and maps the status. AwaitSaga,
 // which may wait a minute, uses gRPC's callback API instead and holds no thread while it
-// waits (SagaWaiters); so does StartSaga, the call every client makes, whose commit runs on
-// a few DatabaseWorkers: the coordinator's threads stay bounded however many clients start
-// sagas at once.
+// waits (SagaWaiters); so does StartSaga, the call every client makes, checked on a few
+// DatabaseWorkers and answered after the group commit of its saga (StartBatcher): the
+// coordinator's threads stay bounded however many clients start sagas at once.
 class SagaServiceImpl final
     : public v1::SagaService::WithCallbackMethod_AwaitSaga<
           v1::SagaService::WithCallbackMethod_StartSaga<v1::SagaService::Service>> {
@@ -30,9 +30,9 @@ class SagaServiceImpl final
         waiters_(operations.read_operations().outcomes(), waiters),
         starts_(starts) {}
 
-  // Finishes the AwaitSaga calls still waiting (UNAVAILABLE), the StartSaga calls accepted,
-  // and refuses new ones: before the server shuts down, which waits for every callback call
-  // to finish.
+  // Finishes the AwaitSaga calls still waiting (UNAVAILABLE), hands the StartSaga calls
+  // accepted to the group commit (which answers them; stopped after the server), and refuses
+  // new ones: before the server shuts down, which waits for every callback call to finish.
   void StopWaiting() {
     waiters_.Stop();
     starts_.Stop();

@@ -90,9 +90,12 @@ absl::StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Start(
   server->engine_ =
       std::make_unique<engine::Engine>(*server->store_, *server->router_, engine_options);
   server->write_probe_ = std::make_unique<store::WriteProbe>(*server->pool_, engine_options.owner);
+  // Sagas started together are created in one commit each batch, leased to this engine.
+  server->start_batcher_ = std::make_unique<api::StartBatcher>(
+      *server->store_, server->engine_->lease_holder(), api::StartBatcher::Options{});
   server->operations_ = std::make_unique<api::SagaOperations>(
       *server->store_, *server->engine_, options.limits, server->metrics_.get(),
-      server->completion_tokens_.get());
+      server->completion_tokens_.get(), server->start_batcher_.get());
   server->guard_ = std::make_unique<api::AccessGuard>(
       options.auth_tokens ? api::Authorizer(*options.auth_tokens) : api::Authorizer(),
       *server->store_, server->metrics_.get());
@@ -203,6 +206,9 @@ void CoordinatorServer::Shutdown(std::chrono::milliseconds grace) {
         std::min(deadline, std::chrono::system_clock::now() + std::chrono::seconds(1)));
   }
   if (http_) http_->Stop();
+  // After both ports: the starts they accepted are committed and answered, and handed to the
+  // engine before it drains.
+  if (start_batcher_) start_batcher_->Stop();
   if (retention_) retention_->Stop();
   if (engine_) {
     engine_->Drain(std::chrono::duration_cast<std::chrono::milliseconds>(std::max(

@@ -10,6 +10,7 @@
 #include "coordinator/api/registry_operations.h"
 #include "coordinator/api/registry_service.h"
 #include "coordinator/api/saga_service.h"
+#include "coordinator/api/start_batcher.h"
 #include "coordinator/core/destination_allowlist.h"
 #include "coordinator/discovery/instance_directory.h"
 #include "coordinator/engine/call_router.h"
@@ -79,6 +80,7 @@ class CoordinatorServer {
   std::unique_ptr<notify::HttpWebhookTransport> webhooks_;
   std::unique_ptr<notify::Notifier> notifier_;
   std::unique_ptr<store::RetentionSweeper> retention_;
+  std::unique_ptr<api::StartBatcher> start_batcher_;
   std::unique_ptr<api::SagaOperations> operations_;
   std::unique_ptr<api::AccessGuard> guard_;
   std::unique_ptr<api::RegistryOperations> registry_operations_;

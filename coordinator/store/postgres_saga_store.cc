@@ -1,5 +1,6 @@
 #include "coordinator/store/postgres_saga_store.h"
 
+#include <algorithm>
 #include <pqxx/pqxx>
 #include <unordered_set>
 
@@ -47,6 +48,13 @@ core::StepState ReadStep(const pqxx::row& row) {
     step.closed_wait = core::ClosedWaitFromJson(json::parse(row[11].as<std::string>()));
   }
   return step;
+}
+
+// The answer to a start whose id a saga of another definition holds.
+absl::Status IdTaken(const std::string& saga_id, const std::string& existing_definition) {
+  return absl::AlreadyExistsError("saga id \"" + saga_id +
+                                  "\" is already used by a saga of definition \"" +
+                                  existing_definition + "\"");
 }
 
 }  // namespace
@@ -134,11 +142,80 @@ absl::StatusOr<CreatedSaga> PostgresSagaStore::CreateSaga(const core::SagaDefini
   });
   if (!status.ok()) return status;
   if (!result.created && existing_definition != definition.name) {
-    return absl::AlreadyExistsError("saga id \"" + saga_id +
-                                    "\" is already used by a saga of definition \"" +
-                                    existing_definition + "\"");
+    return IdTaken(saga_id, existing_definition);
   }
   return result;
+}
+
+std::vector<absl::StatusOr<CreatedSaga>> PostgresSagaStore::CreateSagas(
+    const std::vector<SagaToCreate>& sagas, const LeaseHolder& holder) {
+  std::vector<absl::StatusOr<CreatedSaga>> results;
+  // Alone, one statement in autocommit is one round trip less than BEGIN ... COMMIT.
+  if (sagas.size() <= 1) {
+    for (const SagaToCreate& saga : sagas) {
+      results.push_back(
+          CreateSaga(*saga.definition, saga.saga_id, saga.input, holder, saga.options));
+    }
+    return results;
+  }
+  // Requested ids are inserted in id order: two batches starting the same ids (a client
+  // retrying on another connection or coordinator) wait for each other's unique-index
+  // entries in one order and never deadlock. The sort is stable, so repeats of one id keep
+  // their order and answer as later calls would.
+  std::vector<size_t> order(sagas.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(),
+                   [&](size_t a, size_t b) { return sagas[a].saga_id < sagas[b].saga_id; });
+  absl::Status status;
+  // A deadlock or serialization failure wrote nothing: the batch is tried again as a batch.
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    status = pool_.Run("create sagas", [&](pqxx::connection& c) {
+      std::vector<absl::StatusOr<CreatedSaga>> staged(sagas.size(),
+                                                      absl::InternalError("not created"));
+      pqxx::work tx(c);
+      for (size_t i : order) {
+        const SagaToCreate& saga = sagas[i];
+        const core::SagaDefinition& definition = *saga.definition;
+        json step_names = json::array();
+        for (const core::StepDefinition& step : definition.steps) step_names.push_back(step.name);
+        const json detail = {{"definition", definition.name}, {"version", definition.version}};
+        std::optional<std::string> requested_id, traceparent, callback_url;
+        if (!saga.saga_id.empty()) requested_id = saga.saga_id;
+        if (!saga.options.traceparent.empty()) traceparent = saga.options.traceparent;
+        if (!saga.options.callback_url.empty()) callback_url = saga.options.callback_url;
+        auto inserted = tx.exec_prepared(Name(stmt::kCreateSaga), requested_id, definition.name,
+                                         definition.version, saga.input.dump(), holder.owner,
+                                         static_cast<long long>(holder.ttl.count()), traceparent,
+                                         callback_url, step_names.dump(), detail.dump());
+        if (!inserted.empty()) {
+          staged[i] = CreatedSaga{inserted[0][0].as<std::string>(), true, 1};
+          continue;
+        }
+        // The id is taken, by an earlier saga or by an earlier start of this batch.
+        auto row = tx.exec_prepared1(Name(stmt::kSelectSaga), saga.saga_id);
+        const std::string existing_definition = row[0].as<std::string>();
+        staged[i] = existing_definition == definition.name
+                        ? absl::StatusOr<CreatedSaga>(CreatedSaga{saga.saga_id, false})
+                        : IdTaken(saga.saga_id, existing_definition);
+      }
+      tx.commit();
+      results = std::move(staged);
+    });
+    if (!absl::IsAborted(status)) break;
+  }
+  if (status.ok()) return results;
+  // What concerns the database as a whole is every saga's answer; retrying each alone would
+  // only wait longer, and after a commit of unknown outcome could create a saga twice.
+  if (absl::IsUnavailable(status)) {
+    return std::vector<absl::StatusOr<CreatedSaga>>(sagas.size(), status);
+  }
+  // One saga's refusal rolled the whole transaction back: each is created alone, in the
+  // given order, so that it gets its own answer and the others theirs.
+  results.clear();
+  for (const SagaToCreate& saga : sagas) {
+    results.push_back(CreateSaga(*saga.definition, saga.saga_id, saga.input, holder, saga.options));
+  }
+  return results;
 }
 
 absl::StatusOr<SagaRecord> PostgresSagaStore::GetSaga(const std::string& saga_id) {

@@ -20,6 +20,8 @@ class PostgresSagaStore final : public SagaStore {
                                          const std::string& saga_id, const nlohmann::json& input,
                                          const LeaseHolder& holder,
                                          const SagaStartOptions& options = {}) override;
+  std::vector<absl::StatusOr<CreatedSaga>> CreateSagas(const std::vector<SagaToCreate>& sagas,
+                                                       const LeaseHolder& holder) override;
   absl::StatusOr<std::vector<Lease>> ClaimSagas(const LeaseHolder& holder, int limit) override;
   absl::StatusOr<std::vector<Lease>> RenewLeases(const LeaseHolder& holder) override;
   absl::StatusOr<std::vector<Lease>> ReclaimOwnLeases(const LeaseHolder& holder) override;

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -40,6 +41,16 @@ struct SagaStartOptions {
   std::string traceparent;
   // Where to POST its outcome, besides the definition's notify URL; empty: none.
   std::string callback_url;
+};
+
+// One saga to create, as CreateSaga takes it; for CreateSagas.
+struct SagaToCreate {
+  // REQUIRES: non-null.
+  std::shared_ptr<const core::SagaDefinition> definition;
+  // Empty: a fresh UUID.
+  std::string saga_id;
+  nlohmann::json input;
+  SagaStartOptions options;
 };
 
 // One stored history event.
@@ -132,6 +143,16 @@ class SagaStore {
                                                  const nlohmann::json& input,
                                                  const LeaseHolder& holder,
                                                  const SagaStartOptions& options = {}) = 0;
+
+  // Creates every saga of `sagas` as CreateSaga would, in their order as if one after the
+  // other (a repeated id answers created=false or ALREADY_EXISTS like a later call), and
+  // commits them together: one transaction, one commit, however many. Returns one result
+  // per saga, in the same order. A saga the database refuses gets its own error (the one
+  // CreateSaga would return) and never fails the others; only a cause that concerns the
+  // database as a whole (UNAVAILABLE: unreachable, read-only, the commit's outcome unknown)
+  // is every saga's result. For a start that must not wait for its own commit (group commit).
+  virtual std::vector<absl::StatusOr<CreatedSaga>> CreateSagas(
+      const std::vector<SagaToCreate>& sagas, const LeaseHolder& holder) = 0;
 
   // Takes the leases of up to `limit` unfinished sagas whose lease is free or expired,
   // oldest first, for `holder`; each claim gets a new token. Concurrent claimers never get

@@ -139,6 +139,10 @@ class SlowCommitStore final : public store::SagaStore {
                                                 const store::SagaStartOptions& o) override {
     return inner_.CreateSaga(d, id, in, h, o);
   }
+  std::vector<absl::StatusOr<store::CreatedSaga>> CreateSagas(
+      const std::vector<store::SagaToCreate>& sagas, const store::LeaseHolder& h) override {
+    return inner_.CreateSagas(sagas, h);
+  }
   absl::StatusOr<std::vector<store::Lease>> ClaimSagas(const store::LeaseHolder& h,
                                                        int limit) override {
     return inner_.ClaimSagas(h, limit);

@@ -325,6 +325,15 @@ absl::StatusOr<core::SagaDefinition> MemorySagaStore::GetDefinition(const std::s
 
 // --- Sagas ---
 
+std::vector<absl::StatusOr<store::CreatedSaga>> MemorySagaStore::CreateSagas(
+    const std::vector<store::SagaToCreate>& sagas, const store::LeaseHolder& holder) {
+  std::vector<absl::StatusOr<store::CreatedSaga>> results;
+  for (const store::SagaToCreate& saga : sagas) {
+    results.push_back(CreateSaga(*saga.definition, saga.saga_id, saga.input, holder, saga.options));
+  }
+  return results;
+}
+
 absl::StatusOr<store::CreatedSaga> MemorySagaStore::CreateSaga(
     const core::SagaDefinition& definition, const std::string& saga_id, const json& input,
     const store::LeaseHolder& holder, const store::SagaStartOptions& options) {

@@ -142,6 +142,10 @@ class MemorySagaStore final : public store::SagaStore {
       const core::SagaDefinition& definition, const std::string& saga_id,
       const nlohmann::json& input, const store::LeaseHolder& holder,
       const store::SagaStartOptions& options = {}) override;
+  // Each saga is one call of CreateSaga (a fault hits it as CreateSaga's): in PostgreSQL, too,
+  // each gets what CreateSaga would answer, in order.
+  std::vector<absl::StatusOr<store::CreatedSaga>> CreateSagas(
+      const std::vector<store::SagaToCreate>& sagas, const store::LeaseHolder& holder) override;
   absl::StatusOr<std::vector<store::Lease>> ClaimSagas(const store::LeaseHolder& holder,
                                                        int limit) override;
   absl::StatusOr<std::vector<store::Lease>> RenewLeases(const store::LeaseHolder& holder) override;

@@ -4,6 +4,7 @@
 // order) is written here once, so that the fake cannot drift from the real store.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <latch>
 #include <regex>
@@ -271,6 +272,97 @@ TEST_P(SagaStoreContract, AnInputTheDatabaseCannotStoreIsRefused) {
       store().CreateSaga(definition_, "nul", json{{"text", std::string("a\0b", 3)}}, kHolder);
   EXPECT_EQ(created.status().code(), absl::StatusCode::kInvalidArgument) << created.status();
   EXPECT_EQ(store().GetSaga("nul").status().code(), absl::StatusCode::kNotFound);
+}
+
+// --- Creating sagas together (group commit) ---
+
+TEST_P(SagaStoreContract, ABatchOfStartsAnswersEachAsIfOneAfterTheOther) {
+  json other = json::parse(kDefinition);
+  other["name"] = "refund";
+  auto refund = std::make_shared<const core::SagaDefinition>(*core::ParseDefinition(other.dump()));
+  ASSERT_OK(store().PutDefinition(*refund));
+  ASSERT_OK(store().CreateSaga(definition_, "earlier", json{{"n", 0}}, kHolder));
+  auto order = std::make_shared<const core::SagaDefinition>(definition_);
+
+  auto results = store().CreateSagas(
+      {
+          {order, "b-1", json{{"n", 1}}, {}},
+          {order, "b-1", json{{"n", 2}}, {}},   // a repeat inside the batch
+          {refund, "b-1", json::object(), {}},  // the id, for another definition
+          {order, "", json{{"n", 3}}, {.callback_url = "http://127.0.0.1:9/done"}},
+          {order, "earlier", json{{"n", 4}}, {}},  // a repeat of an earlier start
+          {refund, "a-0", json::object(), {}},
+      },
+      kHolder);
+  ASSERT_EQ(results.size(), 6u);
+  ASSERT_OK(results[0]);
+  EXPECT_TRUE(results[0]->created);
+  EXPECT_EQ(results[0]->saga_id, "b-1");
+  EXPECT_EQ(results[0]->lease_token, 1);
+  ASSERT_OK(results[1]);
+  EXPECT_FALSE(results[1]->created);
+  EXPECT_EQ(results[1]->saga_id, "b-1");
+  EXPECT_EQ(results[2].status().code(), absl::StatusCode::kAlreadyExists) << results[2].status();
+  ASSERT_OK(results[3]);
+  EXPECT_TRUE(results[3]->created);
+  EXPECT_EQ(results[3]->saga_id.size(), 36u) << "a UUID's shape: " << results[3]->saga_id;
+  ASSERT_OK(results[4]);
+  EXPECT_FALSE(results[4]->created);
+  ASSERT_OK(results[5]);
+  EXPECT_TRUE(results[5]->created);
+
+  EXPECT_EQ(StateOf("b-1").input, (json{{"n", 1}}));
+  EXPECT_EQ(StateOf("earlier").input, (json{{"n", 0}}));
+  EXPECT_EQ(HistoryTypes("b-1"), std::vector<std::string>{"saga_created"});
+  auto generated = store().GetSaga(results[3]->saga_id);
+  ASSERT_OK(generated);
+  EXPECT_EQ(generated->callback_url, "http://127.0.0.1:9/done");
+  EXPECT_EQ(generated->state.steps.size(), 2u);
+  EXPECT_EQ(store().GetSaga("a-0")->definition_name, "refund");
+  EXPECT_EQ(store().CountSagas(std::nullopt)->at(SagaStatus::kRunning), 4);
+  // Created leased to the holder, like CreateSaga's sagas.
+  auto renewed = store().RenewLeases(kHolder);
+  ASSERT_OK(renewed);
+  LeasePairs held = Pairs(*renewed);
+  std::sort(held.begin(), held.end());
+  LeasePairs expected{{"a-0", 1}, {"b-1", 1}, {"earlier", 1}, {results[3]->saga_id, 1}};
+  std::sort(expected.begin(), expected.end());
+  EXPECT_EQ(held, expected);
+}
+
+TEST_P(SagaStoreContract, AStartTheDatabaseRefusesNeverFailsTheOthersInItsBatch) {
+  auto order = std::make_shared<const core::SagaDefinition>(definition_);
+  json unknown = json::parse(kDefinition);
+  unknown["name"] = "never-applied";
+  auto never_applied =
+      std::make_shared<const core::SagaDefinition>(*core::ParseDefinition(unknown.dump()));
+  auto results = store().CreateSagas(
+      {
+          {order, "good-1", json::object(), {}},
+          {order, "nul", json{{"text", std::string("a\0b", 3)}}, {}},
+          {never_applied, "x", json::object(), {}},
+          {order, "good-1", json::object(), {}},
+          {order, "good-2", json::object(), {}},
+      },
+      kHolder);
+  ASSERT_EQ(results.size(), 5u);
+  ASSERT_OK(results[0]);
+  EXPECT_TRUE(results[0]->created);
+  EXPECT_EQ(results[1].status().code(), absl::StatusCode::kInvalidArgument) << results[1].status();
+  EXPECT_EQ(results[2].status().code(), absl::StatusCode::kInternal) << results[2].status();
+  ASSERT_OK(results[3]);
+  EXPECT_FALSE(results[3]->created) << "a repeat after the refusals still sees the first";
+  ASSERT_OK(results[4]);
+  EXPECT_TRUE(results[4]->created);
+  EXPECT_OK(store().GetSaga("good-1"));
+  EXPECT_OK(store().GetSaga("good-2"));
+  EXPECT_EQ(store().GetSaga("nul").status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(store().GetSaga("x").status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(store().CountSagas(std::nullopt)->at(SagaStatus::kRunning), 2);
+}
+
+TEST_P(SagaStoreContract, AnEmptyBatchCreatesNothing) {
+  EXPECT_TRUE(store().CreateSagas({}, kHolder).empty());
 }
 
 TEST_P(SagaStoreContract, UnknownSagasAreNotFound) {
