@@ -11,8 +11,6 @@
 namespace skald::api {
 namespace {
 
-absl::Status Invalid(const std::string& message) { return absl::InvalidArgumentError(message); }
-
 std::array<uint8_t, 32> Sha256(std::string_view text) {
   std::array<uint8_t, 32> digest{};
   SHA256(reinterpret_cast<const unsigned char*>(text.data()), text.size(), digest.data());
@@ -100,10 +98,10 @@ std::string Sha256Hex(std::string_view text) {
 
 absl::StatusOr<std::vector<TokenEntry>> ParseTokensFile(std::string_view json_text) {
   nlohmann::json document = nlohmann::json::parse(json_text, nullptr, /*allow_exceptions=*/false);
-  if (document.is_discarded()) return Invalid("tokens file: not valid JSON");
+  if (document.is_discarded()) return absl::InvalidArgumentError("tokens file: not valid JSON");
   if (!document.is_object() || document.size() != 1 || !document.contains("tokens") ||
       !document["tokens"].is_array()) {
-    return Invalid(R"(tokens file: expected {"tokens": [...]})");
+    return absl::InvalidArgumentError(R"(tokens file: expected {"tokens": [...]})");
   }
   std::vector<TokenEntry> entries;
   std::set<std::string> names;
@@ -111,32 +109,33 @@ absl::StatusOr<std::vector<TokenEntry>> ParseTokensFile(std::string_view json_te
   for (size_t i = 0; i < document["tokens"].size(); ++i) {
     const nlohmann::json& item = document["tokens"][i];
     const std::string where = "tokens[" + std::to_string(i) + "]";
-    if (!item.is_object()) return Invalid(where + ": must be an object");
+    if (!item.is_object()) return absl::InvalidArgumentError(where + ": must be an object");
     for (const auto& [key, value] : item.items()) {
       if (key != "name" && key != "sha256" && key != "roles" && key != "namespaces") {
-        return Invalid(where + ": unknown field \"" + key +
-                       "\"; expected name, sha256, roles, namespaces");
+        return absl::InvalidArgumentError(where + ": unknown field \"" + key +
+                                          "\"; expected name, sha256, roles, namespaces");
       }
     }
     TokenEntry entry;
     if (!item.contains("name") || !item["name"].is_string() ||
         item["name"].get<std::string>().empty() || item["name"].get<std::string>().size() > 100) {
-      return Invalid(where + ".name: required, a string of 1 to 100 characters");
+      return absl::InvalidArgumentError(where + ".name: required, a string of 1 to 100 characters");
     }
     entry.name = item["name"];
     if (!names.insert(entry.name).second) {
-      return Invalid(where + ".name: \"" + entry.name + "\" is used twice");
+      return absl::InvalidArgumentError(where + ".name: \"" + entry.name + "\" is used twice");
     }
     if (!item.contains("sha256") || !item["sha256"].is_string() ||
         !ParseHex(item["sha256"], &entry.sha256)) {
-      return Invalid(where + ".sha256: required, the 64 hex digits of the token's SHA-256 " +
-                     "(skald token hash)");
+      return absl::InvalidArgumentError(
+          where + ".sha256: required, the 64 hex digits of the token's SHA-256 " +
+          "(skald token hash)");
     }
     if (!hashes.insert(entry.sha256).second) {
-      return Invalid(where + ".sha256: the same token is configured twice");
+      return absl::InvalidArgumentError(where + ".sha256: the same token is configured twice");
     }
     if (!item.contains("roles") || !item["roles"].is_array() || item["roles"].empty()) {
-      return Invalid(where + ".roles: required, a non-empty list");
+      return absl::InvalidArgumentError(where + ".roles: required, a non-empty list");
     }
     for (const nlohmann::json& role : item["roles"]) {
       const std::string text = role.is_string() ? role.get<std::string>() : role.dump();
@@ -147,17 +146,18 @@ absl::StatusOr<std::vector<TokenEntry>> ParseTokensFile(std::string_view json_te
       } else if (text == "participant") {
         entry.roles.insert(Role::kParticipant);
       } else {
-        return Invalid(where + ".roles: unknown role " + role.dump() +
-                       "; expected submitter, operator or participant");
+        return absl::InvalidArgumentError(where + ".roles: unknown role " + role.dump() +
+                                          "; expected submitter, operator or participant");
       }
     }
     if (item.contains("namespaces")) {
       if (!item["namespaces"].is_array()) {
-        return Invalid(where + ".namespaces: must be a list of strings");
+        return absl::InvalidArgumentError(where + ".namespaces: must be a list of strings");
       }
       for (const nlohmann::json& name : item["namespaces"]) {
         if (!name.is_string() || name.get<std::string>().empty()) {
-          return Invalid(where + ".namespaces: must be a list of non-empty strings");
+          return absl::InvalidArgumentError(where +
+                                            ".namespaces: must be a list of non-empty strings");
         }
         entry.namespaces.push_back(name);
       }

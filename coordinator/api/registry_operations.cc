@@ -18,13 +18,11 @@ namespace {
 constexpr int kMaxParticipantPage = 1000;
 constexpr size_t kDefaultParticipantPage = 100;
 
-absl::Status Invalid(const std::string& message) { return absl::InvalidArgumentError(message); }
-
 // Returns an error naming `field` when `value` is not a valid service or handler name.
 std::optional<absl::Status> CheckName(const std::string& field, const std::string& value,
                                       size_t max_length) {
   if (absl::Status valid = core::ValidateName(value, max_length); !valid.ok()) {
-    return Invalid(field + ": " + std::string(valid.message()));
+    return absl::InvalidArgumentError(field + ": " + std::string(valid.message()));
   }
   return std::nullopt;
 }
@@ -35,7 +33,7 @@ std::optional<absl::Status> CheckAddress(const std::string& address) {
                         std::all_of(address.begin() + colon + 1, address.end(),
                                     [](char c) { return c >= '0' && c <= '9'; });
   if (!has_port || address.size() > 255) {
-    return Invalid("address: must be \"host:port\", got \"" + address + "\"");
+    return absl::InvalidArgumentError("address: must be \"host:port\", got \"" + address + "\"");
   }
   return std::nullopt;
 }
@@ -46,7 +44,7 @@ absl::Status RegistryOperations::Register(const v1::RegisterRequest& request,
                                           v1::RegisterReply* reply) {
   if (auto bad = CheckName("service", request.service(), limits_.max_name_length)) return *bad;
   if (request.instance_id().empty() || request.instance_id().size() > 255) {
-    return Invalid("instance_id: must be 1 to 255 characters");
+    return absl::InvalidArgumentError("instance_id: must be 1 to 255 characters");
   }
   // Stored as text and shown by every listing: what PostgreSQL refuses is refused here.
   if (absl::Status storable = core::CheckStorableText(request.instance_id(), "instance_id");
@@ -59,12 +57,12 @@ absl::Status RegistryOperations::Register(const v1::RegisterRequest& request,
   }
   if (auto bad = CheckAddress(request.address())) return *bad;
   if (request.actions_size() + request.compensations_size() == 0) {
-    return Invalid("actions, compensations: the instance serves no handler");
+    return absl::InvalidArgumentError("actions, compensations: the instance serves no handler");
   }
   if (static_cast<size_t>(request.actions_size() + request.compensations_size()) >
       limits_.max_handlers) {
-    return Invalid("actions, compensations: more than " + std::to_string(limits_.max_handlers) +
-                   " handlers");
+    return absl::InvalidArgumentError("actions, compensations: more than " +
+                                      std::to_string(limits_.max_handlers) + " handlers");
   }
   core::ParticipantInstance instance;
   instance.service = request.service();
@@ -100,7 +98,8 @@ absl::Status RegistryOperations::Deregister(const v1::DeregisterRequest& request
                                             v1::DeregisterReply* reply) {
   for (const auto& [field, text] : {std::pair{"service", &request.service()},
                                     std::pair{"instance_id", &request.instance_id()}}) {
-    if (text->size() > 255) return Invalid(std::string(field) + ": longer than 255 characters");
+    if (text->size() > 255)
+      return absl::InvalidArgumentError(std::string(field) + ": longer than 255 characters");
     if (absl::Status storable = core::CheckStorableText(*text, field); !storable.ok()) {
       return storable;
     }
@@ -118,11 +117,12 @@ absl::Status RegistryOperations::Deregister(const v1::DeregisterRequest& request
 absl::Status RegistryOperations::ListParticipants(const v1::ListParticipantsRequest& request,
                                                   v1::ListParticipantsReply* reply) const {
   if (request.page_size() < 0 || request.page_size() > kMaxParticipantPage) {
-    return Invalid("page_size: must be from 0 to " + std::to_string(kMaxParticipantPage));
+    return absl::InvalidArgumentError("page_size: must be from 0 to " +
+                                      std::to_string(kMaxParticipantPage));
   }
   if (request.service().size() > limits_.max_name_length) {
-    return Invalid("service: longer than " + std::to_string(limits_.max_name_length) +
-                   " characters");
+    return absl::InvalidArgumentError("service: longer than " +
+                                      std::to_string(limits_.max_name_length) + " characters");
   }
   const size_t page_size =
       request.page_size() == 0 ? kDefaultParticipantPage : static_cast<size_t>(request.page_size());
@@ -137,7 +137,7 @@ absl::Status RegistryOperations::ListParticipants(const v1::ListParticipantsRequ
     const std::string& token = request.page_token();
     const size_t slash = token.find('/');
     if (slash == std::string::npos) {
-      return Invalid("page_token: not a token from a previous listing");
+      return absl::InvalidArgumentError("page_token: not a token from a previous listing");
     }
     const auto after = std::make_pair(token.substr(0, slash), token.substr(slash + 1));
     from =

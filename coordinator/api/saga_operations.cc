@@ -21,8 +21,6 @@
 namespace skald::api {
 namespace {
 
-absl::Status Invalid(const std::string& message) { return absl::InvalidArgumentError(message); }
-
 // Returns a fresh traceparent with random ids, for a saga started without one.
 std::string RandomTraceParent() {
   thread_local std::mt19937_64 random = [] {
@@ -40,7 +38,7 @@ absl::StatusOr<store::SagaStartOptions> StartOptions(const v1::StartSagaRequest&
   if (request.traceparent().empty()) {
     options.traceparent = RandomTraceParent();
   } else if (auto parsed = core::ParseTraceParent(request.traceparent()); !parsed.ok()) {
-    return Invalid("traceparent: " + std::string(parsed.status().message()));
+    return absl::InvalidArgumentError("traceparent: " + std::string(parsed.status().message()));
   } else {
     options.traceparent = request.traceparent();
   }
@@ -50,7 +48,7 @@ absl::StatusOr<store::SagaStartOptions> StartOptions(const v1::StartSagaRequest&
       return storable;
     }
     if (absl::Status valid = core::ValidateWebhookUrl(request.callback_url()); !valid.ok()) {
-      return Invalid("callback_url: " + std::string(valid.message()));
+      return absl::InvalidArgumentError("callback_url: " + std::string(valid.message()));
     }
     options.callback_url = request.callback_url();
   }
@@ -102,15 +100,17 @@ absl::Status SagaOperations::ApplyDefinition(const v1::ApplyDefinitionRequest& r
 absl::Status SagaOperations::GetDefinition(const v1::GetDefinitionRequest& request,
                                            v1::GetDefinitionResponse* response) {
   if (request.name().size() > limits_.definition.max_name_length) {
-    return OverLimit("max_name_length", Invalid("name: " + std::to_string(request.name().size()) +
+    return OverLimit("max_name_length",
+                     absl::InvalidArgumentError("name: " + std::to_string(request.name().size()) +
                                                 " characters, over the limit of " +
                                                 std::to_string(limits_.definition.max_name_length) +
                                                 " (--max-name-length)"));
   }
   if (auto s = core::ValidateName(request.name(), limits_.definition.max_name_length); !s.ok()) {
-    return Invalid("name: " + std::string(s.message()));
+    return absl::InvalidArgumentError("name: " + std::string(s.message()));
   }
-  if (request.version() < 0) return Invalid("version: must be 0 (latest) or positive");
+  if (request.version() < 0)
+    return absl::InvalidArgumentError("version: must be 0 (latest) or positive");
   auto definition = store_.GetDefinition(request.name(), request.version());
   if (!definition.ok()) return definition.status();
   response->set_name(definition->name);
@@ -121,31 +121,34 @@ absl::Status SagaOperations::GetDefinition(const v1::GetDefinitionRequest& reque
 
 absl::Status SagaOperations::CheckDefinitionName(const std::string& name) const {
   if (name.size() > limits_.definition.max_name_length) {
-    return OverLimit(
-        "max_name_length",
-        Invalid("definition: " + std::to_string(name.size()) + " characters, over the limit of " +
-                std::to_string(limits_.definition.max_name_length) + " (--max-name-length)"));
+    return OverLimit("max_name_length",
+                     absl::InvalidArgumentError("definition: " + std::to_string(name.size()) +
+                                                " characters, over the limit of " +
+                                                std::to_string(limits_.definition.max_name_length) +
+                                                " (--max-name-length)"));
   }
   // No definition has another name (the parser checks every name it accepts), and one with
   // a NUL byte or invalid UTF-8 would reach PostgreSQL as a query parameter.
   if (name.empty()) return absl::OkStatus();
   if (absl::Status valid = core::ValidateName(name, limits_.definition.max_name_length);
       !valid.ok()) {
-    return Invalid("definition: " + std::string(valid.message()));
+    return absl::InvalidArgumentError("definition: " + std::string(valid.message()));
   }
   return absl::OkStatus();
 }
 
 absl::StatusOr<store::SagaToCreate> SagaOperations::CheckStart(
     const v1::StartSagaRequest& request) {
-  if (request.definition().empty()) return Invalid("definition: required, got empty");
+  if (request.definition().empty())
+    return absl::InvalidArgumentError("definition: required, got empty");
   if (absl::Status name = CheckDefinitionName(request.definition()); !name.ok()) return name;
-  if (request.version() < 0) return Invalid("version: must be 0 (latest) or positive");
+  if (request.version() < 0)
+    return absl::InvalidArgumentError("version: must be 0 (latest) or positive");
   if (!request.saga_id().empty()) {
     if (request.saga_id().size() > limits_.max_saga_id_length)
       return CheckSagaId(request.saga_id());
     if (auto s = core::ValidateName(request.saga_id(), limits_.max_saga_id_length); !s.ok()) {
-      return Invalid("saga_id: " + std::string(s.message()));
+      return absl::InvalidArgumentError("saga_id: " + std::string(s.message()));
     }
   }
   if (request.input_json().size() > limits_.max_input_bytes) {
@@ -159,10 +162,12 @@ absl::StatusOr<store::SagaToCreate> SagaOperations::CheckStart(
   if (!request.input_json().empty()) {
     auto parsed =
         core::ParseBoundedJson(request.input_json(), limits_.definition.max_nesting_depth);
-    if (!parsed.ok()) return Invalid("input_json: " + std::string(parsed.status().message()));
+    if (!parsed.ok())
+      return absl::InvalidArgumentError("input_json: " + std::string(parsed.status().message()));
     input = *std::move(parsed);
     if (!input.is_object()) {
-      return Invalid(std::string("input_json: must be a JSON object, got ") + input.type_name());
+      return absl::InvalidArgumentError(std::string("input_json: must be a JSON object, got ") +
+                                        input.type_name());
     }
     // What PostgreSQL's jsonb refuses (\u0000, invalid UTF-8) is the client's error, named
     // with its JSON pointer, never an INTERNAL error of the database later.
@@ -273,7 +278,8 @@ absl::Status SagaOperations::GetSaga(const v1::GetSagaRequest& request,
 absl::Status SagaOperations::CheckAwait(const v1::AwaitSagaRequest& request) const {
   if (absl::Status valid = CheckSagaId(request.saga_id()); !valid.ok()) return valid;
   if (request.timeout_ms() < 0 || request.timeout_ms() > kMaxAwaitMillis) {
-    return Invalid("timeout_ms: must be from 0 to " + std::to_string(kMaxAwaitMillis));
+    return absl::InvalidArgumentError("timeout_ms: must be from 0 to " +
+                                      std::to_string(kMaxAwaitMillis));
   }
   return absl::OkStatus();
 }
@@ -305,17 +311,18 @@ absl::Status SagaOperations::ListSagas(const v1::ListSagasRequest& request,
   if (request.page_size() > limits_.max_page_size) {
     return OverLimit(
         "max_page_size",
-        Invalid("page_size: " + std::to_string(request.page_size()) + ", over the limit of " +
-                std::to_string(limits_.max_page_size) + " (--max-page-size)"));
+        absl::InvalidArgumentError("page_size: " + std::to_string(request.page_size()) +
+                                   ", over the limit of " + std::to_string(limits_.max_page_size) +
+                                   " (--max-page-size)"));
   }
-  if (request.page_size() < 0) return Invalid("page_size: must not be negative");
+  if (request.page_size() < 0) return absl::InvalidArgumentError("page_size: must not be negative");
   if (absl::Status name = CheckDefinitionName(request.definition()); !name.ok()) return name;
   store::SagaFilter filter;
   filter.page_size = request.page_size() == 0 ? limits_.default_page_size : request.page_size();
   filter.page_token = request.page_token();
   if (request.state() != v1::SAGA_STATE_UNSPECIFIED) {
     filter.status = FromWire(request.state());
-    if (!filter.status) return Invalid("state: unknown value");
+    if (!filter.status) return absl::InvalidArgumentError("state: unknown value");
   }
   if (!request.definition().empty()) filter.definition_name = request.definition();
   for (const auto& [field, text, target] :
@@ -323,7 +330,7 @@ absl::Status SagaOperations::ListSagas(const v1::ListSagasRequest& request,
         std::tuple{"created_before", &request.created_before(), &filter.created_before}}) {
     if (text->empty()) continue;
     if (absl::Status valid = core::CheckTimestampText(*text); !valid.ok()) {
-      return Invalid(std::string(field) + ": " + std::string(valid.message()));
+      return absl::InvalidArgumentError(std::string(field) + ": " + std::string(valid.message()));
     }
     *target = *text;
   }
@@ -335,7 +342,7 @@ absl::Status SagaOperations::ListSagas(const v1::ListSagasRequest& request,
     if (token.size() > 200 || bar == std::string::npos ||
         !core::CheckTimestampText(std::string_view(token).substr(0, bar)).ok() ||
         !core::CheckStorableText(token, "page_token").ok()) {
-      return Invalid("page_token: not a token from a previous listing");
+      return absl::InvalidArgumentError("page_token: not a token from a previous listing");
     }
   }
   auto page = store_.ListSagas(filter);
@@ -348,12 +355,13 @@ absl::Status SagaOperations::ListSagas(const v1::ListSagasRequest& request,
 }
 
 absl::Status SagaOperations::CheckSagaId(const std::string& saga_id) const {
-  if (saga_id.empty()) return Invalid("saga_id: required, got empty");
+  if (saga_id.empty()) return absl::InvalidArgumentError("saga_id: required, got empty");
   if (saga_id.size() > limits_.max_saga_id_length) {
-    return OverLimit(
-        "max_name_length",
-        Invalid("saga_id: " + std::to_string(saga_id.size()) + " characters, over the limit of " +
-                std::to_string(limits_.max_saga_id_length) + " (--max-name-length)"));
+    return OverLimit("max_name_length",
+                     absl::InvalidArgumentError("saga_id: " + std::to_string(saga_id.size()) +
+                                                " characters, over the limit of " +
+                                                std::to_string(limits_.max_saga_id_length) +
+                                                " (--max-name-length)"));
   }
   return core::CheckStorableText(saga_id, "saga_id");
 }
@@ -374,7 +382,8 @@ absl::Status SagaOperations::CountSagas(const v1::CountSagasRequest& request,
 absl::Status SagaOperations::GetSagaHistory(const v1::GetSagaHistoryRequest& request,
                                             v1::GetSagaHistoryResponse* response) {
   if (absl::Status valid = CheckSagaId(request.saga_id()); !valid.ok()) return valid;
-  if (request.after_event_id() < 0) return Invalid("after_event_id: must not be negative");
+  if (request.after_event_id() < 0)
+    return absl::InvalidArgumentError("after_event_id: must not be negative");
   // A saga's history is bounded by its steps and their attempts; the cap only keeps one
   // response reasonable, and a watcher asks again from the last id.
   auto events = store_.GetHistory(request.saga_id(), request.after_event_id(), 10'000);
@@ -395,19 +404,21 @@ absl::Status SagaOperations::GetSagaHistory(const v1::GetSagaHistoryRequest& req
 absl::Status SagaOperations::CheckOperatorAction(const v1::OperatorActionRequest& request) const {
   if (absl::Status valid = CheckSagaId(request.saga_id()); !valid.ok()) return valid;
   if (request.operator_().empty()) {
-    return Invalid("operator: required: who takes the action, recorded in the saga's history");
+    return absl::InvalidArgumentError(
+        "operator: required: who takes the action, recorded in the saga's history");
   }
   if (request.reason().empty()) {
-    return Invalid("reason: required: why, recorded in the saga's history");
+    return absl::InvalidArgumentError("reason: required: why, recorded in the saga's history");
   }
   for (const auto& [field, text] :
        {std::pair{"operator", &request.operator_()}, std::pair{"reason", &request.reason()},
         std::pair{"step", &request.step()}}) {
     if (text->size() > limits_.max_operator_text) {
       return OverLimit("max_text_length",
-                       Invalid(std::string(field) + ": " + std::to_string(text->size()) +
-                               " characters, over the limit of " +
-                               std::to_string(limits_.max_operator_text) + " (--max-text-length)"));
+                       absl::InvalidArgumentError(
+                           std::string(field) + ": " + std::to_string(text->size()) +
+                           " characters, over the limit of " +
+                           std::to_string(limits_.max_operator_text) + " (--max-text-length)"));
     }
     // Recorded in the saga's history with the action: a text PostgreSQL refuses would fail
     // the action's commit, after the saga was taken over.
@@ -430,7 +441,8 @@ absl::Status SagaOperations::SubmitOperatorAction(const v1::OperatorActionReques
   core::OperatorAction action{kind, std::nullopt, request.operator_(), request.reason()};
   if (resolution) action.resolution = *resolution;
   if (kind == core::OperatorAction::Kind::kSkip || kind == core::OperatorAction::Kind::kResolve) {
-    if (request.step().empty()) return Invalid("step: required: the step to act on");
+    if (request.step().empty())
+      return absl::InvalidArgumentError("step: required: the step to act on");
     for (size_t i = 0; i < definition->steps.size(); ++i) {
       if (definition->steps[i].name == request.step()) action.step = static_cast<int>(i);
     }
@@ -438,8 +450,9 @@ absl::Status SagaOperations::SubmitOperatorAction(const v1::OperatorActionReques
       std::vector<std::string> names;
       for (const core::StepDefinition& step : definition->steps) names.push_back(step.name);
       const std::string near = core::ClosestName(request.step(), names);
-      return Invalid("step: saga " + request.saga_id() + " has no step \"" + request.step() + "\"" +
-                     (near.empty() ? "" : " (did you mean \"" + near + "\"?)"));
+      return absl::InvalidArgumentError("step: saga " + request.saga_id() + " has no step \"" +
+                                        request.step() + "\"" +
+                                        (near.empty() ? "" : " (did you mean \"" + near + "\"?)"));
     }
   }
   // Refused here with the reason when it cannot apply; the engine checks again against the
@@ -506,10 +519,11 @@ absl::StatusOr<core::AttemptFinished> SagaOperations::ReadResult(const v1::StepR
   const int outcome = result.outcome();
   if (outcome != core::kWireOutcomeSuccess && outcome != core::kWireOutcomeRetryableError &&
       outcome != core::kWireOutcomeBusinessFailure) {
-    return Invalid(field +
-                   ".outcome: must be OUTCOME_SUCCESS, OUTCOME_RETRYABLE_ERROR or "
-                   "OUTCOME_BUSINESS_FAILURE, got " +
-                   std::to_string(outcome));
+    return absl::InvalidArgumentError(
+        field +
+        ".outcome: must be OUTCOME_SUCCESS, OUTCOME_RETRYABLE_ERROR or "
+        "OUTCOME_BUSINESS_FAILURE, got " +
+        std::to_string(outcome));
   }
   // The same checks and bounds as a participant's reply, so that what is recorded is what
   // a reply could have recorded; but a malformed result is the caller's to fix, not a failed
@@ -529,7 +543,7 @@ absl::StatusOr<core::AttemptFinished> SagaOperations::ReadResult(const v1::StepR
     const std::string prefix = "participant (completion) ";
     std::string why = classified.error;
     if (why.starts_with(prefix)) why = why.substr(prefix.size());
-    return Invalid(field + ": " + why);
+    return absl::InvalidArgumentError(field + ": " + why);
   }
   core::AttemptFinished finished;
   finished.outcome = classified.outcome;
@@ -544,7 +558,8 @@ absl::StatusOr<core::CompletionClaims> SagaOperations::OpenCompletionToken(
   if (!tokens_) {
     return absl::UnimplementedError("this coordinator does not serve completion tokens");
   }
-  if (token.empty()) return Invalid("completion_token: required: the token of the accepted call");
+  if (token.empty())
+    return absl::InvalidArgumentError("completion_token: required: the token of the accepted call");
   return tokens_->Open(token);
 }
 
@@ -604,14 +619,16 @@ absl::Status SagaOperations::Heartbeat(const core::CompletionClaims& claims,
   core::HeartbeatReceived heartbeat{claims.step, claims.phase, claims.attempt, nullptr};
   if (!request.details_json().empty()) {
     if (request.details_json().size() > kMaxHeartbeatDetailsBytes) {
-      return Invalid("details_json: " + std::to_string(request.details_json().size()) +
-                     " bytes, over the limit of " + std::to_string(kMaxHeartbeatDetailsBytes));
+      return absl::InvalidArgumentError(
+          "details_json: " + std::to_string(request.details_json().size()) +
+          " bytes, over the limit of " + std::to_string(kMaxHeartbeatDetailsBytes));
     }
     auto details = core::ParseBoundedJson(request.details_json(), 16);
     if (!details.ok()) {
-      return Invalid("details_json: " + std::string(details.status().message()));
+      return absl::InvalidArgumentError("details_json: " + std::string(details.status().message()));
     }
-    if (!details->is_object()) return Invalid("details_json: must be a JSON object");
+    if (!details->is_object())
+      return absl::InvalidArgumentError("details_json: must be a JSON object");
     if (absl::Status storable = core::CheckStorableJson(*details, "details_json"); !storable.ok()) {
       return storable;
     }

@@ -11,8 +11,6 @@
 namespace skald::core {
 namespace {
 
-absl::Status Invalid(const std::string& message) { return absl::InvalidArgumentError(message); }
-
 // Checks that `query` holds only parameters named in `allowed`, each at most once.
 absl::Status CheckParams(const QueryParams& query,
                          std::initializer_list<std::string_view> allowed) {
@@ -21,10 +19,12 @@ absl::Status CheckParams(const QueryParams& query,
       std::string expected;
       for (std::string_view name : allowed)
         expected += (expected.empty() ? "" : ", ") + std::string(name);
-      return Invalid("unknown query parameter \"" + it->first + "\"" +
-                     (expected.empty() ? "; this endpoint takes none" : "; expected " + expected));
+      return absl::InvalidArgumentError(
+          "unknown query parameter \"" + it->first + "\"" +
+          (expected.empty() ? "; this endpoint takes none" : "; expected " + expected));
     }
-    if (query.count(it->first) > 1) return Invalid(it->first + ": given more than once");
+    if (query.count(it->first) > 1)
+      return absl::InvalidArgumentError(it->first + ": given more than once");
   }
   return absl::OkStatus();
 }
@@ -42,7 +42,7 @@ absl::Status ParseInteger(const QueryParams& query, const std::string& name, Int
   const std::string& text = it->second;
   auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), *out);
   if (error != std::errc() || end != text.data() + text.size()) {
-    return Invalid(name + ": expected an integer, got \"" + text + "\"");
+    return absl::InvalidArgumentError(name + ": expected an integer, got \"" + text + "\"");
   }
   return absl::OkStatus();
 }
@@ -59,8 +59,9 @@ absl::StatusOr<std::string> ParseSagaStateName(std::string_view text) {
   std::string_view short_name = name;
   if (short_name.starts_with("SAGA_STATE_")) short_name.remove_prefix(11);
   if (std::find(kSagaStates.begin(), kSagaStates.end(), short_name) == kSagaStates.end()) {
-    return Invalid("state: unknown value \"" + std::string(text) +
-                   "\"; expected RUNNING, COMPENSATING, COMPLETED, COMPENSATED or FAILED");
+    return absl::InvalidArgumentError(
+        "state: unknown value \"" + std::string(text) +
+        "\"; expected RUNNING, COMPENSATING, COMPLETED, COMPENSATED or FAILED");
   }
   return "SAGA_STATE_" + std::string(short_name);
 }
@@ -121,9 +122,11 @@ absl::Status CheckNoQueryParams(const QueryParams& query) { return CheckParams(q
 absl::Status CheckRequestBody(std::string_view body) {
   if (body.find_first_not_of(" \t\r\n") == std::string_view::npos) return absl::OkStatus();
   absl::StatusOr<nlohmann::json> parsed = ParseBoundedJson(body, kMaxRequestBodyDepth);
-  if (!parsed.ok()) return Invalid("request body: " + std::string(parsed.status().message()));
+  if (!parsed.ok())
+    return absl::InvalidArgumentError("request body: " + std::string(parsed.status().message()));
   if (!parsed->is_object()) {
-    return Invalid(std::string("request body: must be a JSON object, got ") + parsed->type_name());
+    return absl::InvalidArgumentError(std::string("request body: must be a JSON object, got ") +
+                                      parsed->type_name());
   }
   return absl::OkStatus();
 }

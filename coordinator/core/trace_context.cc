@@ -48,7 +48,7 @@ bool AllZero(std::string_view text) {
   return std::ranges::all_of(text, [](char c) { return c == '0'; });
 }
 
-absl::Status Invalid(const std::string& problem) {
+absl::Status InvalidTraceParent(const std::string& problem) {
   return absl::InvalidArgumentError(problem +
                                     " (expected \"00-<32 hex trace id>-<16 hex span id>-<2 hex "
                                     "flags>\", lowercase)");
@@ -59,21 +59,21 @@ absl::Status Invalid(const std::string& problem) {
 absl::StatusOr<TraceParentFields> ParseTraceParent(std::string_view text) {
   // 2 + 1 + 32 + 1 + 16 + 1 + 2
   if (text.size() != 55) {
-    return Invalid("must be 55 characters, got " + std::to_string(text.size()));
+    return InvalidTraceParent("must be 55 characters, got " + std::to_string(text.size()));
   }
   if (text[2] != '-' || text[35] != '-' || text[52] != '-') {
-    return Invalid("fields must be separated by '-'");
+    return InvalidTraceParent("fields must be separated by '-'");
   }
   if (text.substr(0, 2) != "00") {
-    return Invalid("unsupported version \"" + std::string(text.substr(0, 2)) + "\"");
+    return InvalidTraceParent("unsupported version \"" + std::string(text.substr(0, 2)) + "\"");
   }
   TraceParentFields fields{std::string(text.substr(3, 32)), std::string(text.substr(36, 16)),
                            std::string(text.substr(53, 2))};
   if (!IsLowerHex(fields.trace_id) || !IsLowerHex(fields.span_id) || !IsLowerHex(fields.flags)) {
-    return Invalid("ids and flags must be lowercase hex digits");
+    return InvalidTraceParent("ids and flags must be lowercase hex digits");
   }
-  if (AllZero(fields.trace_id)) return Invalid("trace id must not be all zero");
-  if (AllZero(fields.span_id)) return Invalid("span id must not be all zero");
+  if (AllZero(fields.trace_id)) return InvalidTraceParent("trace id must not be all zero");
+  if (AllZero(fields.span_id)) return InvalidTraceParent("span id must not be all zero");
   return fields;
 }
 

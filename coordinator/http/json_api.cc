@@ -9,8 +9,6 @@
 namespace skald::http {
 namespace {
 
-absl::Status Invalid(const std::string& message) { return absl::InvalidArgumentError(message); }
-
 void ReplyError(httplib::Response& response, const absl::Status& status) {
   response.status = HttpStatusFor(status.code());
   if (absl::IsUnauthenticated(status)) response.set_header("WWW-Authenticate", "Bearer");
@@ -52,7 +50,8 @@ absl::StatusOr<v1::SagaState> ParseSagaState(const std::string& text) {
   absl::StatusOr<std::string> name = core::ParseSagaStateName(text);
   if (!name.ok()) return name.status();
   v1::SagaState state = v1::SAGA_STATE_UNSPECIFIED;
-  if (!v1::SagaState_Parse(*name, &state)) return Invalid("state: unknown value \"" + text + "\"");
+  if (!v1::SagaState_Parse(*name, &state))
+    return absl::InvalidArgumentError("state: unknown value \"" + text + "\"");
   return state;
 }
 
@@ -175,8 +174,9 @@ void AddJsonApiRoutes(httplib::Server& server, const api::GuardedOperations& ope
         absl::Status parsed = FromJson(req.body, &request);
         const std::string saga_id = req.matches[1];
         if (parsed.ok() && !request.saga_id().empty() && request.saga_id() != saga_id) {
-          parsed = Invalid("saga_id: the body names \"" + request.saga_id() + "\", the path \"" +
-                           saga_id + "\"; leave it out of the body");
+          parsed = absl::InvalidArgumentError("saga_id: the body names \"" + request.saga_id() +
+                                              "\", the path \"" + saga_id +
+                                              "\"; leave it out of the body");
         }
         if (!parsed.ok()) return ReplyError(res, parsed);
         request.set_saga_id(saga_id);
@@ -194,8 +194,9 @@ void AddJsonApiRoutes(httplib::Server& server, const api::GuardedOperations& ope
     absl::Status parsed = FromJson(req.body, &request);
     const std::string saga_id = req.matches[1];
     if (parsed.ok() && !request.saga_id().empty() && request.saga_id() != saga_id) {
-      parsed = Invalid("saga_id: the body names \"" + request.saga_id() + "\", the path \"" +
-                       saga_id + "\"; leave it out of the body");
+      parsed =
+          absl::InvalidArgumentError("saga_id: the body names \"" + request.saga_id() +
+                                     "\", the path \"" + saga_id + "\"; leave it out of the body");
     }
     if (!parsed.ok()) return ReplyError(res, parsed);
     request.set_saga_id(saga_id);

@@ -10,12 +10,11 @@
 namespace skald::store {
 namespace {
 
-const std::string Name(std::string_view statement) { return std::string(statement); }
-
 void QueueAlert(pqxx::work& tx, const std::string& saga_id, const std::string& url,
                 const std::string& kind, std::optional<std::string> step, const std::string& error,
                 std::optional<int> failures, std::optional<std::string> dedup_key) {
-  tx.exec_prepared(Name(stmt::kInsertAlert), saga_id, url, kind, step, error, failures, dedup_key);
+  tx.exec_prepared(PreparedName(stmt::kInsertAlert), saga_id, url, kind, step, error, failures,
+                   dedup_key);
 }
 
 }  // namespace
@@ -54,7 +53,7 @@ absl::StatusOr<std::vector<OutboxDelivery>> OutboxStore::Claim(int limit,
   absl::Status status = pool_.Run("claim notifications", [&](pqxx::connection& c) {
     deliveries.clear();
     pqxx::work tx(c);
-    for (const auto& row : tx.exec_prepared(Name(stmt::kClaimNotifications), limit,
+    for (const auto& row : tx.exec_prepared(PreparedName(stmt::kClaimNotifications), limit,
                                             static_cast<long long>(lease.count()))) {
       deliveries.push_back(OutboxDelivery{row[0].as<int64_t>(), row[1].as<std::string>(),
                                           row[2].as<std::string>(), row[3].as<std::string>(),
@@ -71,7 +70,7 @@ absl::Status OutboxStore::MarkDelivered(int64_t id) {
   return pool_.Run("record notification " + std::to_string(id) + " delivered",
                    [&](pqxx::connection& c) {
                      pqxx::work tx(c);
-                     tx.exec_prepared(Name(stmt::kMarkNotificationDelivered), id);
+                     tx.exec_prepared(PreparedName(stmt::kMarkNotificationDelivered), id);
                      tx.commit();
                    });
 }
@@ -81,7 +80,7 @@ absl::Status OutboxStore::MarkFailed(int64_t id, const std::string& error,
   return pool_.Run("record a failed delivery of notification " + std::to_string(id),
                    [&](pqxx::connection& c) {
                      pqxx::work tx(c);
-                     tx.exec_prepared(Name(stmt::kMarkNotificationFailed), id, error,
+                     tx.exec_prepared(PreparedName(stmt::kMarkNotificationFailed), id, error,
                                       static_cast<long long>(retry_in.count()));
                      tx.commit();
                    });
@@ -90,7 +89,7 @@ absl::Status OutboxStore::MarkFailed(int64_t id, const std::string& error,
 absl::Status OutboxStore::Release(int64_t id) {
   return pool_.Run("release notification " + std::to_string(id), [&](pqxx::connection& c) {
     pqxx::work tx(c);
-    tx.exec_prepared(Name(stmt::kReleaseNotification), id);
+    tx.exec_prepared(PreparedName(stmt::kReleaseNotification), id);
     tx.commit();
   });
 }
@@ -100,7 +99,7 @@ absl::StatusOr<int> OutboxStore::QueueStuckAlerts(const std::string& alert_url,
   int queued = 0;
   absl::Status status = pool_.Run("queue alerts for stuck sagas", [&](pqxx::connection& c) {
     pqxx::work tx(c);
-    queued = static_cast<int>(tx.exec_prepared(Name(stmt::kQueueStuckAlerts), alert_url,
+    queued = static_cast<int>(tx.exec_prepared(PreparedName(stmt::kQueueStuckAlerts), alert_url,
                                                static_cast<long long>(after.count()), limit)
                                   .affected_rows());
     tx.commit();

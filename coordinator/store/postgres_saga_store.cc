@@ -15,8 +15,6 @@ using core::SagaStatus;
 using core::StepStatus;
 using nlohmann::json;
 
-const std::string Name(std::string_view statement) { return std::string(statement); }
-
 template <typename T>
 std::optional<T> Optional(const pqxx::field& field) {
   if (field.is_null()) return std::nullopt;
@@ -62,20 +60,20 @@ absl::Status IdTaken(const std::string& saga_id, const std::string& existing_def
 absl::StatusOr<bool> PostgresSagaStore::PutDefinition(const core::SagaDefinition& definition) {
   bool created = false;
   std::optional<json> existing;
-  absl::Status status =
-      pool_.Run("store definition " + definition.name + " v" + std::to_string(definition.version),
-                [&](pqxx::connection& c) {
-                  pqxx::work tx(c);
-                  auto inserted = tx.exec_prepared(Name(stmt::kInsertDefinition), definition.name,
-                                                   definition.version, definition.document.dump());
-                  created = inserted.affected_rows() == 1;
-                  if (!created) {
-                    auto row = tx.exec_prepared1(Name(stmt::kSelectDefinition), definition.name,
-                                                 definition.version);
-                    existing = json::parse(row[1].as<std::string>());
-                  }
-                  tx.commit();
-                });
+  absl::Status status = pool_.Run(
+      "store definition " + definition.name + " v" + std::to_string(definition.version),
+      [&](pqxx::connection& c) {
+        pqxx::work tx(c);
+        auto inserted = tx.exec_prepared(PreparedName(stmt::kInsertDefinition), definition.name,
+                                         definition.version, definition.document.dump());
+        created = inserted.affected_rows() == 1;
+        if (!created) {
+          auto row = tx.exec_prepared1(PreparedName(stmt::kSelectDefinition), definition.name,
+                                       definition.version);
+          existing = json::parse(row[1].as<std::string>());
+        }
+        tx.commit();
+      });
   if (!status.ok()) return status;
   if (!created && *existing != definition.document) {
     return absl::AlreadyExistsError("definition " + definition.name + " version " +
@@ -91,8 +89,9 @@ absl::StatusOr<core::SagaDefinition> PostgresSagaStore::GetDefinition(const std:
   std::optional<std::string> document;
   absl::Status status = pool_.Run("load definition " + name, [&](pqxx::connection& c) {
     pqxx::nontransaction tx(c);  // One statement: no BEGIN and COMMIT round trips.
-    auto rows = version == 0 ? tx.exec_prepared(Name(stmt::kSelectLatestDefinition), name)
-                             : tx.exec_prepared(Name(stmt::kSelectDefinition), name, version);
+    auto rows = version == 0
+                    ? tx.exec_prepared(PreparedName(stmt::kSelectLatestDefinition), name)
+                    : tx.exec_prepared(PreparedName(stmt::kSelectDefinition), name, version);
     if (!rows.empty()) document = rows[0][1].as<std::string>();
   });
   if (!status.ok()) return status;
@@ -127,13 +126,13 @@ absl::StatusOr<CreatedSaga> PostgresSagaStore::CreateSaga(const core::SagaDefini
     std::optional<std::string> traceparent, callback_url;
     if (!options.traceparent.empty()) traceparent = options.traceparent;
     if (!options.callback_url.empty()) callback_url = options.callback_url;
-    auto inserted =
-        tx.exec_prepared(Name(stmt::kCreateSaga), requested_id, definition.name, definition.version,
-                         input.dump(), holder.owner, static_cast<long long>(holder.ttl.count()),
-                         traceparent, callback_url, step_names.dump(), detail.dump());
+    auto inserted = tx.exec_prepared(PreparedName(stmt::kCreateSaga), requested_id, definition.name,
+                                     definition.version, input.dump(), holder.owner,
+                                     static_cast<long long>(holder.ttl.count()), traceparent,
+                                     callback_url, step_names.dump(), detail.dump());
     if (inserted.empty()) {
       // The id is taken: an idempotent repeat of an earlier start, or a clash.
-      auto row = tx.exec_prepared1(Name(stmt::kSelectSaga), saga_id);
+      auto row = tx.exec_prepared1(PreparedName(stmt::kSelectSaga), saga_id);
       existing_definition = row[0].as<std::string>();
       result = CreatedSaga{saga_id, false};
       return;
@@ -222,7 +221,7 @@ absl::StatusOr<SagaRecord> PostgresSagaStore::GetSaga(const std::string& saga_id
   std::optional<SagaRecord> record;
   absl::Status status = pool_.Run("load saga " + saga_id, [&](pqxx::connection& c) {
     pqxx::read_transaction tx(c);
-    auto rows = tx.exec_prepared(Name(stmt::kSelectSaga), saga_id);
+    auto rows = tx.exec_prepared(PreparedName(stmt::kSelectSaga), saga_id);
     if (rows.empty()) return;
     const auto& row = rows[0];
     SagaRecord r;
@@ -238,7 +237,7 @@ absl::StatusOr<SagaRecord> PostgresSagaStore::GetSaga(const std::string& saga_id
     r.state.deadline = ReadTime(row[8]);
     r.traceparent = row[9].as<std::string>();
     r.callback_url = row[10].as<std::string>();
-    for (const auto& step_row : tx.exec_prepared(Name(stmt::kSelectSteps), saga_id)) {
+    for (const auto& step_row : tx.exec_prepared(PreparedName(stmt::kSelectSteps), saga_id)) {
       r.step_names.push_back(step_row[0].as<std::string>());
       r.state.steps.push_back(ReadStep(step_row));
     }
@@ -254,7 +253,7 @@ absl::StatusOr<int> PostgresSagaStore::DeleteFinishedSagas(std::chrono::millisec
   int deleted = 0;
   absl::Status status = pool_.Run("delete finished sagas", [&](pqxx::connection& c) {
     pqxx::work tx(c);
-    deleted = static_cast<int>(tx.exec_prepared(Name(stmt::kDeleteFinishedSagas),
+    deleted = static_cast<int>(tx.exec_prepared(PreparedName(stmt::kDeleteFinishedSagas),
                                                 static_cast<long long>(age.count()), limit)
                                    .affected_rows());
     tx.commit();
@@ -267,7 +266,7 @@ absl::StatusOr<SagaOutcome> PostgresSagaStore::GetSagaOutcome(const std::string&
   std::optional<SagaOutcome> outcome;
   absl::Status status = pool_.Run("load saga " + saga_id, [&](pqxx::connection& c) {
     pqxx::nontransaction tx(c);  // One statement: no BEGIN and COMMIT round trips.
-    auto rows = tx.exec_prepared(Name(stmt::kSelectSagaOutcome), saga_id);
+    auto rows = tx.exec_prepared(PreparedName(stmt::kSelectSagaOutcome), saga_id);
     if (rows.empty()) return;
     outcome = SagaOutcome{
         core::ParseSagaStatus(rows[0][0].as<std::string>()).value_or(SagaStatus::kRunning),
@@ -288,7 +287,7 @@ absl::StatusOr<std::map<core::SagaStatus, int64_t>> PostgresSagaStore::CountSaga
       counts[s] = 0;
     }
     pqxx::read_transaction tx(c);
-    for (const auto& row : tx.exec_prepared(Name(stmt::kCountSagas), definition_name)) {
+    for (const auto& row : tx.exec_prepared(PreparedName(stmt::kCountSagas), definition_name)) {
       if (auto state = core::ParseSagaStatus(row[0].as<std::string>())) {
         counts[*state] = row[1].as<int64_t>();
       }
@@ -306,9 +305,10 @@ absl::StatusOr<std::vector<HistoryRecord>> PostgresSagaStore::GetHistory(const s
   absl::Status status = pool_.Run("load history of saga " + saga_id, [&](pqxx::connection& c) {
     events.clear();
     pqxx::read_transaction tx(c);
-    exists = !tx.exec_prepared(Name(stmt::kSelectSaga), saga_id).empty();
+    exists = !tx.exec_prepared(PreparedName(stmt::kSelectSaga), saga_id).empty();
     if (!exists) return;
-    for (const auto& row : tx.exec_prepared(Name(stmt::kSelectHistory), saga_id, after_id, limit)) {
+    for (const auto& row :
+         tx.exec_prepared(PreparedName(stmt::kSelectHistory), saga_id, after_id, limit)) {
       events.push_back({row[0].as<int64_t>(), row[1].as<std::string>(), row[2].as<std::string>(),
                         row[3].as<std::string>(), row[4].as<std::string>(), row[5].as<int>(),
                         row[6].as<std::string>()});
@@ -336,9 +336,9 @@ absl::StatusOr<SagaPage> PostgresSagaStore::ListSagas(const SagaFilter& filter) 
   absl::Status status = pool_.Run("list sagas", [&](pqxx::connection& c) {
     page.sagas.clear();
     pqxx::read_transaction tx(c);
-    auto rows = tx.exec_prepared(Name(stmt::kListSagas), status_filter, filter.definition_name,
-                                 cursor_time, cursor_id, filter.page_size + 1, filter.created_after,
-                                 filter.created_before);
+    auto rows = tx.exec_prepared(PreparedName(stmt::kListSagas), status_filter,
+                                 filter.definition_name, cursor_time, cursor_id,
+                                 filter.page_size + 1, filter.created_after, filter.created_before);
     for (const auto& row : rows) {
       if (static_cast<int>(page.sagas.size()) == filter.page_size) {
         page.next_page_token = last_cursor;
@@ -371,7 +371,7 @@ absl::StatusOr<std::vector<std::string>> PostgresSagaStore::ActiveSagaIds() {
   absl::Status status = pool_.Run("list active sagas", [&](pqxx::connection& c) {
     ids.clear();
     pqxx::read_transaction tx(c);
-    for (const auto& row : tx.exec_prepared(Name(stmt::kSelectActiveSagas))) {
+    for (const auto& row : tx.exec_prepared(PreparedName(stmt::kSelectActiveSagas))) {
       ids.push_back(row[0].as<std::string>());
     }
   });
@@ -397,7 +397,7 @@ absl::StatusOr<std::vector<Lease>> PostgresSagaStore::ClaimSagas(const LeaseHold
   std::vector<Lease> leases;
   absl::Status status = pool_.Run("claim sagas", [&](pqxx::connection& c) {
     pqxx::work tx(c);
-    leases = ReadLeases(tx.exec_prepared(Name(stmt::kClaimSagas), holder.owner,
+    leases = ReadLeases(tx.exec_prepared(PreparedName(stmt::kClaimSagas), holder.owner,
                                          static_cast<long long>(holder.ttl.count()), limit));
     tx.commit();
   });
@@ -410,7 +410,7 @@ absl::StatusOr<std::vector<Lease>> PostgresSagaStore::UpdateLeases(std::string_v
   std::vector<Lease> leases;
   absl::Status status = pool_.Run(std::string(statement), [&](pqxx::connection& c) {
     pqxx::work tx(c);
-    leases = ReadLeases(tx.exec_prepared(Name(statement), holder.owner,
+    leases = ReadLeases(tx.exec_prepared(PreparedName(statement), holder.owner,
                                          static_cast<long long>(holder.ttl.count())));
     tx.commit();
   });
@@ -462,7 +462,7 @@ absl::StatusOr<int64_t> PostgresSagaStore::TakeLease(const std::string& saga_id,
   std::optional<int64_t> token;
   absl::Status status = pool_.Run("take the lease of saga " + saga_id, [&](pqxx::connection& c) {
     pqxx::work tx(c);
-    auto rows = tx.exec_prepared(Name(stmt::kTakeLease), saga_id, holder.owner,
+    auto rows = tx.exec_prepared(PreparedName(stmt::kTakeLease), saga_id, holder.owner,
                                  static_cast<long long>(holder.ttl.count()));
     if (!rows.empty()) token = rows[0][0].as<int64_t>();
     tx.commit();
@@ -475,9 +475,9 @@ absl::StatusOr<int64_t> PostgresSagaStore::TakeLease(const std::string& saga_id,
 absl::Status PostgresSagaStore::ReleaseLeases(const std::string& owner) {
   return pool_.Run("release leases", [&](pqxx::connection& c) {
     pqxx::work tx(c);
-    tx.exec_prepared(Name(stmt::kReleaseLeases), owner);
+    tx.exec_prepared(PreparedName(stmt::kReleaseLeases), owner);
     // Delivered at commit, to every coordinator listening.
-    tx.exec_prepared(Name(stmt::kNotifyWork), owner);
+    tx.exec_prepared(PreparedName(stmt::kNotifyWork), owner);
     tx.commit();
   });
 }

@@ -21,6 +21,9 @@ const std::vector<Statement>& AllStatements();
 // REQUIRES: `name` is one of stmt::k*.
 std::string SqlOf(std::string_view name);
 
+// Returns `statement` (one of stmt::k*) as the std::string libpqxx 6's exec_prepared takes.
+inline std::string PreparedName(std::string_view statement) { return std::string(statement); }
+
 namespace stmt {
 inline constexpr std::string_view kInsertDefinition = "insert_definition";
 inline constexpr std::string_view kSelectDefinition = "select_definition";

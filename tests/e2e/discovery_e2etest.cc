@@ -14,7 +14,7 @@ namespace {
 
 using nlohmann::json;
 
-json Order(int n) {
+json NumberedOrder(int n) {
   return {{"order_id", "order-" + std::to_string(n)},
           {"customer", "ada"},
           {"sku", "widget"},
@@ -89,7 +89,7 @@ TEST_F(DiscoveryTest, CallsSpreadOverInstancesAndLosingOneFailsNoSaga) {
       // ...then one dies without a word, with sagas in flight.
       ASSERT_TRUE(system_->StopParticipant(Service::kInventory, SIGKILL, 1).ok());
     }
-    auto id = system_->StartOrder(Order(n));
+    auto id = system_->StartOrder(NumberedOrder(n));
     ASSERT_TRUE(id.ok()) << id.status();
     ids.push_back(*id);
     absl::SleepFor(absl::Milliseconds(20));  // a steady trickle, so the kill lands mid-run
@@ -115,7 +115,7 @@ TEST_F(DiscoveryTest, AGracefullyStoppedInstanceDeregistersAtOnce) {
   EXPECT_EQ(InventoryHealth(),
             (std::map<std::string, std::string>{
                 {system_->ParticipantAddress(Service::kInventory, 0), "unknown"}}));
-  auto id = system_->StartOrder(Order(1));
+  auto id = system_->StartOrder(NumberedOrder(1));
   ASSERT_TRUE(id.ok()) << id.status();
   auto saga = system_->WaitForEnd(*id);
   ASSERT_TRUE(saga.ok()) << saga.status();
@@ -133,7 +133,7 @@ TEST_F(DiscoveryTest, AServiceWithNoLiveInstanceIsRetriedUntilOneRegisters) {
       {"max_attempts", 60}, {"initial_interval", "100ms"}, {"max_interval", "200ms"}};
   ASSERT_TRUE(system_->Apply(definition).ok());
   ASSERT_TRUE(system_->StopParticipant(Service::kPayment, SIGTERM).ok());
-  auto id = system_->StartOrder(Order(1));
+  auto id = system_->StartOrder(NumberedOrder(1));
   ASSERT_TRUE(id.ok()) << id.status();
   auto waiting = system_->WaitFor(
       *id,

@@ -23,7 +23,7 @@ using nlohmann::json;
 // Never a payload in a log line at info level: this customer name must not show up.
 constexpr char kPayloadMarker[] = "payload-marker-5f0c";
 
-json Order(const std::string& id, int amount) {
+json ObservedOrder(const std::string& id, int amount) {
   return {{"order_id", id},
           {"customer", kPayloadMarker},
           {"sku", "widget"},
@@ -103,7 +103,7 @@ class ObservabilityTest : public ::testing::Test {
 
   // Runs an order to its end and returns its final state's name.
   std::string RunOrder(const std::string& id, int amount) {
-    auto started = system_->StartOrder(Order(id, amount), id);
+    auto started = system_->StartOrder(ObservedOrder(id, amount), id);
     EXPECT_TRUE(started.ok()) << started.status();
     if (!started.ok()) return "";
     auto saga = system_->WaitForEnd(id);
@@ -311,8 +311,9 @@ TEST_F(ObservabilityTest, HealthzAndReadyzFollowTheDatabaseAndTheSchema) {
 TEST_F(ObservabilityTest, JsonApiListsGetsStartsAndAnswersErrorsWithHttpCodes) {
   StartSystem();
   // Start over HTTP: the body is StartSagaRequest in JSON.
-  json start = {
-      {"definition", "order"}, {"input_json", Order("h-1", 150).dump()}, {"saga_id", "h-1"}};
+  json start = {{"definition", "order"},
+                {"input_json", ObservedOrder("h-1", 150).dump()},
+                {"saga_id", "h-1"}};
   HttpReply started = http_->Post("/api/v1/sagas", start.dump());
   EXPECT_EQ(started.status, 200) << started.body;
   EXPECT_EQ(started.content_type, "application/json");

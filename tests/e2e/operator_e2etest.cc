@@ -14,7 +14,7 @@ namespace {
 
 using nlohmann::json;
 
-json Order(const std::string& id, int amount = 150) {
+json OperatorOrder(const std::string& id, int amount = 150) {
   return {{"order_id", id},
           {"customer", "ada"},
           {"sku", "widget"},
@@ -53,7 +53,7 @@ class OperatorTest : public ::testing::Test {
   // compensation is due: the saga ends FAILED, with reserve-stock COMPENSATION_FAILED.
   std::string FailedSaga() {
     EXPECT_TRUE(system_->StopParticipant(Service::kPayment, SIGTERM).ok());
-    auto id = system_->StartOrder(Order("o-stuck", /*amount=*/5000));
+    auto id = system_->StartOrder(OperatorOrder("o-stuck", /*amount=*/5000));
     EXPECT_TRUE(id.ok()) << id.status();
     if (!id.ok()) return "";
     auto charging = system_->WaitFor(
@@ -176,7 +176,7 @@ TEST_F(OperatorTest, AbortStopsARunningSagaAndCompensatesIt) {
       {"max_attempts", 100}, {"initial_interval", "100ms"}, {"max_interval", "200ms"}};
   ASSERT_TRUE(system_->Apply(definition).ok());
   ASSERT_TRUE(system_->StopParticipant(Service::kPayment, SIGTERM).ok());
-  auto id = system_->StartOrder(Order("o-abort"));
+  auto id = system_->StartOrder(OperatorOrder("o-abort"));
   ASSERT_TRUE(id.ok()) << id.status();
   ASSERT_TRUE(
       system_
@@ -210,7 +210,7 @@ TEST_F(OperatorTest, AbortStopsARunningSagaAndCompensatesIt) {
 
 TEST_F(OperatorTest, WatchStreamsEventsUntilTheSagaEnds) {
   ASSERT_TRUE(system_->StopParticipant(Service::kPayment, SIGTERM).ok());
-  auto id = system_->StartOrder(Order("o-watch"));
+  auto id = system_->StartOrder(OperatorOrder("o-watch"));
   ASSERT_TRUE(id.ok()) << id.status();
   // Payment returns while `watch` runs (it is a blocking command: started after a delay by
   // the shell, so that the watch sees live events and not only the stored history).
@@ -229,7 +229,7 @@ TEST_F(OperatorTest, WatchStreamsEventsUntilTheSagaEnds) {
 
 TEST_F(OperatorTest, ListFiltersByTimeAndPages) {
   for (const char* order : {"o-1", "o-2", "o-3"}) {
-    auto id = system_->StartOrder(Order(order));
+    auto id = system_->StartOrder(OperatorOrder(order));
     ASSERT_TRUE(id.ok()) << id.status();
     ASSERT_TRUE(system_->WaitForEnd(*id).ok());
   }

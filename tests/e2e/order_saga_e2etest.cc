@@ -23,7 +23,7 @@ json WithReview(json order) {
   return order;
 }
 
-std::vector<std::string> StepStates(const v1::Saga& saga) {
+std::vector<std::string> StepStatesInOrder(const v1::Saga& saga) {
   std::vector<std::string> states;
   for (const v1::Step& step : saga.steps()) {
     states.push_back(v1::StepState_Name(step.state()).substr(sizeof("STEP_STATE_") - 1));
@@ -71,7 +71,7 @@ TEST_F(OrderSagaTest, AnOrderCompletesWithEveryEffectApplied) {
   StartSystem();
   v1::Saga saga = RunToEnd(Order("o-1", 2, 150));
   EXPECT_EQ(saga.state(), v1::SAGA_STATE_COMPLETED) << saga.DebugString();
-  EXPECT_EQ(StepStates(saga),
+  EXPECT_EQ(StepStatesInOrder(saga),
             (std::vector<std::string>{"SUCCEEDED", "SUCCEEDED", "SUCCEEDED", "SUCCEEDED"}));
   for (const v1::Step& step : saga.steps()) EXPECT_EQ(step.attempts(), 1) << step.name();
   EXPECT_EQ(json::parse(saga.steps(0).output_json())["order_id"], "o-1");
@@ -133,7 +133,7 @@ TEST_P(BusinessFailureTest, CompensatesEveryCompletedStep) {
   v1::Saga saga = RunToEnd(c.input);
   ASSERT_EQ(saga.state(), v1::SAGA_STATE_COMPENSATED) << saga.DebugString();
   EXPECT_NE(saga.error().find(c.error_code), std::string::npos) << saga.error();
-  EXPECT_EQ(StepStates(saga), c.states) << saga.DebugString();
+  EXPECT_EQ(StepStatesInOrder(saga), c.states) << saga.DebugString();
   // Payment is called only once the order and the stock are secured.
   EXPECT_EQ(saga.steps(2).attempts(), c.failing_step >= 2 ? 1 : 0);
   EXPECT_EQ(saga.steps(c.failing_step).attempts(), 1) << "business failures are not retried";

@@ -14,7 +14,7 @@ using nlohmann::json;
 
 constexpr int kOrders = 6;
 
-json Order(int n) {
+json UnreliableNetworkOrder(int n) {
   return {{"order_id", "order-" + std::to_string(n)},
           {"customer", "ada"},
           {"sku", "widget"},
@@ -36,7 +36,7 @@ class UnreliableNetworkTest : public ::testing::Test {
   std::vector<v1::Saga> RunOrders() {
     std::vector<std::string> ids;
     for (int n = 0; n < kOrders; ++n) {
-      auto id = system_->StartOrder(Order(n));
+      auto id = system_->StartOrder(UnreliableNetworkOrder(n));
       EXPECT_TRUE(id.ok()) << id.status();
       if (id.ok()) ids.push_back(*id);
     }

@@ -22,8 +22,8 @@ using core::StepStatus;
 using nlohmann::json;
 using std::chrono::milliseconds;
 
-constexpr const char* kOwner = "coordinator-a";
-const LeaseHolder kHolder{kOwner, std::chrono::seconds(5)};
+constexpr const char* kLeaseOwner = "coordinator-a";
+const LeaseHolder kLeaseHolder{kLeaseOwner, std::chrono::seconds(5)};
 constexpr const char* kNotifyUrl = "http://hooks.example.com/definition";
 constexpr const char* kCallbackUrl = "https://client.example.com/callback?order=17";
 constexpr const char* kAlertUrl = "http://ops.example.com/alerts";
@@ -104,14 +104,15 @@ class OutboxTest : public ::testing::Test {
   // Commits `transition` of the saga as the lease holder; returns the fenced ids.
   std::vector<std::string> Commit(const core::SagaState& before, const core::Transition& transition,
                                   const core::SagaDefinition& definition, int64_t token = 1) {
-    auto fenced = store_->CommitTransitions({{&before, &transition, &definition, token}}, kOwner);
+    auto fenced =
+        store_->CommitTransitions({{&before, &transition, &definition, token}}, kLeaseOwner);
     EXPECT_TRUE(fenced.ok()) << fenced.status();
     return fenced.ok() ? *fenced : std::vector<std::string>{};
   }
 
   core::SagaState Start(const core::SagaDefinition& definition, const std::string& id,
                         SagaStartOptions options = {}) {
-    auto created = store_->CreateSaga(definition, id, json::object(), kHolder, options);
+    auto created = store_->CreateSaga(definition, id, json::object(), kLeaseHolder, options);
     EXPECT_TRUE(created.ok() && created->created) << created.status();
     return store_->GetSaga(id)->state;
   }
@@ -135,7 +136,7 @@ TEST_F(OutboxTest, ASagaKeepsItsTraceparentAndCallbackUrl) {
   EXPECT_EQ(store_->GetSaga("bare")->callback_url, "");
 
   // A repeated start keeps what the first one stored.
-  auto again = store_->CreateSaga(definition_, "traced", json::object(), kHolder,
+  auto again = store_->CreateSaga(definition_, "traced", json::object(), kLeaseHolder,
                                   {"00-11111111111111111111111111111111-2222222222222222-01", ""});
   ASSERT_TRUE(again.ok());
   EXPECT_FALSE(again->created);
@@ -234,7 +235,7 @@ TEST_F(OutboxTest, AFencedOrFailedCommitQueuesNothing) {
   core::Transition broken{other, {}, {}};
   broken.state.steps[0].output = json{{"text", std::string("a\0b", 3)}};
   auto status = store_->CommitTransitions(
-      {{&before, &done, &definition_, 1}, {&other, &broken, &definition_, 1}}, kOwner);
+      {{&before, &done, &definition_, 1}, {&other, &broken, &definition_, 1}}, kLeaseOwner);
   EXPECT_FALSE(status.ok());
   EXPECT_TRUE(Rows().empty());
   EXPECT_EQ(store_->GetSaga("fenced")->state.status, SagaStatus::kRunning);
@@ -282,7 +283,8 @@ TEST_F(OutboxTest, AlertsForAFailedSagaAndOnceForAFailingCompensation) {
   core::SagaState other = Start(definition_, "quiet");
   core::Transition quiet_failed{other, {}, {}};
   quiet_failed.state.status = SagaStatus::kFailed;
-  ASSERT_TRUE(quiet.CommitTransitions({{&other, &quiet_failed, &definition_, 1}}, kOwner).ok());
+  ASSERT_TRUE(
+      quiet.CommitTransitions({{&other, &quiet_failed, &definition_, 1}}, kLeaseOwner).ok());
   EXPECT_TRUE(Rows("event = 'alert' AND saga_id = 'quiet'").empty());
 }
 

@@ -324,7 +324,7 @@ TEST_F(ParticipantServerTest, CallWithoutDeadlineHasAnInfiniteOne) {
   EXPECT_EQ(seen_context_->deadline, Clock::time_point::max());
 }
 
-constexpr char kTraceparent[] = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+constexpr char kWireTraceparent[] = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
 constexpr char kMetadataTraceparent[] = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
 
 TEST_F(ParticipantServerTest, TraceparentFieldReachesTheHandler) {
@@ -332,12 +332,12 @@ TEST_F(ParticipantServerTest, TraceparentFieldReachesTheHandler) {
   StartServer();
 
   v1::StepCall call = MakeCall("record", "{}");
-  call.set_traceparent(kTraceparent);
+  call.set_traceparent(kWireTraceparent);
   v1::StepReply reply;
   ASSERT_TRUE(Call(Phase::kAction, call, &reply).ok());
   std::lock_guard<std::mutex> lock(seen_mu_);
   ASSERT_TRUE(seen_context_.has_value());
-  EXPECT_EQ(seen_context_->traceparent, kTraceparent);
+  EXPECT_EQ(seen_context_->traceparent, kWireTraceparent);
 }
 
 TEST_F(ParticipantServerTest, TraceparentMetadataReachesTheHandlerWhenTheFieldIsEmpty) {
@@ -360,10 +360,10 @@ TEST_F(ParticipantServerTest, TraceparentMetadataReachesTheHandlerWhenTheFieldIs
   both.set_deadline(Clock::now() + kCallTimeout);
   both.AddMetadata("traceparent", kMetadataTraceparent);
   v1::StepCall call = MakeCall("record", "{}");
-  call.set_traceparent(kTraceparent);
+  call.set_traceparent(kWireTraceparent);
   ASSERT_TRUE(stub_->ExecuteCompensation(&both, call, &reply).ok());
   std::lock_guard<std::mutex> lock(seen_mu_);
-  EXPECT_EQ(seen_context_->traceparent, kTraceparent);
+  EXPECT_EQ(seen_context_->traceparent, kWireTraceparent);
 }
 
 TEST_F(ParticipantServerTest, CallWithoutTraceparentHasAnEmptyOne) {

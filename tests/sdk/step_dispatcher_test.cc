@@ -20,7 +20,7 @@ using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using Clock = std::chrono::system_clock;
 
-constexpr char kTraceparent[] = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+constexpr char kCallTraceparent[] = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
 constexpr char kOtherTraceparent[] = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
 
 class StepDispatcherTest : public ::testing::Test {
@@ -86,14 +86,14 @@ TEST_F(StepDispatcherTest, CallWithoutDeadlineReachesTheHandler) {
 
 TEST_F(StepDispatcherTest, TraceparentFieldWinsOverMetadata) {
   v1::StepCall call = MakeCall();
-  call.set_traceparent(kTraceparent);
+  call.set_traceparent(kCallTraceparent);
   v1::StepReply reply;
   ASSERT_TRUE(dispatcher_
                   .Dispatch(Phase::kAction, call,
                             CallInfo{.traceparent_metadata = kOtherTraceparent}, &reply)
                   .ok());
   ASSERT_TRUE(seen_.has_value());
-  EXPECT_EQ(seen_->traceparent, kTraceparent);
+  EXPECT_EQ(seen_->traceparent, kCallTraceparent);
 }
 
 TEST_F(StepDispatcherTest, TraceparentFallsBackToMetadata) {

@@ -17,14 +17,14 @@ json Step(const std::string& name, json after, bool compensated = true) {
   return step;
 }
 
-core::SagaDefinition Parse(const json& document) {
+core::SagaDefinition ParseDocument(const json& document) {
   auto definition = core::ParseDefinition(document.dump());
   EXPECT_TRUE(definition.ok()) << definition.status();
   return definition.ok() ? *definition : core::SagaDefinition{};
 }
 
 core::SagaDefinition Steps(json steps) {
-  return Parse({{"name", "g"}, {"version", 1}, {"steps", steps}});
+  return ParseDocument({{"name", "g"}, {"version", 1}, {"steps", steps}});
 }
 
 // A pivot, a conditional step and characters that need escaping in both formats.
@@ -67,7 +67,7 @@ TEST(DefinitionGraph, IndependentStepsHaveNoCompensationOrder) {
 }
 
 TEST(DefinitionGraph, RendersDot) {
-  const core::SagaDefinition definition = Parse(json::parse(kPaymentDefinition));
+  const core::SagaDefinition definition = ParseDocument(json::parse(kPaymentDefinition));
   EXPECT_EQ(RenderGraph(definition, GraphFormat::kDot), R"(digraph "pay v3" {
   // Solid edges: a step starts after the steps pointing at it. Dashed edges: the
   // compensation order (the head is compensated after the tail).
@@ -87,7 +87,7 @@ TEST(DefinitionGraph, RendersDot) {
 }
 
 TEST(DefinitionGraph, RendersMermaid) {
-  const core::SagaDefinition definition = Parse(json::parse(kPaymentDefinition));
+  const core::SagaDefinition definition = ParseDocument(json::parse(kPaymentDefinition));
   EXPECT_EQ(RenderGraph(definition, GraphFormat::kMermaid), R"(flowchart LR
   %% pay v3. Solid arrows: a step starts after the steps pointing at it.
   %% Dotted arrows: the compensation order (the head is compensated after the tail).

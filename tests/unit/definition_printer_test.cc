@@ -19,7 +19,7 @@ core::Condition When(std::string value, core::Condition::Op op, json operand) {
   return condition;
 }
 
-core::SagaDefinition Parse(std::string_view text) {
+core::SagaDefinition ParseText(std::string_view text) {
   auto definition = core::ParseDefinition(text);
   EXPECT_TRUE(definition.ok()) << definition.status();
   return definition.ok() ? *definition : core::SagaDefinition{};
@@ -51,7 +51,7 @@ TEST(DefinitionPrinter, DescribesEveryComparison) {
 
 TEST(DefinitionPrinter, PrintsAStepTable) {
   std::ostringstream out;
-  PrintStepTable(Parse(kDefinition), out);
+  PrintStepTable(ParseText(kDefinition), out);
   EXPECT_EQ(out.str(),
             "STEP    AFTER         SENT TO         ACTION  COMPENSATION  FLAGS\n"
             "flight  -             10.0.0.1:80     book    cancel        -\n"
@@ -61,7 +61,7 @@ TEST(DefinitionPrinter, PrintsAStepTable) {
 }
 
 TEST(DefinitionPrinter, SimulationJsonNamesStepsAndWaves) {
-  const core::SagaDefinition definition = Parse(kDefinition);
+  const core::SagaDefinition definition = ParseText(kDefinition);
   const json simulation = SimulationToJson(definition, core::Simulate(definition));
   EXPECT_EQ(simulation["definition"], "trip");
   EXPECT_EQ(simulation["version"], 1);
@@ -93,7 +93,7 @@ TEST(DefinitionPrinter, SimulationJsonNamesStepsAndWaves) {
 }
 
 TEST(DefinitionPrinter, PrintsScenariosAsText) {
-  const core::SagaDefinition definition = Parse(kDefinition);
+  const core::SagaDefinition definition = ParseText(kDefinition);
   std::ostringstream out;
   PrintSimulation(definition, core::Simulate(definition), out);
   const std::string text = out.str();
