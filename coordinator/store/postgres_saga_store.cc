@@ -182,16 +182,16 @@ std::vector<absl::StatusOr<CreatedSaga>> PostgresSagaStore::CreateSagas(
         if (!saga.saga_id.empty()) requested_id = saga.saga_id;
         if (!saga.options.traceparent.empty()) traceparent = saga.options.traceparent;
         if (!saga.options.callback_url.empty()) callback_url = saga.options.callback_url;
-        auto inserted = tx.exec_prepared(Name(stmt::kCreateSaga), requested_id, definition.name,
-                                         definition.version, saga.input.dump(), holder.owner,
-                                         static_cast<long long>(holder.ttl.count()), traceparent,
-                                         callback_url, step_names.dump(), detail.dump());
+        auto inserted = tx.exec_prepared(
+            PreparedName(stmt::kCreateSaga), requested_id, definition.name, definition.version,
+            saga.input.dump(), holder.owner, static_cast<long long>(holder.ttl.count()),
+            traceparent, callback_url, step_names.dump(), detail.dump());
         if (!inserted.empty()) {
           staged[i] = CreatedSaga{inserted[0][0].as<std::string>(), true, 1};
           continue;
         }
         // The id is taken, by an earlier saga or by an earlier start of this batch.
-        auto row = tx.exec_prepared1(Name(stmt::kSelectSaga), saga.saga_id);
+        auto row = tx.exec_prepared1(PreparedName(stmt::kSelectSaga), saga.saga_id);
         const std::string existing_definition = row[0].as<std::string>();
         staged[i] = existing_definition == definition.name
                         ? absl::StatusOr<CreatedSaga>(CreatedSaga{saga.saga_id, false})

@@ -7,7 +7,7 @@ and connection.prepare) and classifies the query argument:
 
   ok       string literals (adjacent, raw or not), a `kName` constant whose definition in
            the scanned sources is made of literals only, a prepared statement's name
-           (`Name(stmt::kX)`, `std::string(stmt::kX)`), or a `?:` choosing between such;
+           (`Name(stmt::kX)`, `PreparedName(stmt::kX)`, `std::string(stmt::kX)`), or a `?:` choosing between such;
   built    concatenation (+), streaming (<<), std::format, fmt::format, absl::StrCat,
            absl::StrFormat, absl::Substitute, sprintf, std::to_string: reported;
   unknown  anything else (a variable, a function's result): reported, because nobody can
@@ -47,7 +47,7 @@ STRING_LITERAL = re.compile(
     r'|(?:u8|u|U|L)?"(?:[^"\\\n]|\\.)*"')                           # ordinary string
 CONSTANT = re.compile(r"^(?:::)?(?:\w+::)*k[A-Z]\w*$")
 # Wrappers that change the type of a name or literal, not its text.
-WRAPPERS = re.compile(r"^(?:std::string|std::string_view|Name|pqxx::zview)\s*\((.*)\)$", re.S)
+WRAPPERS = re.compile(r"^(?:std::string|std::string_view|Name|PreparedName|pqxx::zview)\s*\((.*)\)$", re.S)
 SQL_MACRO = re.compile(r"\bSKALD_\w+\s*\(\s*" + r'"(?:[^"\\\n]|\\.)*"' + r"\s*\)")
 
 
