@@ -12,6 +12,7 @@
 #include <map>
 #include <pqxx/pqxx>
 #include <thread>
+#include <utility>
 
 #include "bench/call_rates.h"
 #include "bench/coordinator_process.h"
@@ -21,6 +22,7 @@
 #include "bench/report.h"
 #include "bench/resource_usage.h"
 #include "bench/scale_checks.h"
+#include "bench/statement_profile.h"
 #include "coordinator/core/duration.h"
 #include "coordinator/devdb/local_postgres.h"
 #include "coordinator/store/connection.h"
@@ -45,6 +47,8 @@ struct Flags {
   std::string work_dir;
   // Passed on to `skald serve`, e.g. "--log-level=debug".
   std::vector<std::string> coordinator_flags;
+  // Ranks the coordinator's statements by PostgreSQL's time in the first closed loop.
+  bool statements = false;
 };
 
 // Everything a run needs: the cluster, the participants, the coordinator.
@@ -56,6 +60,8 @@ struct Stack {
   std::vector<std::unique_ptr<CoordinatorProcess>> more_coordinators;
   std::unique_ptr<LoadDriver> driver;
   std::string stats_uri;
+  // Set by --statements until the first measured run has profiled its statements.
+  bool profile_statements = false;
 };
 
 absl::Status Check(const absl::Status& status, const std::string& what) {
@@ -101,10 +107,18 @@ absl::Status AnalyzeCeilingTables(const devdb::LocalPostgres& postgres) {
 absl::StatusOr<Ceiling> MeasureStorageCeiling(const devdb::LocalPostgres& postgres,
                                               const Flags& flags, int steps,
                                               std::chrono::seconds seconds) {
+  // PostgreSQL's CPU per saga of each run at each size.
+  std::map<int, std::vector<double>> cpu_per_saga;
   const auto run = [&](int per_commit, std::chrono::seconds duration) {
-    return RunPgbench(postgres.socket_dir(), postgres.port(), "ceiling",
-                      StorageCeilingScript(steps, per_commit), per_commit, flags.storage_clients,
-                      duration);
+    const double cpu_before = ReadClusterCpuSeconds(postgres.data_dir());
+    auto rate = RunPgbench(postgres.socket_dir(), postgres.port(), "ceiling",
+                           StorageCeilingScript(steps, per_commit), per_commit,
+                           flags.storage_clients, duration);
+    if (rate.ok() && *rate > 0) {
+      const double cpu = ReadClusterCpuSeconds(postgres.data_dir()) - cpu_before;
+      cpu_per_saga[per_commit].push_back(cpu / (*rate * duration.count()) * 1e6);
+    }
+    return rate;
   };
   if (auto warm = run(10, std::chrono::seconds(2)); !warm.ok()) return warm.status();
   if (auto s = AnalyzeCeilingTables(postgres); !s.ok()) return s;
@@ -131,6 +145,7 @@ absl::StatusOr<Ceiling> MeasureStorageCeiling(const devdb::LocalPostgres& postgr
     best.samples.push_back(*rate);
   }
   best.sagas_per_second = Median(best.samples);
+  best.postgres_cpu_us_per_saga = Median(cpu_per_saga[best.sagas_per_commit]);
   best.commits_per_saga = (steps + 2.0) / best.sagas_per_commit;
   std::cerr << "bench: storage ceiling, " << steps << " step(s): " << best.sagas_per_second
             << " sagas/s\n";
@@ -181,10 +196,13 @@ absl::StatusOr<RunReport> Measure(Stack& stack, const std::string& label, const 
   DatabaseActivity db_start, db_end;
   long long calls_start = 0, calls_end = 0;
   absl::Status sampling = absl::OkStatus();
+  const bool profile_statements = std::exchange(stack.profile_statements, false);
+  std::vector<StatementCost> statements;
   std::vector<pid_t> pids = {stack.coordinator->pid()};
   for (const auto& more : stack.more_coordinators) pids.push_back(more->pid());
+  double postgres_cpu_start = 0, postgres_cpu_end = 0;
   auto sample = [&](ProcessUsage& cpu, MachineCpu& machine, DatabaseActivity& db,
-                    long long& calls) {
+                    double& postgres_cpu, long long& calls) {
     // Every coordinator's CPU time together; the largest of their memory peaks.
     cpu = ProcessUsage{};
     for (pid_t pid : pids) {
@@ -202,12 +220,28 @@ absl::StatusOr<RunReport> Measure(Stack& stack, const std::string& label, const 
     if (!activity.ok()) sampling = activity.status();
     if (activity.ok()) db = *activity;
     machine = ReadMachineCpu();
+    postgres_cpu = ReadClusterCpuSeconds(stack.postgres->data_dir());
     calls = stack.participants->calls();
   };
+  const std::string skald_uri = stack.postgres->ConnectionUri("skald");
   LoadResult result = stack.driver->Run(
-      scenario, spec, [&] { sample(cpu_start, machine_start, db_start, calls_start); },
-      [&] { sample(cpu_end, machine_end, db_end, calls_end); });
+      scenario, spec,
+      [&] {
+        if (profile_statements) sampling.Update(ResetStatementStats(skald_uri));
+        sample(cpu_start, machine_start, db_start, postgres_cpu_start, calls_start);
+      },
+      [&] {
+        sample(cpu_end, machine_end, db_end, postgres_cpu_end, calls_end);
+        if (!profile_statements) return;
+        auto read = ReadStatementStats(skald_uri, 15);
+        if (read.ok()) statements = std::move(*read);
+        sampling.Update(read.status());
+      });
   if (!sampling.ok()) return sampling;
+  if (profile_statements) {
+    std::cerr << "bench: PostgreSQL's time by statement in \"" << label << "\" (per saga):\n"
+              << StatementTable(statements, std::max<long long>(result.ended(), 1));
+  }
   RunReport r;
   r.label = label;
   r.definition = scenario.Name();
@@ -239,6 +273,7 @@ absl::StatusOr<RunReport> Measure(Stack& stack, const std::string& label, const 
   r.deadlocks = db_end.deadlocks - db_start.deadlocks;
   r.wal_bytes_per_saga = (db_end.wal_bytes - db_start.wal_bytes) / sagas;
   r.wal_syncs_per_saga = (db_end.wal_syncs - db_start.wal_syncs) / sagas;
+  r.postgres_cpu_us_per_saga = (postgres_cpu_end - postgres_cpu_start) / sagas * 1e6;
   const long long updated = db_end.tuples_updated - db_start.tuples_updated;
   r.hot_update_share =
       updated > 0 ? static_cast<double>(db_end.hot_updates - db_start.hot_updates) / updated : 0;
@@ -447,6 +482,10 @@ int Main(const Flags& flags) {
   pg.port = 5432;
   // Default durability (fsync and synchronous_commit on): the cost a saga must pay.
   pg.settings = {{"max_connections", "200"}, {"shared_buffers", "256MB"}};
+  if (flags.statements) {
+    for (auto& setting : StatementStatsSettings()) pg.settings.push_back(setting);
+    stack.profile_statements = true;
+  }
   auto postgres = devdb::LocalPostgres::Start(pg);
   if (!postgres.ok()) return fail(postgres.status());
   stack.postgres = std::move(*postgres);
@@ -472,9 +511,15 @@ int Main(const Flags& flags) {
   if (!participants.ok()) return fail(Check(participants.status(), "participants"));
   stack.participants = std::move(*participants);
   std::cerr << "bench: gRPC ceiling, no-op calls, " << flags.concurrency << " in flight\n";
+  const double own_cpu_before = ReadOwnCpuSeconds();
   auto grpc_rate = NoopCallRate(stack.participants->plain_address(), flags.concurrency, seconds);
   if (!grpc_rate.ok()) return fail(Check(grpc_rate.status(), "gRPC ceiling"));
   report.grpc_calls_per_second = *grpc_rate;
+  // Client and server are both this process: its CPU over the calls made (warm-up included,
+  // so a little high).
+  report.grpc_cpu_us_per_call =
+      (ReadOwnCpuSeconds() - own_cpu_before) / std::max(*grpc_rate * seconds.count(), 1.0) * 1e6;
+  report.processors = static_cast<int>(std::thread::hardware_concurrency());
   std::cerr << "bench: gRPC ceiling: " << *grpc_rate << " calls/s\n";
   auto coordinator =
       CoordinatorProcess::Start(flags.skald, stack.postgres->ConnectionUri("skald"),
@@ -580,6 +625,9 @@ int main(int argc, char** argv) {
   skald::bench::Flags flags;
   CLI::App app{"skald_bench: Skald against PostgreSQL's own limit, in one run"};
   app.add_flag("--quick", flags.quick, "a run of under a minute: 3-step sagas only");
+  app.add_flag("--statements", flags.statements,
+               "rank the coordinator's statements by PostgreSQL's time in the first closed loop "
+               "(pg_stat_statements; costs a little throughput)");
   app.add_option("--json", flags.json_path, "also write the figures as JSON to this file");
   app.add_option("--skald", flags.skald, "the skald binary")->capture_default_str();
   app.add_option("--concurrency", flags.concurrency, "sagas in flight in closed loops")

@@ -22,6 +22,8 @@ struct Ceiling {
   double commits_per_saga = 0;
   // Every run made (sagas/s); sagas_per_second is their median.
   std::vector<double> samples;
+  // PostgreSQL's CPU time per saga (all its processes), median of the runs at this size.
+  double postgres_cpu_us_per_saga = 0;
 };
 
 // The naive writer: one script run is one saga, with one commit per state change: the saga

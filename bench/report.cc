@@ -4,6 +4,16 @@
 
 namespace skald::bench {
 
+double MachineBound(const BenchReport& report, const Ceiling& ceiling) {
+  if (ceiling.kind != "storage ceiling" || ceiling.postgres_cpu_us_per_saga <= 0 ||
+      report.grpc_cpu_us_per_call <= 0 || report.processors <= 0) {
+    return 0;
+  }
+  const double cpu_us_per_saga =
+      ceiling.postgres_cpu_us_per_saga + (ceiling.steps + 2) * report.grpc_cpu_us_per_call;
+  return report.processors * 1e6 / cpu_us_per_saga;
+}
+
 nlohmann::json ToJson(const BenchReport& report) {
   nlohmann::json ceilings = nlohmann::json::array();
   for (const Ceiling& c : report.ceilings) {
@@ -13,7 +23,8 @@ nlohmann::json ToJson(const BenchReport& report) {
                         {"sagas_per_commit", c.sagas_per_commit},
                         {"commits_per_saga", c.commits_per_saga},
                         {"sagas_per_second", c.sagas_per_second},
-                        {"samples", c.samples}});
+                        {"samples", c.samples},
+                        {"postgres_cpu_us_per_saga", c.postgres_cpu_us_per_saga}});
   }
   nlohmann::json runs = nlohmann::json::array();
   for (const RunReport& r : report.runs) {
@@ -38,6 +49,7 @@ nlohmann::json ToJson(const BenchReport& report) {
                     {"deadlocks", r.deadlocks},
                     {"wal_bytes_per_saga", r.wal_bytes_per_saga},
                     {"wal_syncs_per_saga", r.wal_syncs_per_saga},
+                    {"postgres_cpu_us_per_saga", r.postgres_cpu_us_per_saga},
                     {"hot_update_share", r.hot_update_share},
                     {"seq_scans", r.seq_scans},
                     {"index_scans", r.index_scans},
@@ -52,6 +64,12 @@ nlohmann::json ToJson(const BenchReport& report) {
   nlohmann::json out = {
       {"quick", report.quick}, {"ceilings", ceilings}, {"runs", runs}, {"scale", report.scale}};
   out["grpc_noop_calls_per_second"] = report.grpc_calls_per_second;
+  out["grpc_cpu_us_per_call"] = report.grpc_cpu_us_per_call;
+  for (const Ceiling& c : report.ceilings) {
+    if (const double bound = MachineBound(report, c); bound > 0) {
+      out["machine_bound_sagas_per_second"][std::to_string(c.steps)] = bound;
+    }
+  }
   out["start_only_sagas_per_second"] = report.start_only_per_second;
   if (report.ratio_3_step) out["ratio_3_step_linear_vs_storage_ceiling"] = *report.ratio_3_step;
   return out;
@@ -69,18 +87,33 @@ std::string ToTable(const BenchReport& report) {
   for (const Ceiling& c : report.ceilings) {
     std::string samples;
     for (double v : c.samples) samples += (samples.empty() ? "" : " ") + std::to_string(int(v));
-    std::snprintf(line, sizeof line,
-                  "  %-16s %2d steps  %2d clients  %2d sagas/commit  %5.2f commits/saga  %8.0f "
-                  "sagas/s  (runs: %s)\n",
-                  c.kind.c_str(), c.steps, c.clients, c.sagas_per_commit, c.commits_per_saga,
-                  c.sagas_per_second, samples.c_str());
+    std::snprintf(
+        line, sizeof line,
+        "  %-16s %2d steps  %2d clients  %2d sagas/commit  %5.2f commits/saga  %8.0f "
+        "sagas/s  (runs: %s)%s\n",
+        c.kind.c_str(), c.steps, c.clients, c.sagas_per_commit, c.commits_per_saga,
+        c.sagas_per_second, samples.c_str(),
+        c.postgres_cpu_us_per_saga > 0
+            ? ("  PostgreSQL CPU " + std::to_string(int(c.postgres_cpu_us_per_saga)) + " us/saga")
+                  .c_str()
+            : "");
     out += line;
   }
   std::snprintf(line, sizeof line,
                 "gRPC ceiling: %.0f no-op unary calls/s on loopback (a saga of N steps makes N + "
-                "2)\n",
-                report.grpc_calls_per_second);
+                "2), %.0f us of CPU per call (client and server)\n",
+                report.grpc_calls_per_second, report.grpc_cpu_us_per_call);
   out += line;
+  for (const Ceiling& c : report.ceilings) {
+    if (const double bound = MachineBound(report, c); bound > 0) {
+      std::snprintf(line, sizeof line,
+                    "machine bound, %2d steps: %.0f sagas/s (%d processors / (PostgreSQL's CPU "
+                    "per saga at the storage ceiling + %d no-op calls' CPU): a coordinator that "
+                    "cost nothing)\n",
+                    c.steps, bound, report.processors, c.steps + 2);
+      out += line;
+    }
+  }
   out += "\nSkald (coordinator, no-op participants and load generator on this machine):\n";
   std::snprintf(line, sizeof line,
                 "  %-34s %-6s %5s %8s %8s %7s %7s %7s %7s %8s %7s %7s %6s %6s %5s\n", "run", "mode",
@@ -103,13 +136,15 @@ std::string ToTable(const BenchReport& report) {
       "  (load: sagas in flight for closed loops, sagas/s offered for open loops; us/saga, "
       "us/step: "
       "coordinator CPU time; commits, rows: PostgreSQL commits and rows written per saga)\n";
-  std::snprintf(line, sizeof line, "\n  %-34s %9s %9s %9s %6s %9s %9s %7s\n", "run", "deadlocks",
-                "WAL B/sg", "fsync/sg", "HOT %", "seq scans", "idx scans", "threads");
+  std::snprintf(line, sizeof line, "\n  %-34s %9s %9s %9s %6s %9s %9s %7s %8s\n", "run",
+                "deadlocks", "WAL B/sg", "fsync/sg", "HOT %", "seq scans", "idx scans", "threads",
+                "pg us/sg");
   out += line;
   for (const RunReport& r : report.runs) {
-    std::snprintf(line, sizeof line, "  %-34s %9lld %9.0f %9.3f %6.1f %9lld %9lld %7d\n",
+    std::snprintf(line, sizeof line, "  %-34s %9lld %9.0f %9.3f %6.1f %9lld %9lld %7d %8.0f\n",
                   r.label.c_str(), r.deadlocks, r.wal_bytes_per_saga, r.wal_syncs_per_saga,
-                  r.hot_update_share * 100, r.seq_scans, r.index_scans, r.coordinator_threads);
+                  r.hot_update_share * 100, r.seq_scans, r.index_scans, r.coordinator_threads,
+                  r.postgres_cpu_us_per_saga);
     out += line;
   }
   if (report.start_only_per_second > 0) {
@@ -127,6 +162,14 @@ std::string ToTable(const BenchReport& report) {
       std::snprintf(line, sizeof line, "Skald %s / %s: %.2fx\n", r.label.c_str(), c.kind.c_str(),
                     r.sagas_per_second / c.sagas_per_second);
       out += line;
+    }
+    for (const Ceiling& c : report.ceilings) {
+      if (c.steps != r.steps) continue;
+      if (const double bound = MachineBound(report, c); bound > 0) {
+        std::snprintf(line, sizeof line, "Skald %s / machine bound: %.2fx\n", r.label.c_str(),
+                      r.sagas_per_second / bound);
+        out += line;
+      }
     }
     if (report.grpc_calls_per_second > 0) {
       std::snprintf(line, sizeof line, "Skald %s / gRPC ceiling (%d calls/saga): %.2fx\n",

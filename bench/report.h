@@ -31,6 +31,9 @@ struct RunReport {
   long long deadlocks = 0;      // pg_stat_database.deadlocks over the window
   double wal_bytes_per_saga = 0;
   double wal_syncs_per_saga = 0;
+  // PostgreSQL's CPU time per saga (all its processes: the coordinator's backends and its
+  // own background work).
+  double postgres_cpu_us_per_saga = 0;
   // Updates of sagas and saga_steps rows over the window that were HOT, and the scans of
   // those tables (sequential, index).
   double hot_update_share = 0;
@@ -52,11 +55,20 @@ struct BenchReport {
   nlohmann::json scale = nlohmann::json::object();
   // No-op unary gRPC calls per second on loopback (see NoopCallRate).
   double grpc_calls_per_second = 0;
+  // CPU time of one such call, client and server together.
+  double grpc_cpu_us_per_call = 0;
+  // The machine's processors (the machine bound's budget).
+  int processors = 0;
   // StartSaga calls answered per second, nobody waiting (see StartOnlyRate); 0: not run.
   double start_only_per_second = 0;
   // Skald's closed-loop peak for the 3-step linear saga over the storage ceiling for 3 steps.
   std::optional<double> ratio_3_step;
 };
+
+// What the whole machine could do for a saga of `ceiling`'s steps if the coordinator cost
+// nothing: its processors divided by PostgreSQL's CPU per saga at the storage ceiling plus
+// the CPU of the saga's no-op gRPC calls. 0 when not measured.
+double MachineBound(const BenchReport& report, const Ceiling& ceiling);
 
 nlohmann::json ToJson(const BenchReport& report);
 // A fixed-width table for people.

@@ -1,29 +1,76 @@
 #include "bench/resource_usage.h"
 
+#include <sys/resource.h>
 #include <unistd.h>
 
+#include <filesystem>
 #include <fstream>
+#include <optional>
 #include <pqxx/pqxx>
 #include <sstream>
 
 namespace skald::bench {
 
-absl::StatusOr<ProcessUsage> ReadProcessUsage(pid_t pid) {
-  const std::string dir = "/proc/" + std::to_string(pid);
+namespace {
+
+// Fields of /proc/<pid>/stat: the parent, and CPU ticks of the process and of the children
+// it has waited for.
+struct ProcStat {
+  pid_t parent = 0;
+  long long own_ticks = 0;
+  long long reaped_ticks = 0;
+};
+
+std::optional<ProcStat> ReadProcStat(const std::string& dir) {
   std::ifstream stat(dir + "/stat");
   std::string line;
-  if (!std::getline(stat, line)) return absl::NotFoundError("no process " + std::to_string(pid));
+  if (!std::getline(stat, line) || line.rfind(')') == std::string::npos) return std::nullopt;
   // The command name (field 2) may hold spaces; the fields after its closing parenthesis
-  // start with field 3, so utime and stime (14, 15) are the 12th and 13th after it.
+  // start with field 3: ppid 4, utime 14, stime 15, cutime 16, cstime 17.
   std::istringstream fields(line.substr(line.rfind(')') + 2));
   std::string field;
-  long long utime = 0, stime = 0;
-  for (int i = 3; i <= 15 && fields >> field; ++i) {
-    if (i == 14) utime = std::stoll(field);
-    if (i == 15) stime = std::stoll(field);
+  ProcStat result;
+  for (int i = 3; i <= 17 && fields >> field; ++i) {
+    if (i == 4) result.parent = static_cast<pid_t>(std::stoll(field));
+    if (i == 14 || i == 15) result.own_ticks += std::stoll(field);
+    if (i == 16 || i == 17) result.reaped_ticks += std::stoll(field);
   }
+  return result;
+}
+
+}  // namespace
+
+double ReadClusterCpuSeconds(const std::string& data_dir) {
+  std::ifstream pid_file(data_dir + "/postmaster.pid");
+  pid_t postmaster = 0;
+  if (!(pid_file >> postmaster) || postmaster <= 0) return 0;
+  const auto own = ReadProcStat("/proc/" + std::to_string(postmaster));
+  if (!own) return 0;
+  long long ticks = own->own_ticks + own->reaped_ticks;
+  std::error_code error;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc", error)) {
+    const std::string name = entry.path().filename();
+    if (name.empty() || name.find_first_not_of("0123456789") != std::string::npos) continue;
+    const auto child = ReadProcStat(entry.path());
+    if (child && child->parent == postmaster) ticks += child->own_ticks;
+  }
+  return static_cast<double>(ticks) / sysconf(_SC_CLK_TCK);
+}
+
+double ReadOwnCpuSeconds() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  const auto seconds = [](const timeval& t) { return t.tv_sec + t.tv_usec / 1e6; };
+  return seconds(usage.ru_utime) + seconds(usage.ru_stime);
+}
+
+absl::StatusOr<ProcessUsage> ReadProcessUsage(pid_t pid) {
+  const std::string dir = "/proc/" + std::to_string(pid);
+  const auto stat = ReadProcStat(dir);
+  if (!stat) return absl::NotFoundError("no process " + std::to_string(pid));
+  std::string line;
   ProcessUsage usage;
-  usage.cpu_seconds = static_cast<double>(utime + stime) / sysconf(_SC_CLK_TCK);
+  usage.cpu_seconds = static_cast<double>(stat->own_ticks) / sysconf(_SC_CLK_TCK);
   std::ifstream status(dir + "/status");
   while (std::getline(status, line)) {
     auto kilobytes = [&](std::string_view key) {

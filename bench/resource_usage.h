@@ -16,6 +16,13 @@ struct ProcessUsage {
 };
 absl::StatusOr<ProcessUsage> ReadProcessUsage(pid_t pid);
 
+// The CPU time of a PostgreSQL cluster (`data_dir`): its postmaster, with what it reaped of
+// ended backends, and the processes it runs now. 0 when the cluster cannot be read.
+double ReadClusterCpuSeconds(const std::string& data_dir);
+
+// This process's CPU time (every thread), user + system.
+double ReadOwnCpuSeconds();
+
 // The number of threads of process `pid` (/proc), 0 when it cannot be read.
 int ReadThreadCount(pid_t pid);
 
