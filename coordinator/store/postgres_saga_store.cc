@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <pqxx/pqxx>
+#include <unordered_map>
 #include <unordered_set>
 
 #include "coordinator/core/definition_parser.h"
@@ -53,6 +54,15 @@ absl::Status IdTaken(const std::string& saga_id, const std::string& existing_def
   return absl::AlreadyExistsError("saga id \"" + saga_id +
                                   "\" is already used by a saga of definition \"" +
                                   existing_definition + "\"");
+}
+
+// The answer to a start whose id a saga of `existing_definition` holds: the same saga again
+// (an idempotent repeat) when it is of the definition started, a clash otherwise.
+absl::StatusOr<CreatedSaga> OwnStart(const std::string& saga_id,
+                                     const std::string& existing_definition,
+                                     const std::string& started_definition) {
+  if (existing_definition != started_definition) return IdTaken(saga_id, existing_definition);
+  return CreatedSaga{saga_id, false};
 }
 
 }  // namespace
@@ -140,9 +150,7 @@ absl::StatusOr<CreatedSaga> PostgresSagaStore::CreateSaga(const core::SagaDefini
     result = CreatedSaga{inserted[0][0].as<std::string>(), true, 1};
   });
   if (!status.ok()) return status;
-  if (!result.created && existing_definition != definition.name) {
-    return IdTaken(saga_id, existing_definition);
-  }
+  if (!result.created) return OwnStart(saga_id, existing_definition, definition.name);
   return result;
 }
 
@@ -157,47 +165,73 @@ std::vector<absl::StatusOr<CreatedSaga>> PostgresSagaStore::CreateSagas(
     }
     return results;
   }
-  // Requested ids are inserted in id order: two batches starting the same ids (a client
-  // retrying on another connection or coordinator) wait for each other's unique-index
-  // entries in one order and never deadlock. The sort is stable, so repeats of one id keep
-  // their order and answer as later calls would.
-  std::vector<size_t> order(sagas.size());
-  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
-  std::stable_sort(order.begin(), order.end(),
-                   [&](size_t a, size_t b) { return sagas[a].saga_id < sagas[b].saga_id; });
+  // One statement creates the batch (kCreateSagas). A requested id given twice goes in once,
+  // by its first start; the repeats are answered after, as later calls would be.
+  json rows = json::array();
+  std::vector<std::optional<size_t>> repeat_of(sagas.size());
+  std::unordered_map<std::string, size_t> first_start;
+  for (size_t i = 0; i < sagas.size(); ++i) {
+    const SagaToCreate& saga = sagas[i];
+    if (!saga.saga_id.empty()) {
+      if (auto [first, fresh] = first_start.emplace(saga.saga_id, i); !fresh) {
+        repeat_of[i] = first->second;
+        continue;
+      }
+    }
+    json step_names = json::array();
+    for (const core::StepDefinition& step : saga.definition->steps) step_names.push_back(step.name);
+    const auto text_or_null = [](const std::string& text) {
+      return text.empty() ? json(nullptr) : json(text);
+    };
+    rows.push_back(
+        {{"i", i},
+         {"id", text_or_null(saga.saga_id)},
+         {"definition_name", saga.definition->name},
+         {"definition_version", saga.definition->version},
+         {"input", saga.input},
+         {"traceparent", text_or_null(saga.options.traceparent)},
+         {"callback_url", text_or_null(saga.options.callback_url)},
+         {"steps", std::move(step_names)},
+         {"detail",
+          {{"definition", saga.definition->name}, {"version", saga.definition->version}}}});
+  }
+  const std::string batch = BatchParam(rows);
   absl::Status status;
   // A deadlock or serialization failure wrote nothing: the batch is tried again as a batch.
   for (int attempt = 0; attempt < 3; ++attempt) {
     status = pool_.Run("create sagas", [&](pqxx::connection& c) {
       std::vector<absl::StatusOr<CreatedSaga>> staged(sagas.size(),
                                                       absl::InternalError("not created"));
-      pqxx::work tx(c);
-      for (size_t i : order) {
-        const SagaToCreate& saga = sagas[i];
-        const core::SagaDefinition& definition = *saga.definition;
-        json step_names = json::array();
-        for (const core::StepDefinition& step : definition.steps) step_names.push_back(step.name);
-        const json detail = {{"definition", definition.name}, {"version", definition.version}};
-        std::optional<std::string> requested_id, traceparent, callback_url;
-        if (!saga.saga_id.empty()) requested_id = saga.saga_id;
-        if (!saga.options.traceparent.empty()) traceparent = saga.options.traceparent;
-        if (!saga.options.callback_url.empty()) callback_url = saga.options.callback_url;
-        auto inserted = tx.exec_prepared(
-            PreparedName(stmt::kCreateSaga), requested_id, definition.name, definition.version,
-            saga.input.dump(), holder.owner, static_cast<long long>(holder.ttl.count()),
-            traceparent, callback_url, step_names.dump(), detail.dump());
-        if (!inserted.empty()) {
-          staged[i] = CreatedSaga{inserted[0][0].as<std::string>(), true, 1};
+      // The owner of each id this batch did not create: the saga that had it already.
+      std::unordered_map<std::string, std::string> taken_by;
+      // One statement, committed on its own.
+      pqxx::nontransaction tx(c);
+      for (const auto& row :
+           tx.exec_prepared(PreparedName(stmt::kCreateSagas), batch, holder.owner,
+                            static_cast<long long>(holder.ttl.count()), rows.size())) {
+        const size_t i = row[0].as<size_t>();
+        const std::string id = row[1].as<std::string>();
+        if (row[2].as<bool>()) {
+          staged[i] = CreatedSaga{id, true, 1};
           continue;
         }
-        // The id is taken, by an earlier saga or by an earlier start of this batch.
-        auto row = tx.exec_prepared1(PreparedName(stmt::kSelectSaga), saga.saga_id);
-        const std::string existing_definition = row[0].as<std::string>();
-        staged[i] = existing_definition == definition.name
-                        ? absl::StatusOr<CreatedSaga>(CreatedSaga{saga.saga_id, false})
-                        : IdTaken(saga.saga_id, existing_definition);
+        // The id is taken: an idempotent repeat of an earlier start, or a clash.
+        auto existing = tx.exec_prepared(PreparedName(stmt::kSelectSaga), id);
+        if (existing.empty()) {
+          staged[i] = absl::AbortedError("saga id \"" + id + "\" was taken, then deleted");
+          continue;
+        }
+        taken_by[id] = existing[0][0].as<std::string>();
+        staged[i] = OwnStart(id, taken_by[id], sagas[i].definition->name);
       }
-      tx.commit();
+      for (size_t i = 0; i < sagas.size(); ++i) {
+        if (!repeat_of[i]) continue;
+        const std::string& id = sagas[i].saga_id;
+        const auto taken = taken_by.find(id);
+        const std::string& owner =
+            taken != taken_by.end() ? taken->second : sagas[*repeat_of[i]].definition->name;
+        staged[i] = OwnStart(id, owner, sagas[i].definition->name);
+      }
       results = std::move(staged);
     });
     if (!absl::IsAborted(status)) break;
@@ -502,9 +536,14 @@ absl::StatusOr<std::vector<std::string>> PostgresSagaStore::CommitTransitions(
   absl::Status status = pool_.Run("commit saga transitions", [&](pqxx::connection& c) {
     fenced.clear();
     pqxx::work tx(c);
+    // The batch statements are prepared, and PostgreSQL keeps one generic plan for them
+    // after a few executions, perhaps made while the tables were small: a sequential scan
+    // then, kept as they grow. Every row they touch is found by its key, so they may never
+    // scan (batch_plan_pgtest).
+    tx.exec0("SET LOCAL enable_seqscan = off");
     std::unordered_set<std::string> updated;
     for (const auto& row :
-         tx.exec_params(SqlOf(stmt::kUpdateSagas), saga_rows, owner, sagas.size())) {
+         tx.exec_prepared(PreparedName(stmt::kUpdateSagas), saga_rows, owner, sagas.size())) {
       updated.insert(row[0].as<std::string>());
     }
     json steps = json::array();
@@ -528,9 +567,9 @@ absl::StatusOr<std::vector<std::string>> PostgresSagaStore::CommitTransitions(
       QueueAlerts(tx, before, *write.transition, *write.definition, outbox_);
     }
     if (!steps.empty()) {
-      tx.exec_params0(SqlOf(stmt::kUpdateSteps), BatchParam(steps), steps.size());
+      tx.exec_prepared0(PreparedName(stmt::kUpdateSteps), BatchParam(steps), steps.size());
     }
-    if (!events.empty()) tx.exec_params0(SqlOf(stmt::kInsertEvents), BatchParam(events));
+    if (!events.empty()) tx.exec_prepared0(PreparedName(stmt::kInsertEvents), BatchParam(events));
     tx.commit();
   });
   if (!status.ok()) return status;

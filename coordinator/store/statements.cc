@@ -39,6 +39,30 @@ const std::vector<Statement>& AllStatements() {
        "created AS (INSERT INTO saga_events (saga_id, type, detail) "
        "SELECT saga.id, 'saga_created', $10::jsonb FROM saga) "
        "SELECT id FROM saga"},
+      // Many sagas as kCreateSaga creates one, in one statement: the rows ($1, a JSON array,
+      // `i` their place in it; no id repeated) are inserted in id order, so that two batches
+      // that start the same requested ids wait for each other in one order and never
+      // deadlock. A saga whose id is taken is skipped, with its steps and event; each row
+      // comes back with its id and whether it was inserted. One statement per batch instead
+      // of one per saga: the statement's fixed cost (parse, plan, executor start, triggers)
+      // was most of PostgreSQL's time for a start. Read under LIMIT (see kUpdateSagas).
+      {stmt::kCreateSagas,
+       "WITH r AS MATERIALIZED (SELECT i, coalesce(id, gen_random_uuid()::text) AS id, "
+       "definition_name, definition_version, input, traceparent, callback_url, steps, detail "
+       "FROM jsonb_to_recordset($1::jsonb) AS r(i integer, id text, definition_name text, "
+       "definition_version integer, input jsonb, traceparent text, callback_url text, "
+       "steps jsonb, detail jsonb) LIMIT $4), "
+       "saga AS (INSERT INTO sagas (id, definition_name, definition_version, state, input, "
+       "owner, lease_token, lease_expires_at, traceparent, callback_url) "
+       "SELECT id, definition_name, definition_version, 'RUNNING', input, $2, 1, "
+       "now() + $3 * interval '1 millisecond', traceparent, callback_url FROM r ORDER BY id "
+       "ON CONFLICT (id) DO NOTHING RETURNING id), "
+       "steps AS (INSERT INTO saga_steps (saga_id, position, name, state) "
+       "SELECT r.id, step.ordinality - 1, step.name, 'PENDING' FROM r JOIN saga USING (id), "
+       "jsonb_array_elements_text(r.steps) WITH ORDINALITY AS step(name, ordinality)), "
+       "created AS (INSERT INTO saga_events (saga_id, type, detail) "
+       "SELECT r.id, 'saga_created', r.detail FROM r JOIN saga USING (id) ORDER BY r.id) "
+       "SELECT r.i, r.id, saga.id IS NOT NULL FROM r LEFT JOIN saga USING (id)"},
       {stmt::kInsertEvent,
        "INSERT INTO saga_events (saga_id, type, step, phase, attempt, detail) "
        "VALUES ($1, $2, $3, $4, $5, $6::jsonb)"},
@@ -69,9 +93,11 @@ const std::vector<Statement>& AllStatements() {
       // A batch of transitions is written with three statements, whatever its size: each
       // takes the batch's rows as one JSON array (jsonb_to_recordset), so that a batch costs
       // a few round trips instead of several per saga. A JSON null is an SQL NULL there.
-      // They are sent unprepared (see PlannedPerExecution): a plan made while the tables were
-      // small would scan them whole for ever. The rows are read under `LIMIT <their count>`:
-      // the planner takes a set-returning function for 100 rows, and against a table of
+      // They are prepared and run with sequential scans disabled (CommitTransitions): a
+      // generic plan made while the tables were small would otherwise scan them whole for
+      // ever, and planning each execution cost about a fifth of PostgreSQL's time for a
+      // saga (the update of sagas alone took 0.8 ms to plan). The rows are read under `LIMIT <their
+      // count>`: the planner takes a set-returning function for 100 rows, and against a table of
       // some 20,000 rows or fewer (a young or well-swept database) 100 lookups cost more
       // than one sequential scan and a hash join, which it then chose for a batch of ten
       // (60 % of PostgreSQL's CPU in the benchmark). The limit is the planner's estimate.

@@ -16,8 +16,9 @@ struct Statement {
 const std::vector<Statement>& AllStatements();
 
 // Returns the SQL of the statement named `name`, for the few sent unprepared so that each
-// execution is planned with the tables as they are: those that join a whole batch, whose
-// plan made while the tables were small (a sequential scan) a prepared statement would keep.
+// execution is planned with the tables as they are: the lease renewals, which run a few
+// times a minute and whose plan made while the tables were small (a sequential scan) a
+// prepared statement would keep.
 // REQUIRES: `name` is one of stmt::k*.
 std::string SqlOf(std::string_view name);
 
@@ -30,6 +31,7 @@ inline constexpr std::string_view kSelectDefinition = "select_definition";
 inline constexpr std::string_view kSelectLatestDefinition = "select_latest_definition";
 inline constexpr std::string_view kInsertSaga = "insert_saga";
 inline constexpr std::string_view kCreateSaga = "create_saga";
+inline constexpr std::string_view kCreateSagas = "create_sagas";
 inline constexpr std::string_view kInsertEvent = "insert_event";
 inline constexpr std::string_view kSelectSaga = "select_saga";
 inline constexpr std::string_view kSelectSteps = "select_steps";
