@@ -62,9 +62,20 @@ absl::Status SagaWaiters::Wait(const std::string& saga_id, std::chrono::millisec
   }
   // Listening before the first read: an end committed after the read is not missed.
   std::weak_ptr<Waiter> weak = waiter;
-  waiter->listener = outcomes_.Listen(saga_id, [this, weak](const store::SagaOutcome& outcome) {
-    if (auto listening = weak.lock()) Finish(listening, outcome);
-  });
+  bool driven_here = false;
+  waiter->listener = outcomes_.Listen(
+      saga_id,
+      [this, weak](const store::SagaOutcome& outcome) {
+        if (auto listening = weak.lock()) Finish(listening, outcome);
+      },
+      &driven_here);
+  if (driven_here && timeout.count() > 0) {
+    // This engine drives the saga and has not ended it: its end will be published to the
+    // listener, and the re-reads find an end written elsewhere. No read now (one statement
+    // per AwaitSaga less).
+    Schedule(waiter, std::min(waiter->deadline, Clock::now() + options_.recheck));
+    return absl::OkStatus();
+  }
   absl::StatusOr<store::SagaOutcome> stored = waiter->load();
   if (!stored.ok() || core::IsTerminal(stored->status) || timeout.count() <= 0) {
     Finish(waiter, stored);

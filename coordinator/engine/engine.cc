@@ -214,6 +214,8 @@ void Engine::AdmitNew(const std::string& saga_id, int64_t lease_token,
   auto created = std::make_shared<const LiveSaga>(
       LiveSaga{std::move(definition), core::NewSagaState(saga_id, std::move(input), steps),
                lease_token, std::move(traceparent)});
+  // Before the loop can end it: a waiter that sees the note will hear of the end.
+  outcomes_.MarkDriven(saga_id);
   Post({saga_id, core::SagaResumed{}, lease_token, nullptr, std::move(created)});
 }
 

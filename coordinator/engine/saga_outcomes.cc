@@ -2,10 +2,22 @@
 
 namespace skald::engine {
 
+void SagaOutcomes::MarkDriven(const std::string& saga_id) {
+  const auto now = std::chrono::steady_clock::now();
+  std::lock_guard lock(mutex_);
+  if (driven_.size() >= kMaxDrivenHints) {
+    // Notes of sagas that ended elsewhere or were let go are never published here.
+    std::erase_if(driven_, [&](const auto& note) { return now - note.second >= driven_hint_ttl_; });
+    if (driven_.size() >= kMaxDrivenHints) return;  // a waiter then reads first, as without
+  }
+  driven_.insert_or_assign(saga_id, now);
+}
+
 void SagaOutcomes::Publish(const std::string& saga_id, const store::SagaOutcome& outcome) {
   std::vector<Listener> listeners;
   {
     std::lock_guard lock(mutex_);
+    driven_.erase(saga_id);
     auto it = slots_.find(saga_id);
     if (it == slots_.end()) return;
     it->second->outcome = outcome;
@@ -18,8 +30,13 @@ void SagaOutcomes::Publish(const std::string& saga_id, const store::SagaOutcome&
   for (const Listener& listener : listeners) listener(outcome);
 }
 
-uint64_t SagaOutcomes::Listen(const std::string& saga_id, Listener listener) {
+uint64_t SagaOutcomes::Listen(const std::string& saga_id, Listener listener, bool* driven) {
   std::lock_guard lock(mutex_);
+  if (driven) {
+    auto note = driven_.find(saga_id);
+    *driven =
+        note != driven_.end() && std::chrono::steady_clock::now() - note->second < driven_hint_ttl_;
+  }
   auto& entry = slots_[saga_id];
   if (!entry) entry = std::make_shared<Slot>();
   const uint64_t handle = next_listener_++;

@@ -3,7 +3,10 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <future>
 #include <thread>
+
+#include "coordinator/api/saga_waiters.h"
 
 namespace skald::engine {
 namespace {
@@ -85,6 +88,92 @@ TEST(SagaOutcomesTest, StoreErrorsAreReturned) {
   });
   EXPECT_EQ(outcome.status().code(), absl::StatusCode::kNotFound);
   EXPECT_EQ(outcomes.waiting(), 0u);
+}
+
+TEST(SagaOutcomesTest, ASagaMarkedDrivenIsSoUntilItsEndIsPublished) {
+  SagaOutcomes outcomes;
+  outcomes.MarkDriven("s");
+  bool driven = false;
+  std::optional<SagaStatus> heard;
+  outcomes.Listen(
+      "s", [&](const store::SagaOutcome& o) { heard = o.status; }, &driven);
+  EXPECT_TRUE(driven);
+  outcomes.Listen(
+      "other", [](const store::SagaOutcome&) {}, &driven);
+  EXPECT_FALSE(driven) << "never marked";
+  outcomes.Publish("s", {SagaStatus::kCompleted, ""});
+  EXPECT_EQ(heard, SagaStatus::kCompleted);
+  outcomes.Listen(
+      "s", [](const store::SagaOutcome&) {}, &driven);
+  EXPECT_FALSE(driven) << "ended: a later waiter must read the store";
+}
+
+TEST(SagaOutcomesTest, ADrivenMarkIsAHintThatExpires) {
+  SagaOutcomes outcomes(1s, /*driven_hint_ttl=*/20ms);
+  outcomes.MarkDriven("s");
+  std::this_thread::sleep_for(40ms);
+  bool driven = true;
+  outcomes.Listen(
+      "s", [](const store::SagaOutcome&) {}, &driven);
+  EXPECT_FALSE(driven);
+}
+
+// AwaitSaga's waiter skips its first read for a saga this engine drives, and still hears of
+// its end, whether published here or found by a re-read after it ended elsewhere.
+TEST(SagaWaitersTest, AWaiterOfASagaDrivenHereReadsNothingUntilItsEnd) {
+  SagaOutcomes outcomes(1s);
+  api::SagaWaiters waiters(outcomes, {.max_waiting = 10, .workers = 1, .recheck = 1h});
+  FakeStore store;
+  outcomes.MarkDriven("s");
+  std::promise<absl::StatusOr<store::SagaOutcome>> answered;
+  ASSERT_TRUE(waiters
+                  .Wait(
+                      "s", 30s, store.Loader(), [] { return false; },
+                      [&](const absl::StatusOr<store::SagaOutcome>& o) { answered.set_value(o); })
+                  .ok());
+  EXPECT_EQ(store.reads, 0);
+  outcomes.Publish("s", {SagaStatus::kCompensated, "e"});
+  auto outcome = answered.get_future().get();
+  ASSERT_TRUE(outcome.ok());
+  EXPECT_EQ(outcome->status, SagaStatus::kCompensated);
+  EXPECT_EQ(store.reads, 0);
+}
+
+TEST(SagaWaitersTest, AWaiterOfASagaNotDrivenHereReadsItFirst) {
+  SagaOutcomes outcomes(1s);
+  api::SagaWaiters waiters(outcomes, {.max_waiting = 10, .workers = 1, .recheck = 20ms});
+  FakeStore store;
+  store.status = SagaStatus::kCompleted;  // ended before the wait began
+  std::promise<absl::StatusOr<store::SagaOutcome>> answered;
+  ASSERT_TRUE(waiters
+                  .Wait(
+                      "s", 30s, store.Loader(), [] { return false; },
+                      [&](const absl::StatusOr<store::SagaOutcome>& o) { answered.set_value(o); })
+                  .ok());
+  auto outcome = answered.get_future().get();
+  ASSERT_TRUE(outcome.ok());
+  EXPECT_EQ(outcome->status, SagaStatus::kCompleted);
+  EXPECT_EQ(store.reads, 1);
+}
+
+TEST(SagaWaitersTest, ADrivenSagaEndedElsewhereIsFoundByTheReread) {
+  SagaOutcomes outcomes(1s);
+  api::SagaWaiters waiters(outcomes, {.max_waiting = 10, .workers = 1, .recheck = 20ms});
+  FakeStore store;
+  outcomes.MarkDriven("s");  // then its lease was lost, and another coordinator ended it
+  store.status = SagaStatus::kCompleted;
+  std::promise<absl::StatusOr<store::SagaOutcome>> answered;
+  ASSERT_TRUE(waiters
+                  .Wait(
+                      "s", 30s, store.Loader(), [] { return false; },
+                      [&](const absl::StatusOr<store::SagaOutcome>& o) { answered.set_value(o); })
+                  .ok());
+  auto future = answered.get_future();
+  ASSERT_EQ(future.wait_for(10s), std::future_status::ready);
+  auto outcome = future.get();
+  ASSERT_TRUE(outcome.ok());
+  EXPECT_EQ(outcome->status, SagaStatus::kCompleted);
+  EXPECT_GE(store.reads, 1);
 }
 
 }  // namespace
