@@ -7,7 +7,7 @@
 namespace skald::core {
 namespace {
 
-std::string Quoted(std::string_view text) {
+std::string QuotedInPart(std::string_view text) {
   // Long or odd URLs are shown in part: enough to recognise them.
   constexpr size_t kShown = 80;
   std::string shown(text.substr(0, kShown));
@@ -28,9 +28,10 @@ bool IsIpv6Char(char c) {
 
 // Checks "host[:port]" of an http(s) URL.
 absl::Status CheckAuthority(std::string_view authority, std::string_view url) {
-  if (authority.empty()) return absl::InvalidArgumentError("has no host: " + Quoted(url));
+  if (authority.empty()) return absl::InvalidArgumentError("has no host: " + QuotedInPart(url));
   if (authority.find('@') != std::string_view::npos) {
-    return absl::InvalidArgumentError("must not hold credentials (user@host): " + Quoted(url));
+    return absl::InvalidArgumentError("must not hold credentials (user@host): " +
+                                      QuotedInPart(url));
   }
   std::string_view host = authority;
   std::string_view port;
@@ -38,32 +39,34 @@ absl::Status CheckAuthority(std::string_view authority, std::string_view url) {
     const size_t close = authority.find(']');
     if (close == std::string_view::npos || close == 1 ||
         !std::ranges::all_of(authority.substr(1, close - 1), IsIpv6Char)) {
-      return absl::InvalidArgumentError("has an invalid IPv6 host: " + Quoted(url));
+      return absl::InvalidArgumentError("has an invalid IPv6 host: " + QuotedInPart(url));
     }
     host = authority.substr(0, close + 1);
     const std::string_view rest = authority.substr(close + 1);
     if (!rest.empty()) {
       if (rest.front() != ':')
-        return absl::InvalidArgumentError("has an invalid host: " + Quoted(url));
+        return absl::InvalidArgumentError("has an invalid host: " + QuotedInPart(url));
       port = rest.substr(1);
-      if (port.empty()) return absl::InvalidArgumentError("has an empty port: " + Quoted(url));
+      if (port.empty())
+        return absl::InvalidArgumentError("has an empty port: " + QuotedInPart(url));
     }
   } else {
     if (const size_t colon = authority.rfind(':'); colon != std::string_view::npos) {
       host = authority.substr(0, colon);
       port = authority.substr(colon + 1);
-      if (port.empty()) return absl::InvalidArgumentError("has an empty port: " + Quoted(url));
+      if (port.empty())
+        return absl::InvalidArgumentError("has an empty port: " + QuotedInPart(url));
     }
-    if (host.empty()) return absl::InvalidArgumentError("has no host: " + Quoted(url));
+    if (host.empty()) return absl::InvalidArgumentError("has no host: " + QuotedInPart(url));
     if (!std::ranges::all_of(host, IsHostChar)) {
-      return absl::InvalidArgumentError("has an invalid host " + Quoted(host));
+      return absl::InvalidArgumentError("has an invalid host " + QuotedInPart(host));
     }
   }
   if (!port.empty()) {
     if (port.size() > 5 || !std::ranges::all_of(port, IsDigit) ||
         std::stoi(std::string(port)) == 0 || std::stoi(std::string(port)) > 65535) {
       return absl::InvalidArgumentError("port must be a number from 1 to 65535, got " +
-                                        Quoted(port));
+                                        QuotedInPart(port));
     }
   }
   return absl::OkStatus();
@@ -85,15 +88,17 @@ absl::StatusOr<WebhookUrl> SplitWebhookUrl(std::string_view url) {
   } else if (url.starts_with("https://")) {
     scheme_end = 8;
   } else {
-    return absl::InvalidArgumentError("must start with http:// or https://, got " + Quoted(url));
+    return absl::InvalidArgumentError("must start with http:// or https://, got " +
+                                      QuotedInPart(url));
   }
   if (std::ranges::any_of(url, [](char c) {
         return static_cast<unsigned char>(c) <= ' ' || static_cast<unsigned char>(c) == 0x7f;
       })) {
-    return absl::InvalidArgumentError("must not hold spaces or control characters: " + Quoted(url));
+    return absl::InvalidArgumentError("must not hold spaces or control characters: " +
+                                      QuotedInPart(url));
   }
   if (url.find('#') != std::string_view::npos) {
-    return absl::InvalidArgumentError("must not hold a fragment (#...): " + Quoted(url));
+    return absl::InvalidArgumentError("must not hold a fragment (#...): " + QuotedInPart(url));
   }
   const std::string_view rest = url.substr(scheme_end);
   const size_t target_start = std::min(rest.find('/'), rest.find('?'));

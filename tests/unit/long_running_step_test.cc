@@ -36,9 +36,10 @@ SagaDefinition WaitingDefinition() {
   return definition;
 }
 
-class Saga {
+// A saga of waiting steps fed event by event.
+class WaitingSaga {
  public:
-  explicit Saga(SagaDefinition definition = WaitingDefinition())
+  explicit WaitingSaga(SagaDefinition definition = WaitingDefinition())
       : definition_(std::move(definition)),
         state_(NewSagaState("saga-1", {{"k", 1}}, definition_.steps.size())) {}
 
@@ -70,7 +71,7 @@ class Saga {
   TimePoint now_ = TimePoint(seconds(1'700'000'000));
 };
 
-std::vector<std::string> HistoryTypes(const Transition& t) {
+std::vector<std::string> RecordedHistoryTypes(const Transition& t) {
   std::vector<std::string> types;
   for (const HistoryEntry& e : t.history) types.push_back(e.type);
   return types;
@@ -86,7 +87,7 @@ std::vector<T> Commands(const Transition& t) {
 }
 
 TEST(LongRunningStep, AnAcceptedAttemptWaitsWithItsDeadlinesAndNoCall) {
-  Saga saga;
+  WaitingSaga saga;
   saga.Apply(SagaResumed{});
   Transition t = saga.Accept(0, Phase::kAction, 1);
   ASSERT_TRUE(saga.step(0).waiting);
@@ -100,30 +101,33 @@ TEST(LongRunningStep, AnAcceptedAttemptWaitsWithItsDeadlinesAndNoCall) {
   ASSERT_EQ(timers.size(), 1u);
   EXPECT_EQ(timers[0].at, saga.now() + seconds(2));  // The earlier of the two deadlines.
   EXPECT_EQ(timers[0].attempt, 1);
-  EXPECT_EQ(HistoryTypes(t), std::vector<std::string>{"attempt_accepted"});
+  EXPECT_EQ(RecordedHistoryTypes(t), std::vector<std::string>{"attempt_accepted"});
   // The next step does not start while this one waits.
   EXPECT_EQ(saga.step(1).status, StepStatus::kPending);
 }
 
 TEST(LongRunningStep, ASuccessfulCompletionIsDecidedLikeASuccessfulReply) {
-  Saga saga;
+  WaitingSaga saga;
   saga.Apply(SagaResumed{});
   saga.Accept(0, Phase::kAction, 1);
   saga.Advance(seconds(1));
-  auto completion = Saga::Completion(0, Phase::kAction, 1, AttemptOutcome::kSuccess, {{"ok", 1}});
+  auto completion =
+      WaitingSaga::Completion(0, Phase::kAction, 1, AttemptOutcome::kSuccess, {{"ok", 1}});
   ASSERT_TRUE(saga.Check(completion).ok());
   Transition t = saga.Apply(completion);
   EXPECT_EQ(saga.step(0).status, StepStatus::kSucceeded);
   EXPECT_EQ(saga.step(0).output, (nlohmann::json{{"ok", 1}}));
   EXPECT_FALSE(saga.step(0).waiting);
   EXPECT_EQ(Commands<CallParticipant>(t).size(), 1u);  // s1 starts.
-  EXPECT_EQ(HistoryTypes(t), (std::vector<std::string>{"completion_received", "attempt_succeeded",
-                                                       "attempt_started"}));
+  EXPECT_EQ(
+      RecordedHistoryTypes(t),
+      (std::vector<std::string>{"completion_received", "attempt_succeeded", "attempt_started"}));
   // The same completion again: a no-op, recognised as such.
   EXPECT_TRUE(absl::IsAlreadyExists(saga.Check(completion))) << saga.Check(completion);
   EXPECT_TRUE(saga.Apply(completion).history.empty());
   // Another result for the same attempt: refused.
-  auto other = Saga::Completion(0, Phase::kAction, 1, AttemptOutcome::kFailure, nullptr, "no");
+  auto other =
+      WaitingSaga::Completion(0, Phase::kAction, 1, AttemptOutcome::kFailure, nullptr, "no");
   absl::Status refused = saga.Check(other);
   EXPECT_TRUE(absl::IsFailedPrecondition(refused)) << refused;
   EXPECT_NE(refused.message().find("already completed with another result (success)"),
@@ -132,12 +136,12 @@ TEST(LongRunningStep, ASuccessfulCompletionIsDecidedLikeASuccessfulReply) {
 }
 
 TEST(LongRunningStep, AFailedCompletionCompensatesWhatCameBefore) {
-  Saga saga;
+  WaitingSaga saga;
   saga.Apply(SagaResumed{});
   saga.Apply(AttemptFinished{0, Phase::kAction, 1, AttemptOutcome::kSuccess, {{"a", 1}}, ""});
   saga.Accept(1, Phase::kAction, 1);
   Transition t = saga.Apply(
-      Saga::Completion(1, Phase::kAction, 1, AttemptOutcome::kFailure, nullptr, "refused"));
+      WaitingSaga::Completion(1, Phase::kAction, 1, AttemptOutcome::kFailure, nullptr, "refused"));
   EXPECT_EQ(saga.step(1).status, StepStatus::kFailed);
   EXPECT_EQ(saga.state().status, SagaStatus::kCompensating);
   auto calls = Commands<CallParticipant>(t);
@@ -147,29 +151,30 @@ TEST(LongRunningStep, AFailedCompletionCompensatesWhatCameBefore) {
 }
 
 TEST(LongRunningStep, ARetryableCompletionIsAFailedAttemptRetriedWithANewAttempt) {
-  Saga saga;
+  WaitingSaga saga;
   saga.Apply(SagaResumed{});
   saga.Accept(0, Phase::kAction, 1);
-  Transition t = saga.Apply(
-      Saga::Completion(0, Phase::kAction, 1, AttemptOutcome::kRetryableError, nullptr, "busy"));
+  Transition t = saga.Apply(WaitingSaga::Completion(
+      0, Phase::kAction, 1, AttemptOutcome::kRetryableError, nullptr, "busy"));
   ASSERT_EQ(Commands<ScheduleRetry>(t).size(), 1u);
   saga.Advance(milliseconds(100));
   t = saga.Apply(RetryDue{0, Phase::kAction});
   ASSERT_EQ(Commands<CallParticipant>(t).size(), 1u);
   EXPECT_EQ(Commands<CallParticipant>(t)[0].attempt, 2);
   // The first attempt's token is stale now.
-  absl::Status stale =
-      saga.Check(Saga::Completion(0, Phase::kAction, 1, AttemptOutcome::kSuccess, {{"x", 1}}));
+  absl::Status stale = saga.Check(
+      WaitingSaga::Completion(0, Phase::kAction, 1, AttemptOutcome::kSuccess, {{"x", 1}}));
   EXPECT_TRUE(absl::IsFailedPrecondition(stale)) << stale;
   // Its repeat of the recorded (retryable) result is still recognised as a repeat.
-  EXPECT_TRUE(absl::IsAlreadyExists(saga.Check(
-      Saga::Completion(0, Phase::kAction, 1, AttemptOutcome::kRetryableError, nullptr, "busy"))));
+  EXPECT_TRUE(absl::IsAlreadyExists(saga.Check(WaitingSaga::Completion(
+      0, Phase::kAction, 1, AttemptOutcome::kRetryableError, nullptr, "busy"))));
 }
 
 TEST(LongRunningStep, ACompletionThatOvertakesTheAcceptanceIsTakenAndTheAcceptanceIgnored) {
-  Saga saga;
+  WaitingSaga saga;
   saga.Apply(SagaResumed{});
-  auto completion = Saga::Completion(0, Phase::kAction, 1, AttemptOutcome::kSuccess, {{"v", 2}});
+  auto completion =
+      WaitingSaga::Completion(0, Phase::kAction, 1, AttemptOutcome::kSuccess, {{"v", 2}});
   ASSERT_TRUE(saga.Check(completion).ok());
   saga.Apply(completion);
   EXPECT_EQ(saga.step(0).status, StepStatus::kSucceeded);
@@ -181,7 +186,7 @@ TEST(LongRunningStep, ACompletionThatOvertakesTheAcceptanceIsTakenAndTheAcceptan
 TEST(LongRunningStep, NoCompletionBeforeTheDeadlineFailsTheAttemptAndRetriesThenCompensates) {
   SagaDefinition definition = WaitingDefinition();
   definition.steps[0].heartbeat_timeout.reset();
-  Saga saga(definition);
+  WaitingSaga saga(definition);
   saga.Apply(SagaResumed{});
   saga.Accept(0, Phase::kAction, 1);
   saga.Advance(seconds(5));
@@ -195,8 +200,8 @@ TEST(LongRunningStep, NoCompletionBeforeTheDeadlineFailsTheAttemptAndRetriesThen
             std::string::npos)
       << saga.step(0).error;
   // A completion now is refused: the deadline passed.
-  absl::Status late =
-      saga.Check(Saga::Completion(0, Phase::kAction, 1, AttemptOutcome::kSuccess, {{"x", 1}}));
+  absl::Status late = saga.Check(
+      WaitingSaga::Completion(0, Phase::kAction, 1, AttemptOutcome::kSuccess, {{"x", 1}}));
   EXPECT_TRUE(absl::IsFailedPrecondition(late)) << late;
   EXPECT_NE(late.message().find("past its deadline"), std::string_view::npos) << late;
   // Second (last) attempt: accepted, never completed.
@@ -214,7 +219,7 @@ TEST(LongRunningStep, NoCompletionBeforeTheDeadlineFailsTheAttemptAndRetriesThen
 }
 
 TEST(LongRunningStep, HeartbeatsKeepTheAttemptAlivePastItsHeartbeatTimeout) {
-  Saga saga;
+  WaitingSaga saga;
   saga.Apply(SagaResumed{});
   saga.Accept(0, Phase::kAction, 1);
   for (int i = 0; i < 4; ++i) {
@@ -245,7 +250,7 @@ TEST(LongRunningStep, HeartbeatsKeepTheAttemptAlivePastItsHeartbeatTimeout) {
 }
 
 TEST(LongRunningStep, ATakeOverReArmsTheWaitInsteadOfResendingTheCall) {
-  Saga saga;
+  WaitingSaga saga;
   saga.Apply(SagaResumed{});
   saga.Accept(0, Phase::kAction, 1);
   Transition t = saga.Apply(SagaResumed{});
@@ -256,33 +261,33 @@ TEST(LongRunningStep, ATakeOverReArmsTheWaitInsteadOfResendingTheCall) {
 }
 
 TEST(LongRunningStep, AnAbortEndsTheWaitAndCompensatesTheWaitingStep) {
-  Saga saga;
+  WaitingSaga saga;
   saga.Apply(SagaResumed{});
   saga.Accept(0, Phase::kAction, 1);
   OperatorAction abort{OperatorAction::Kind::kAbort, std::nullopt, "ada", "test"};
   Transition t = saga.Apply(abort);
   EXPECT_FALSE(saga.step(0).waiting);
   EXPECT_EQ(saga.state().status, SagaStatus::kCompensating);
-  absl::Status after =
-      saga.Check(Saga::Completion(0, Phase::kAction, 1, AttemptOutcome::kSuccess, {{"x", 1}}));
+  absl::Status after = saga.Check(
+      WaitingSaga::Completion(0, Phase::kAction, 1, AttemptOutcome::kSuccess, {{"x", 1}}));
   EXPECT_TRUE(absl::IsFailedPrecondition(after)) << after;
 }
 
 TEST(LongRunningStep, AnAcceptedCompensationWaitsAsCompensationWaiting) {
-  Saga saga;
+  WaitingSaga saga;
   saga.Apply(SagaResumed{});
   saga.Apply(AttemptFinished{0, Phase::kAction, 1, AttemptOutcome::kSuccess, {{"a", 1}}, ""});
   saga.Apply(AttemptFinished{1, Phase::kAction, 1, AttemptOutcome::kFailure, nullptr, "no"});
   ASSERT_EQ(saga.step(0).status, StepStatus::kCompensating);
   saga.Accept(0, Phase::kCompensation, 1);
   EXPECT_EQ(ShownStatus(saga.step(0)), "COMPENSATION_WAITING");
-  saga.Apply(Saga::Completion(0, Phase::kCompensation, 1, AttemptOutcome::kSuccess));
+  saga.Apply(WaitingSaga::Completion(0, Phase::kCompensation, 1, AttemptOutcome::kSuccess));
   EXPECT_EQ(saga.step(0).status, StepStatus::kCompensated);
   EXPECT_EQ(saga.state().status, SagaStatus::kCompensated);
 }
 
 TEST(LongRunningStep, AnOperatorResolvesAWaitingStepOnly) {
-  Saga saga;
+  WaitingSaga saga;
   saga.Apply(SagaResumed{});
   OperatorAction resolve{OperatorAction::Kind::kResolve, 0, "ada", "approved by phone"};
   resolve.resolution.outcome = AttemptOutcome::kSuccess;
@@ -298,8 +303,8 @@ TEST(LongRunningStep, AnOperatorResolvesAWaitingStepOnly) {
   EXPECT_EQ(t.history[0].type, "operator_resolve");
   EXPECT_EQ(t.history[0].detail["operator"], "ada");
   // The participant's completion afterwards: another result, refused.
-  absl::Status late =
-      saga.Check(Saga::Completion(0, Phase::kAction, 1, AttemptOutcome::kSuccess, {{"x", 1}}));
+  absl::Status late = saga.Check(
+      WaitingSaga::Completion(0, Phase::kAction, 1, AttemptOutcome::kSuccess, {{"x", 1}}));
   EXPECT_TRUE(absl::IsFailedPrecondition(late)) << late;
   EXPECT_NE(late.message().find("resolved by an operator"), std::string_view::npos) << late;
 }

@@ -1,0 +1,46 @@
+# Optimisation by role. The build type's -O2 stays for what runs the coordinator's and a
+# participant's hot path: the coordinator's libraries (coordinator/*, but the CLI), the SDK,
+# tls/, proto/, and what measures them (bench/, outbox-bench). Code that only drives, starts
+# or checks them -- the CLI's subcommands and `main`, the examples, the tests' helper
+# libraries and programs -- is compiled at -O1: about a quarter less compile time per file
+# (code generation at -O2 is most of a file's cost), and nothing that changes a measured
+# figure. Test code itself is already -Og (cmake/SkaldTest.cmake) and keeps it.
+#
+# -O1 and -O2 agree on what a precompiled header depends on (__OPTIMIZE__), so these targets
+# keep the shell's header. -DSKALD_TOOLS_OPTIMISATION=-O2 builds everything at the build
+# type's level.
+include_guard(GLOBAL)
+
+set(SKALD_TOOLS_OPTIMISATION "-O1" CACHE STRING
+    "Optimisation of the CLI, examples and test helpers (not the coordinator's libraries)")
+
+function(skald_optimise_by_role)
+  if(NOT CMAKE_BUILD_TYPE MATCHES "^(RelWithDebInfo|Release)$")
+    return()
+  endif()
+  set(targets skald_cli skald)
+  foreach(dir examples tests)
+    if(IS_DIRECTORY ${PROJECT_SOURCE_DIR}/${dir})
+      get_property(known DIRECTORY ${PROJECT_SOURCE_DIR} PROPERTY SUBDIRECTORIES)
+      if(${PROJECT_SOURCE_DIR}/${dir} IN_LIST known)
+        skald_collect_targets(${PROJECT_SOURCE_DIR}/${dir} found)
+        list(APPEND targets ${found})
+      endif()
+    endif()
+  endforeach()
+  foreach(target IN LISTS targets)
+    if(NOT TARGET ${target})
+      continue()
+    endif()
+    get_target_property(type ${target} TYPE)
+    if(NOT type MATCHES "^(STATIC_LIBRARY|EXECUTABLE|OBJECT_LIBRARY)$"
+       OR target MATCHES "bench|_pch$")
+      continue()
+    endif()
+    get_target_property(options ${target} COMPILE_OPTIONS)
+    if("-Og" IN_LIST options)
+      continue()
+    endif()
+    target_compile_options(${target} PRIVATE ${SKALD_TOOLS_OPTIMISATION})
+  endforeach()
+endfunction()
