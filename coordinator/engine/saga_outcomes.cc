@@ -8,7 +8,10 @@ void SagaOutcomes::MarkDriven(const std::string& saga_id) {
   if (driven_.size() >= kMaxDrivenHints) {
     // Notes of sagas that ended elsewhere or were let go are never published here.
     std::erase_if(driven_, [&](const auto& note) { return now - note.second >= driven_hint_ttl_; });
-    if (driven_.size() >= kMaxDrivenHints) return;  // a waiter then reads first, as without
+    // Still full of live notes: forget them all rather than sweep again at every start
+    // (their waiters read first, as without a note), so a sweep costs once per
+    // kMaxDrivenHints starts.
+    if (driven_.size() >= kMaxDrivenHints) driven_.clear();
   }
   driven_.insert_or_assign(saga_id, now);
 }

@@ -38,7 +38,8 @@ class SagaOutcomes {
 
   // Notes that this coordinator's engine drives `saga_id` (created here): until Publish, a
   // listener is sure to hear of its end if it ends here. A note is a hint kept for
-  // `driven_hint_ttl`; at most kMaxDrivenHints are kept.
+  // `driven_hint_ttl`; at most kMaxDrivenHints are kept (when that many are live, they are
+  // all forgotten).
   void MarkDriven(const std::string& saga_id);
 
   // Calls `listener` once, on the publishing thread, when `saga_id` is published, unless

@@ -118,6 +118,33 @@ TEST(SagaOutcomesTest, ADrivenMarkIsAHintThatExpires) {
   EXPECT_FALSE(driven);
 }
 
+// Starts a wait for "s" and returns its answer to come.
+std::future<absl::StatusOr<store::SagaOutcome>> WaitForS(api::SagaWaiters& waiters,
+                                                         FakeStore& store) {
+  auto answered = std::make_shared<std::promise<absl::StatusOr<store::SagaOutcome>>>();
+  auto future = answered->get_future();
+  const absl::Status started = waiters.Wait(
+      "s", 30s, store.Loader(), [] { return false; },
+      [answered](const absl::StatusOr<store::SagaOutcome>& o) { answered->set_value(o); });
+  EXPECT_TRUE(started.ok()) << started;
+  return future;
+}
+
+TEST(SagaOutcomesTest, DrivenHintsAreBoundedAndNewOnesStillCount) {
+  SagaOutcomes outcomes;
+  for (size_t i = 0; i < SagaOutcomes::kMaxDrivenHints; ++i) {
+    outcomes.MarkDriven("s" + std::to_string(i));
+  }
+  outcomes.MarkDriven("new");  // all live: the old hints are forgotten, not this one
+  bool driven = false;
+  outcomes.Listen(
+      "new", [](const store::SagaOutcome&) {}, &driven);
+  EXPECT_TRUE(driven);
+  outcomes.Listen(
+      "s0", [](const store::SagaOutcome&) {}, &driven);
+  EXPECT_FALSE(driven);
+}
+
 // AwaitSaga's waiter skips its first read for a saga this engine drives, and still hears of
 // its end, whether published here or found by a re-read after it ended elsewhere.
 TEST(SagaWaitersTest, AWaiterOfASagaDrivenHereReadsNothingUntilItsEnd) {
@@ -125,15 +152,10 @@ TEST(SagaWaitersTest, AWaiterOfASagaDrivenHereReadsNothingUntilItsEnd) {
   api::SagaWaiters waiters(outcomes, {.max_waiting = 10, .workers = 1, .recheck = 1h});
   FakeStore store;
   outcomes.MarkDriven("s");
-  std::promise<absl::StatusOr<store::SagaOutcome>> answered;
-  ASSERT_TRUE(waiters
-                  .Wait(
-                      "s", 30s, store.Loader(), [] { return false; },
-                      [&](const absl::StatusOr<store::SagaOutcome>& o) { answered.set_value(o); })
-                  .ok());
+  auto answered = WaitForS(waiters, store);
   EXPECT_EQ(store.reads, 0);
   outcomes.Publish("s", {SagaStatus::kCompensated, "e"});
-  auto outcome = answered.get_future().get();
+  auto outcome = answered.get();
   ASSERT_TRUE(outcome.ok());
   EXPECT_EQ(outcome->status, SagaStatus::kCompensated);
   EXPECT_EQ(store.reads, 0);
@@ -144,13 +166,8 @@ TEST(SagaWaitersTest, AWaiterOfASagaNotDrivenHereReadsItFirst) {
   api::SagaWaiters waiters(outcomes, {.max_waiting = 10, .workers = 1, .recheck = 20ms});
   FakeStore store;
   store.status = SagaStatus::kCompleted;  // ended before the wait began
-  std::promise<absl::StatusOr<store::SagaOutcome>> answered;
-  ASSERT_TRUE(waiters
-                  .Wait(
-                      "s", 30s, store.Loader(), [] { return false; },
-                      [&](const absl::StatusOr<store::SagaOutcome>& o) { answered.set_value(o); })
-                  .ok());
-  auto outcome = answered.get_future().get();
+  auto answered = WaitForS(waiters, store);
+  auto outcome = answered.get();
   ASSERT_TRUE(outcome.ok());
   EXPECT_EQ(outcome->status, SagaStatus::kCompleted);
   EXPECT_EQ(store.reads, 1);
@@ -162,15 +179,9 @@ TEST(SagaWaitersTest, ADrivenSagaEndedElsewhereIsFoundByTheReread) {
   FakeStore store;
   outcomes.MarkDriven("s");  // then its lease was lost, and another coordinator ended it
   store.status = SagaStatus::kCompleted;
-  std::promise<absl::StatusOr<store::SagaOutcome>> answered;
-  ASSERT_TRUE(waiters
-                  .Wait(
-                      "s", 30s, store.Loader(), [] { return false; },
-                      [&](const absl::StatusOr<store::SagaOutcome>& o) { answered.set_value(o); })
-                  .ok());
-  auto future = answered.get_future();
-  ASSERT_EQ(future.wait_for(10s), std::future_status::ready);
-  auto outcome = future.get();
+  auto answered = WaitForS(waiters, store);
+  ASSERT_EQ(answered.wait_for(10s), std::future_status::ready);
+  auto outcome = answered.get();
   ASSERT_TRUE(outcome.ok());
   EXPECT_EQ(outcome->status, SagaStatus::kCompleted);
   EXPECT_GE(store.reads, 1);
