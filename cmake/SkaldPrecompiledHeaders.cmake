@@ -46,7 +46,7 @@ function(skald_use_shell_pch_everywhere)
   foreach(target IN LISTS targets)
     get_target_property(type ${target} TYPE)
     if(NOT type MATCHES "^(STATIC_LIBRARY|EXECUTABLE|OBJECT_LIBRARY)$"
-       OR target MATCHES "^(skald_core|skald_shell_pch|skald_test_pch)$")
+       OR target MATCHES "^(skald_core|skald_shell_pch|skald_test_pch|skald_test_shell_pch)$")
       continue()
     endif()
     get_target_property(reused ${target} PRECOMPILE_HEADERS_REUSE_FROM)
