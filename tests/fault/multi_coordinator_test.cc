@@ -43,11 +43,12 @@ namespace {
 
 constexpr int kSagas = 500;
 constexpr int kCoordinators = 3;
-constexpr long long kWidgets = 10000;  // Inventory stock: completing orders never run out.
-constexpr absl::Duration kSettleTimeout = absl::Seconds(120);
+constexpr long long kMultiCoordinatorStock =
+    10000;  // Inventory stock: completing orders never run out.
+constexpr absl::Duration kMultiCoordinatorSettleTimeout = absl::Seconds(120);
 constexpr double kMaxTakeoverMs = 10000;
 
-void Say(const std::string& line) { std::cout << "[multi] " << line << std::endl; }
+void SayMulti(const std::string& line) { std::cout << "[multi] " << line << std::endl; }
 
 uint64_t Seed() {
   uint64_t seed = 0;
@@ -55,8 +56,8 @@ uint64_t Seed() {
   if (fixed == nullptr || !absl::SimpleAtoi(fixed, &seed)) {
     seed = (static_cast<uint64_t>(std::random_device{}()) << 32) ^ std::random_device{}();
   }
-  Say("seed " + std::to_string(seed) + " (replay with SKALD_FAULT_SEED=" + std::to_string(seed) +
-      ")");
+  SayMulti("seed " + std::to_string(seed) +
+           " (replay with SKALD_FAULT_SEED=" + std::to_string(seed) + ")");
   return seed;
 }
 
@@ -316,8 +317,8 @@ TEST(MultiCoordinatorFaultTest, SigkillsAcrossThreeCoordinatorsKeepAttemptsExclu
   OrderSystem::Options options;
   options.participant_flags[Service::kPayment] = {"--fail-first-attempts", "1"};
   // Repeated --stock flags are applied in order: this one replaces the default level.
-  options.participant_flags[Service::kInventory] = {"--stock",
-                                                    "widget=" + std::to_string(kWidgets)};
+  options.participant_flags[Service::kInventory] = {
+      "--stock", "widget=" + std::to_string(kMultiCoordinatorStock)};
   ASSERT_OK_AND_ASSIGN(std::unique_ptr<OrderSystem> system, OrderSystem::Start(options));
   ASSERT_OK(system->coordinator().Stop(SIGTERM));
   const std::string db = system->coordinator().db_uri();
@@ -357,7 +358,7 @@ TEST(MultiCoordinatorFaultTest, SigkillsAcrossThreeCoordinatorsKeepAttemptsExclu
     kill_window += pauses.back() + downtimes.back();
   }
   // Sagas spread over the three APIs; the starts span most of the kill window.
-  const std::vector<OrderSaga> sagas = MakeOrderMix("m", kSagas, kWidgets, rng);
+  const std::vector<OrderSaga> sagas = MakeOrderMix("m", kSagas, kMultiCoordinatorStock, rng);
   std::vector<std::vector<OrderSaga>> shares(kCoordinators);
   for (size_t i = 0; i < sagas.size(); ++i) shares[i % kCoordinators].push_back(sagas[i]);
   const absl::Duration pace =
@@ -400,19 +401,21 @@ TEST(MultiCoordinatorFaultTest, SigkillsAcrossThreeCoordinatorsKeepAttemptsExclu
     const SagaStarter::Result& result = starters[i]->result();
     acknowledged += static_cast<int>(result.acknowledged.size());
     acked_ids.insert(acked_ids.end(), result.acknowledged.begin(), result.acknowledged.end());
-    Say("c" + std::to_string(i) + ": " + std::to_string(result.acknowledged.size()) +
-        " sagas started in " + Seconds(result.took) + " (" + std::to_string(result.failed_calls) +
-        " StartSaga calls sent again, " + std::to_string(result.existing) + " already created)");
+    SayMulti("c" + std::to_string(i) + ": " + std::to_string(result.acknowledged.size()) +
+             " sagas started in " + Seconds(result.took) + " (" +
+             std::to_string(result.failed_calls) + " StartSaga calls sent again, " +
+             std::to_string(result.existing) + " already created)");
     EXPECT_TRUE(result.given_up.empty())
         << result.given_up.size() << " never acknowledged, first: " << result.given_up[0];
   }
 
-  absl::StatusOr<SagaCounts> settled = WaitForAllTerminal(db, kSagas, kSettleTimeout);
+  absl::StatusOr<SagaCounts> settled =
+      WaitForAllTerminal(db, kSagas, kMultiCoordinatorSettleTimeout);
   const absl::Time all_terminal = absl::Now();
   if (settled.ok()) {
-    Say("all " + std::to_string(settled->total) + " sagas terminal " +
-        Seconds(all_terminal - load_start) + " after the first start, " +
-        Seconds(all_terminal - last_restart) + " after the last restart");
+    SayMulti("all " + std::to_string(settled->total) + " sagas terminal " +
+             Seconds(all_terminal - load_start) + " after the first start, " +
+             Seconds(all_terminal - last_restart) + " after the last restart");
   } else {
     std::string logs;
     for (const auto& c : coordinators) logs += c->LogTail() + "\n";
@@ -425,17 +428,18 @@ TEST(MultiCoordinatorFaultTest, SigkillsAcrossThreeCoordinatorsKeepAttemptsExclu
   for (size_t k = 0; k < done.size(); ++k) {
     const Kill& kill = done[k];
     const double ms = kill.owned.empty() ? -1 : TakeoverMs(db, kill);
-    Say("kill " + std::to_string(k + 1) + " (" + kill.node +
-        "): " + std::to_string(kill.owned.size()) + " unfinished sagas owned; after " +
-        Seconds(downtimes[k]) + " down: " + kill.owners_at_restart + "; restarted in " +
-        Seconds(kill.back_in) + "; takeover " +
-        (kill.owned.empty() ? std::string("n/a")
-         : ms < 0           ? std::string("never")
-                            : std::to_string(ms) + " ms"));
+    SayMulti("kill " + std::to_string(k + 1) + " (" + kill.node +
+             "): " + std::to_string(kill.owned.size()) + " unfinished sagas owned; after " +
+             Seconds(downtimes[k]) + " down: " + kill.owners_at_restart + "; restarted in " +
+             Seconds(kill.back_in) + "; takeover " +
+             (kill.owned.empty() ? std::string("n/a")
+              : ms < 0           ? std::string("never")
+                                 : std::to_string(ms) + " ms"));
     if (kill.owned.empty()) continue;
     const long long early = WritesUnderADeadLease(db, kill);
-    Say("  first event after it: " + FirstEventAfter(db, kill) + "; events written under its " +
-        "dead, unexpired lease before its restart: " + std::to_string(early));
+    SayMulti("  first event after it: " + FirstEventAfter(db, kill) +
+             "; events written under its " +
+             "dead, unexpired lease before its restart: " + std::to_string(early));
     EXPECT_EQ(early, 0) << "kill " << k + 1;
     EXPECT_GE(ms, 0) << "no event after kill " << k + 1 << " for the sagas " << kill.node
                      << " owned";
@@ -443,10 +447,10 @@ TEST(MultiCoordinatorFaultTest, SigkillsAcrossThreeCoordinatorsKeepAttemptsExclu
   }
   if (!takeovers.empty()) {
     std::sort(takeovers.begin(), takeovers.end());
-    Say("takeover ms over " + std::to_string(takeovers.size()) + " kills: min " +
-        std::to_string(takeovers.front()) + ", median " +
-        std::to_string(takeovers[takeovers.size() / 2]) + ", max " +
-        std::to_string(takeovers.back()));
+    SayMulti("takeover ms over " + std::to_string(takeovers.size()) + " kills: min " +
+             std::to_string(takeovers.front()) + ", median " +
+             std::to_string(takeovers[takeovers.size() / 2]) + ", max " +
+             std::to_string(takeovers.back()));
     EXPECT_LT(takeovers.back(), kMaxTakeoverMs);
   }
   EXPECT_GE(takeovers.size(), 3u) << "too few kills found sagas in flight";
@@ -460,7 +464,7 @@ TEST(MultiCoordinatorFaultTest, SigkillsAcrossThreeCoordinatorsKeepAttemptsExclu
   InvariantInputs inputs;
   inputs.coordinator_db = db;
   inputs.shop_db = shop_db;
-  inputs.initial_stock = {{"widget", kWidgets}};
+  inputs.initial_stock = {{"widget", kMultiCoordinatorStock}};
   inputs.expected = std::move(expected);
   ASSERT_OK_AND_ASSIGN(InvariantReport report, CheckInvariants(inputs));
   std::cout << report.ToString();
@@ -476,14 +480,14 @@ TEST(MultiCoordinatorFaultTest, SigkillsAcrossThreeCoordinatorsKeepAttemptsExclu
 
   // Attempt exclusivity.
   const Exclusivity ex = CheckAttemptExclusivity(db, shop_db);
-  Say("exclusivity: " + std::to_string(ex.sequences) + " (saga, step, phase) sequences, " +
-      std::to_string(ex.attempts) + " attempts started, " + std::to_string(ex.resends) +
-      " resent, " + std::to_string(ex.outcomes) + " outcomes, " +
-      std::to_string(ex.barrier_records) + " barrier records (" +
-      std::to_string(ex.null_compensations) + " null compensations, " +
-      std::to_string(ex.refused_actions) + " refused actions); " +
-      std::to_string(ex.violations.size()) + " violation(s)");
-  for (const std::string& v : ex.violations) Say("  VIOLATION " + v);
+  SayMulti("exclusivity: " + std::to_string(ex.sequences) + " (saga, step, phase) sequences, " +
+           std::to_string(ex.attempts) + " attempts started, " + std::to_string(ex.resends) +
+           " resent, " + std::to_string(ex.outcomes) + " outcomes, " +
+           std::to_string(ex.barrier_records) + " barrier records (" +
+           std::to_string(ex.null_compensations) + " null compensations, " +
+           std::to_string(ex.refused_actions) + " refused actions); " +
+           std::to_string(ex.violations.size()) + " violation(s)");
+  for (const std::string& v : ex.violations) SayMulti("  VIOLATION " + v);
   EXPECT_TRUE(ex.violations.empty());
 
   for (size_t i = 0; i < coordinators.size(); ++i) {
@@ -494,12 +498,13 @@ TEST(MultiCoordinatorFaultTest, SigkillsAcrossThreeCoordinatorsKeepAttemptsExclu
          at = log.find("lease lost", at + 1)) {
       ++lost;
     }
-    Say("c" + std::to_string(i) + " log (last run): " + std::to_string(lost) + " 'lease lost'");
+    SayMulti("c" + std::to_string(i) + " log (last run): " + std::to_string(lost) +
+             " 'lease lost'");
   }
   starters.clear();
   for (auto& c : coordinators) EXPECT_OK(c->Stop(SIGTERM));
-  Say("sagas " + std::to_string(kSagas) + ", kills " + std::to_string(kills) + ", total " +
-      Seconds(absl::Now() - test_start));
+  SayMulti("sagas " + std::to_string(kSagas) + ", kills " + std::to_string(kills) + ", total " +
+           Seconds(absl::Now() - test_start));
 }
 
 }  // namespace

@@ -19,9 +19,9 @@ namespace {
 
 using nlohmann::json;
 
-constexpr const char* kOwner = "coordinator-a";
+constexpr const char* kBatchPlanOwner = "coordinator-a";
 
-constexpr const char* kDefinition = R"({"name": "order", "version": 1, "steps": [
+constexpr const char* kBatchPlanDefinition = R"({"name": "order", "version": 1, "steps": [
   {"name": "reserve", "participant": "127.0.0.1:1", "action": "reserve", "compensation": "release"},
   {"name": "charge", "participant": "127.0.0.1:2", "action": "charge", "compensation": "refund"},
   {"name": "ship", "participant": "127.0.0.1:3", "action": "ship", "compensation": "unship"}
@@ -44,7 +44,7 @@ Scans ScansOf(pqxx::connection& c, const std::string& table) {
 TEST(BatchPlanTest, ABatchLooksUpItsRowsByKeyInADatabaseNeverAnalysed) {
   auto uri = testing::FreshDatabase("batchplan");
   ASSERT_TRUE(uri.ok()) << uri.status();
-  const core::SagaDefinition definition = *core::ParseDefinition(kDefinition);
+  const core::SagaDefinition definition = *core::ParseDefinition(kBatchPlanDefinition);
   // A backend sends its statistics when it has been idle a second, or when it ends: every
   // phase below has connections of its own, closed before the counts are read.
   {
@@ -67,7 +67,7 @@ TEST(BatchPlanTest, ABatchLooksUpItsRowsByKeyInADatabaseNeverAnalysed) {
         "INSERT INTO sagas (id, definition_name, definition_version, state, input, owner, "
         "lease_token, lease_expires_at) SELECT 's' || g, 'order', 1, 'RUNNING', '{}', $1, 1, "
         "now() + interval '1 hour' FROM generate_series($2::int, $3::int) g",
-        kOwner, from, to);
+        kBatchPlanOwner, from, to);
     tx.exec_params0(
         "INSERT INTO saga_steps (saga_id, position, name, state) SELECT 's' || g, p, "
         "(ARRAY['reserve', 'charge', 'ship'])[p + 1], 'PENDING' "
@@ -112,7 +112,7 @@ TEST(BatchPlanTest, ABatchLooksUpItsRowsByKeyInADatabaseNeverAnalysed) {
       for (size_t i = 0; i < before.size(); ++i) {
         writes.push_back({&before[i], &transitions[i], &definition, 1});
       }
-      auto fenced = store.CommitTransitions(writes, kOwner);
+      auto fenced = store.CommitTransitions(writes, kBatchPlanOwner);
       ASSERT_TRUE(fenced.ok()) << fenced.status();
       EXPECT_TRUE(fenced->empty()) << "the leases are this owner's";
     }

@@ -18,9 +18,9 @@ namespace {
 
 using nlohmann::json;
 
-const LeaseHolder kHolder{"coordinator-a", std::chrono::seconds(5)};
+const LeaseHolder kRefusalTestHolder{"coordinator-a", std::chrono::seconds(5)};
 
-constexpr const char* kDefinition = R"({"name": "order", "version": 1, "steps": [
+constexpr const char* kOneStepDefinition = R"({"name": "order", "version": 1, "steps": [
   {"name": "reserve", "participant": "127.0.0.1:1", "action": "reserve", "compensation": "release"}
 ]})";
 
@@ -55,7 +55,7 @@ class DatabaseRefusalTest : public ::testing::Test {
     pool_ = std::make_unique<ConnectionPool>(uri, 2);
     ASSERT_TRUE(ApplyMigrations(*pool_, EmbeddedMigrations()).ok());
     store_ = std::make_unique<PostgresSagaStore>(*pool_);
-    definition_ = *core::ParseDefinition(kDefinition);
+    definition_ = *core::ParseDefinition(kOneStepDefinition);
     ASSERT_TRUE(store_->PutDefinition(definition_).ok());
   }
 
@@ -87,7 +87,7 @@ class DatabaseRefusalTest : public ::testing::Test {
   }
 
   absl::Status Start(const std::string& id) {
-    return store_->CreateSaga(definition_, id, json{{"n", 1}}, kHolder).status();
+    return store_->CreateSaga(definition_, id, json{{"n", 1}}, kRefusalTestHolder).status();
   }
 
   // Start, again while it fails on a pooled session the failover ended (at most once per

@@ -21,10 +21,10 @@ namespace {
 
 using nlohmann::json;
 
-constexpr const char* kOwner = "coordinator-a";
-const LeaseHolder kHolder{kOwner, std::chrono::seconds(30)};
+constexpr const char* kLockOrderOwner = "coordinator-a";
+const LeaseHolder kLockOrderHolder{kLockOrderOwner, std::chrono::seconds(30)};
 
-constexpr const char* kDefinition = R"({"name": "order", "version": 1, "steps": [
+constexpr const char* kLockOrderDefinition = R"({"name": "order", "version": 1, "steps": [
   {"name": "reserve", "participant": "127.0.0.1:1", "action": "reserve", "compensation": "release"},
   {"name": "charge", "participant": "127.0.0.1:2", "action": "charge", "compensation": "refund"},
   {"name": "ship", "participant": "127.0.0.1:3", "action": "ship", "compensation": "unship"}
@@ -50,7 +50,7 @@ TEST(LockOrderTest, BatchWritesAndLeaseRenewalsNeverDeadlock) {
   ConnectionPool pool(*uri, kWriters + 2);
   ASSERT_TRUE(ApplyMigrations(pool, EmbeddedMigrations()).ok());
   PostgresSagaStore store(pool);
-  const core::SagaDefinition definition = *core::ParseDefinition(kDefinition);
+  const core::SagaDefinition definition = *core::ParseDefinition(kLockOrderDefinition);
   ASSERT_TRUE(store.PutDefinition(definition).ok());
 
   // Each writer drives sagas of its own (a saga is in at most one batch at a time), all
@@ -59,7 +59,7 @@ TEST(LockOrderTest, BatchWritesAndLeaseRenewalsNeverDeadlock) {
   std::vector<std::vector<Saga>> sagas(kWriters);
   for (int w = 0; w < kWriters; ++w) {
     for (int i = 0; i < kSagasPerWriter; ++i) {
-      auto created = store.CreateSaga(definition, "", json::object(), kHolder);
+      auto created = store.CreateSaga(definition, "", json::object(), kLockOrderHolder);
       ASSERT_TRUE(created.ok()) << created.status();
       sagas[w].push_back(
           {core::NewSagaState(created->saga_id, json::object(), definition.steps.size()),
@@ -93,7 +93,7 @@ TEST(LockOrderTest, BatchWritesAndLeaseRenewalsNeverDeadlock) {
           transitions[i].history.push_back(core::HistoryEntry{"attempt_started"});
           writes.push_back({&before[i], &transitions[i], &definition, mine[i].token});
         }
-        auto fenced = store.CommitTransitions(writes, kOwner);
+        auto fenced = store.CommitTransitions(writes, kLockOrderOwner);
         if (fenced.ok()) {
           for (size_t i = 0; i < size; ++i) mine[i].state = transitions[i].state;
           ++batches;
@@ -107,7 +107,7 @@ TEST(LockOrderTest, BatchWritesAndLeaseRenewalsNeverDeadlock) {
   }
   threads.emplace_back([&] {
     while (!stop) {
-      auto renewed = store.RenewLeases(kHolder);
+      auto renewed = store.RenewLeases(kLockOrderHolder);
       if (renewed.ok()) {
         ++renewals;
         // Every saga is still this owner's: none may be missing from the renewal.
