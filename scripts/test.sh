@@ -5,7 +5,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
+started=$(date +%s)
 bash scripts/build.sh
+echo "build took $(( $(date +%s) - started )) s"
 build_dir=${SKALD_BUILD_DIR:-build}
 started=$(date +%s)
 ctest --test-dir "$build_dir" -j "${SKALD_TEST_JOBS:-2}" --output-on-failure --timeout 300 \
