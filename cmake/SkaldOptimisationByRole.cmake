@@ -1,6 +1,7 @@
 # Optimisation by role. The build type's -O2 stays for what runs the coordinator's and a
 # participant's hot path: the coordinator's libraries (coordinator/*, but the CLI), the SDK,
-# tls/, proto/, and what measures them (bench/, outbox-bench). Code that only drives, starts
+# tls/, proto/, and what measures them (bench/, outbox-bench, and the simulator's store and
+# scheduler: its seeded runs per minute are a reported figure). Code that only drives, starts
 # or checks them -- the CLI's subcommands and `main`, the examples, the tests' helper
 # libraries and programs -- is compiled at -Og, like test code (cmake/SkaldTest.cmake):
 # about a third less compile time per file than -O2 (code generation at -O2 is most of a
@@ -35,7 +36,7 @@ function(skald_optimise_by_role)
     endif()
     get_target_property(type ${target} TYPE)
     if(NOT type MATCHES "^(STATIC_LIBRARY|EXECUTABLE|OBJECT_LIBRARY)$"
-       OR target MATCHES "bench|_pch$")
+       OR target MATCHES "bench|_pch$|^skald_sim")
       continue()
     endif()
     get_target_property(options ${target} COMPILE_OPTIONS)
