@@ -31,8 +31,8 @@ target_precompile_headers(skald_test_pch PRIVATE <gtest/gtest.h> <gmock/gmock.h>
 # A second one for the tests that drive the shell (nearly all but the pure core's): the same
 # headers plus gRPC, protobuf, libpqxx, cpp-httplib and absl::Status, which such a test
 # otherwise parses in each of its translation units (5-8 s of CPU each: http_port_test.cc
-# 16 -> 10.6 s, an e2e batch 34.6 -> 26.7 s). The pure core's tests keep the light header, so
-# that nothing of the shell is in scope there even implicitly. Every user is given the
+# 16 -> 10.6 s, an e2e batch 34.6 -> 26.7 s). The pure core's and observability's tests keep
+# the light header, so that nothing of the shell is in scope there even implicitly. Every user is given the
 # definitions the header was built with (a mismatch fails loudly, -Winvalid-pch -Werror).
 set(SKALD_TEST_SHELL_DEFINITIONS ${SKALD_PQXX_DEFINES})
 set(SKALD_TEST_SHELL_OPTIONS ${HTTPLIB_CFLAGS_OTHER})
@@ -51,16 +51,18 @@ target_precompile_headers(skald_test_shell_pch PRIVATE <gtest/gtest.h> <gmock/gm
                           <grpcpp/grpcpp.h> <pqxx/pqxx> <httplib.h>)
 
 # Compiles TARGET as test code: the project's warnings, -Og, and the precompiled header its
-# LIBS call for -- the light one when they are only the pure core and GoogleTest.
+# LIBS call for -- the light one when they bring neither gRPC nor libpqxx (the pure core,
+# observability: spdlog and json only), which also keeps the sanitized build of those tests
+# (scripts/fuzz-and-sanitize.sh) from compiling the shell's headers at all.
 function(skald_compile_as_test target libs)
   target_compile_options(${target} PRIVATE ${SKALD_WARNINGS} ${SKALD_TEST_COMPILE_OPTIONS})
-  set(pure_core TRUE)
+  set(light TRUE)
   foreach(lib IN LISTS libs)
-    if(NOT lib MATCHES "^(skald_core|GTest::.*)$")
-      set(pure_core FALSE)
+    if(NOT lib MATCHES "^(skald_core|skald_observability|GTest::.*)$")
+      set(light FALSE)
     endif()
   endforeach()
-  if(pure_core)
+  if(light)
     target_precompile_headers(${target} REUSE_FROM skald_test_pch)
     return()
   endif()
